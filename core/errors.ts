@@ -1,0 +1,99 @@
+// The one error catalog. Every failure a user can cause has a code here, a one-line message that
+// says what happened, and a hint that says what to do. docs/errors.md mirrors this table; a test
+// keeps the two in sync. Modelled on fastify's lib/errors.js: define once, construct by code.
+
+export interface ErrorDef {
+  /** HTTP status when the error crosses the management API or the proxy. */
+  status: number;
+  /** printf-style message: each %s is replaced by one argument, in order. */
+  message: string;
+  /** What the user should do about it. */
+  hint: string;
+}
+
+const def = (status: number, message: string, hint: string): ErrorDef => ({ status, message, hint });
+
+export const ERRORS = {
+  // config
+  TEN_ERR_CONFIG_NOT_FOUND: def(500, 'config file not found: %s', 'create tenement.toml in the working directory, or pass --config PATH / set TENEMENT_CONFIG'),
+  TEN_ERR_CONFIG_PARSE: def(500, 'invalid TOML in %s: %s', 'fix the syntax at the line shown'),
+  TEN_ERR_CONFIG_UNKNOWN_KEY: def(500, 'unknown key %s%s', 'remove the key or fix its spelling (see docs/configuration.md)'),
+  TEN_ERR_CONFIG_INVALID_TYPE: def(500, '%s must be %s', 'change the value to the type shown (see docs/configuration.md)'),
+  TEN_ERR_CONFIG_OUT_OF_RANGE: def(500, '%s %s', 'pick a value inside the range shown'),
+  TEN_ERR_CONFIG_INVALID_VALUE: def(500, '%s %s', 'see docs/configuration.md for the accepted values'),
+  TEN_ERR_CONFIG_MISSING_KEY: def(500, '%s is required', 'add the key shown'),
+  TEN_ERR_CONFIG_COMMAND: def(500, '%s: %s', 'commands are split like a shell would but never run through one: drop pipes, redirects and ;, or use args = [...]'),
+  // plugins
+  TEN_ERR_PLUGIN_NOT_FOUND: def(500, 'plugin %s not found (%s)', 'use a built-in name, a path starting with ./ relative to tenement.toml, or an installed npm package'),
+  TEN_ERR_PLUGIN_INVALID_EXPORT: def(500, 'plugin %s has an invalid export: %s', 'export default definePlugin({ name, create }) (see docs/plugins.md)'),
+  TEN_ERR_PLUGIN_UNKNOWN_SLOT: def(500, 'unknown plugin slot %s', 'slots are: balancer, isolation, scaler, workflows, metrics, extra'),
+  TEN_ERR_PLUGIN_SLOT_MISMATCH: def(500, 'plugin %s provides slot %s, not %s', 'put the plugin under [plugins.<slot it provides>]'),
+  TEN_ERR_PLUGIN_SLOT_TAKEN: def(500, 'slot %s is already filled by %s; %s cannot fill it too', 'pick the plugin with [plugins.<slot>] use = "...", not under [[plugins.extra]]'),
+  TEN_ERR_PLUGIN_DUPLICATE_NAME: def(500, 'two plugins are named %s', 'load each plugin once; give third-party plugins unique names'),
+  TEN_ERR_PLUGIN_INVALID_OPTIONS: def(500, 'invalid options for plugin %s: %s', 'fix the option shown (see the plugin\'s docs page)'),
+  TEN_ERR_PLUGIN_LOAD_TIMEOUT: def(500, 'plugin %s took longer than %s ms to load', 'make the plugin\'s create()/apply() return promptly; do slow work in the ready hook'),
+  TEN_ERR_PLUGIN_FAILED: def(500, 'plugin %s failed in hook %s: %s', 'check the plugin; the server isolated the failure'),
+  // management API
+  TEN_ERR_API_UNAUTHORIZED: def(401, 'missing or invalid API token', 'pass --token, set TENEMENT_TOKEN, or run on the server host so {data_dir}/api_token can be read'),
+  TEN_ERR_API_BAD_REQUEST: def(400, 'invalid request: %s', 'fix the request body or parameters shown'),
+  TEN_ERR_API_NOT_FOUND: def(404, 'no API route %s %s', 'see docs/cli.md for the API routes'),
+  TEN_ERR_API_INVALID_NAME: def(400, 'invalid %s %s: must be a DNS label (a-z, 0-9, -; 1 to 63 chars; no leading or trailing -)', 'use lowercase letters, digits and dashes, e.g. v2 or prod-1'),
+  TEN_ERR_API_INVALID_WEIGHT: def(400, 'invalid weight %s: must be a whole number from 0 to 100', 'pass a weight from 0 (no traffic) to 100'),
+  TEN_ERR_API_INTERNAL: def(500, 'internal error', 'see the ten serve log for the cause'),
+  // instances
+  TEN_ERR_INSTANCE_NOT_FOUND: def(404, 'instance %s not found', 'list instances with `ten ps`'),
+  TEN_ERR_INSTANCE_EXISTS: def(409, 'instance %s already exists', 'pick another --id, or `ten restart` the existing one'),
+  TEN_ERR_INSTANCE_UNKNOWN_SERVICE: def(404, 'service %s is not defined in tenement.toml', 'add [service.%s] to tenement.toml, or check the spelling'),
+  TEN_ERR_INSTANCE_SPAWN_FAILED: def(500, 'could not start %s: %s', 'check the service command and workdir, and the instance log'),
+  // routing / proxy
+  TEN_ERR_ROUTE_UNKNOWN_SERVICE: def(404, 'no service %s', 'check the host name: {id}.{service}.{domain} or {service}.{domain}'),
+  TEN_ERR_ROUTE_UNKNOWN_INSTANCE: def(404, 'no instance %s', 'list instances with `ten ps`'),
+  TEN_ERR_ROUTE_NO_INSTANCE: def(503, 'no running instance of %s', 'spawn one or give one a weight above 0; retry after a moment'),
+  TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE: def(502, 'instance %s did not answer (%s)', 'the app crashed or refused the connection; it is being restarted, retry'),
+  TEN_ERR_ROUTE_UPSTREAM_TIMEOUT: def(504, 'instance %s did not respond within %s s', 'raise request_timeout for the service, or make the app respond sooner'),
+  // CLI
+  TEN_ERR_CLI_SERVER_UNREACHABLE: def(1, 'cannot reach ten serve at %s (%s)', 'start it with `ten serve`, or pass --server / set TENEMENT_SERVER'),
+  TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),
+  TEN_ERR_CLI_INVALID_ARGUMENT: def(1, '%s', 'see `ten <command> --help`'),
+  // store / server
+  TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),
+  TEN_ERR_SERVE_LISTEN_FAILED: def(500, 'cannot listen on %s: %s', 'pick another --port, or stop whatever holds it'),
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class TenementError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly hint: string;
+  /** Extra structured data (TOML path and line, plugin and hook, ...). Never secrets. */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, args: ReadonlyArray<string | number> = [], details: Record<string, unknown> = {}, cause?: unknown) {
+    const d: ErrorDef = ERRORS[code];
+    super(format(d.message, args), cause === undefined ? undefined : { cause });
+    this.name = 'TenementError';
+    this.code = code;
+    this.statusCode = d.status;
+    this.hint = format(d.hint, args);
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint: string } & Record<string, unknown> {
+    return { code: this.code, message: this.message, hint: this.hint, ...this.details };
+  }
+}
+
+function format(template: string, args: ReadonlyArray<string | number>): string {
+  let i = 0;
+  return template.replace(/%s/g, () => (i < args.length ? String(args[i++]) : ''));
+}
+
+/** Shorthand: `throw tenErr('TEN_ERR_INSTANCE_NOT_FOUND', 'api:v1')`. */
+export function tenErr(code: ErrorCode, ...args: Array<string | number>): TenementError {
+  return new TenementError(code, args);
+}
+
+export function isTenementError(e: unknown): e is TenementError {
+  return e instanceof TenementError;
+}
