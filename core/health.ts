@@ -1,0 +1,98 @@
+// Health probing: schedules one probe at a time per live instance, counts consecutive results
+// against the thresholds and moves running ⇄ unhealthy. The probe itself is the `probe` hook;
+// core taps the default (HTTP GET of the service's health path, else a TCP connect) at stage 100.
+import type { Logger } from 'pino';
+import type { Hooks } from './hooks.ts';
+import { httpGet, tcpConnect } from './net.ts';
+import type { Registry } from './registry.ts';
+import type { Instance, ProbeResult, TenementConfig } from './types.ts';
+
+export const CORE_TAP = 'tenement';
+
+export interface HealthDeps {
+  config: TenementConfig;
+  registry: Registry;
+  hooks: Hooks;
+  log: Logger;
+  onUnhealthy(inst: Instance, detail: string): void;
+}
+
+/** The default probe: healthy = HTTP status 2xx/3xx on the health path, or a TCP connect. */
+export async function defaultProbe(inst: Instance, health: string | undefined, timeoutMs: number): Promise<ProbeResult> {
+  const t0 = performance.now();
+  const latency = () => Math.round((performance.now() - t0) * 10) / 10;
+  if (inst.port === null) return { ok: false, detail: 'no process', latencyMs: 0 };
+  if (health === undefined) {
+    const ok = await tcpConnect(inst.port, timeoutMs);
+    return { ok, detail: ok ? 'TCP connect' : 'TCP connect failed', latencyMs: latency() };
+  }
+  const r = await httpGet(inst.port, health, timeoutMs);
+  if (r.status === undefined) return { ok: false, detail: r.error ?? 'error', latencyMs: latency() };
+  return { ok: r.status >= 200 && r.status < 400, detail: `HTTP ${r.status}`, latencyMs: latency() };
+}
+
+export class HealthChecker {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly streak = new Map<string, { ok: number; fail: number }>();
+  private stopped = false;
+
+  constructor(private readonly d: HealthDeps) {
+    const { hooks, config } = d;
+    hooks.probe.tapPromise({ name: CORE_TAP, stage: 100 }, (inst) =>
+      defaultProbe(inst, config.services[inst.service]?.health, config.settings.health_timeout * 1000));
+    hooks.transition.tap(CORE_TAP, ({ instance, to }) => {
+      if (to === 'running' && !this.timers.has(instance.key)) this.schedule(instance);
+      else if (to !== 'running' && to !== 'unhealthy') this.cancel(instance);
+    });
+  }
+
+  /** Run the probe hook once; a throwing probe counts as a failed probe. */
+  async probe(inst: Instance): Promise<ProbeResult> {
+    try {
+      const r = await this.d.hooks.probe.promise(inst);
+      return r ?? { ok: false, detail: 'no probe answered', latencyMs: 0 };
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message, latencyMs: 0 };
+    }
+  }
+
+  private schedule(inst: Instance): void {
+    if (this.stopped) return;
+    this.streak.set(inst.key, { ok: 0, fail: 0 });
+    const tick = async () => {
+      const result = await this.probe(inst);
+      if (!this.timers.has(inst.key)) return; // cancelled while probing
+      this.d.hooks.probeResult.call(inst, result);
+      this.count(inst, result);
+      this.timers.set(inst.key, setTimeout(tick, this.d.config.settings.health_interval * 1000));
+    };
+    this.timers.set(inst.key, setTimeout(tick, this.d.config.settings.health_interval * 1000));
+  }
+
+  private count(inst: Instance, r: ProbeResult): void {
+    const s = this.streak.get(inst.key)!;
+    const { unhealthy_threshold, healthy_threshold } = this.d.config.settings;
+    if (r.ok) { s.ok += 1; s.fail = 0; } else { s.fail += 1; s.ok = 0; }
+    if (inst.state === 'running' && s.fail >= unhealthy_threshold) {
+      this.d.registry.transition(inst, 'unhealthy', `${s.fail} failed probes: ${r.detail}`);
+      this.d.log.warn({ instance: inst.key, detail: r.detail }, 'instance unhealthy');
+      this.d.onUnhealthy(inst, r.detail);
+    } else if (inst.state === 'unhealthy' && s.ok >= healthy_threshold) {
+      this.d.registry.transition(inst, 'running', `recovered: ${r.detail}`);
+      this.d.log.info({ instance: inst.key }, 'instance recovered');
+    }
+  }
+
+  private cancel(inst: Instance): void {
+    const t = this.timers.get(inst.key);
+    if (t) clearTimeout(t);
+    this.timers.delete(inst.key);
+    this.streak.delete(inst.key);
+  }
+
+  close(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+}

@@ -1,0 +1,62 @@
+// Small socket helpers: free ports, TCP connect checks, a bounded HTTP GET.
+import http from 'node:http';
+import net from 'node:net';
+
+/** A port the OS says is free on 127.0.0.1, not in `taken`. Checked by binding, not assumed. */
+export async function freePort(taken: ReadonlySet<number>): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.unref();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    if (!taken.has(port)) return port;
+  }
+  throw new Error('no free port found after 20 attempts');
+}
+
+/** true when something accepts a TCP connection on 127.0.0.1:port within timeoutMs. */
+export function tcpConnect(port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: '127.0.0.1' });
+    const done = (ok: boolean) => { clearTimeout(timer); sock.destroy(); resolve(ok); };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+/** GET http://127.0.0.1:port{path}; resolves with the status, or an error string. Never rejects. */
+export function httpGet(port: number, path: string, timeoutMs: number): Promise<{ status?: number; error?: string }> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, headers: { 'user-agent': 'tenement-health' } }, (res) => {
+      res.resume();
+      res.once('end', () => resolve({ status: res.statusCode }));
+      res.once('error', () => resolve({ status: res.statusCode }));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.once('error', (err: NodeJS.ErrnoException) =>
+      resolve({ error: err.code === 'ETIMEDOUT' ? `timeout after ${timeoutMs} ms` : (err.code ?? err.message) }));
+  });
+}
+
+/**
+ * Poll until `check()` is true, starting at `firstDelayMs` and doubling up to `maxDelayMs`,
+ * while `alive()` holds and before `deadline` (ms epoch). Resolves with the last check's result.
+ */
+export async function pollUntil(check: () => Promise<boolean>, opts: {
+  deadline: number; alive: () => boolean; firstDelayMs?: number; maxDelayMs?: number;
+}): Promise<boolean> {
+  let delay = opts.firstDelayMs ?? 3;
+  while (opts.alive()) {
+    if (await check()) return true;
+    if (Date.now() + delay > opts.deadline || !opts.alive()) return false;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, opts.maxDelayMs ?? 100);
+  }
+  return false;
+}

@@ -1,0 +1,135 @@
+// The proxy: forwards a routed request or WebSocket to its instance with http-proxy-3 over a
+// keep-alive agent per instance, adds X-Forwarded-*, maps upstream failures to 502/503/504,
+// retries once on another instance when the first refused the connection, and reports every
+// request to hooks.requestDone.
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createProxyServer } from 'http-proxy-3';
+import type { Logger } from 'pino';
+import { TenementError, type ErrorCode } from './errors.ts';
+import type { Hooks } from './hooks.ts';
+import type { Router } from './router.ts';
+import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
+
+type ServiceTarget = Extract<Target, { kind: 'service' }>;
+
+/** How long a connection refusal keeps an instance out of balancing (health may clear it sooner). */
+const EJECT_MS = 2000;
+
+export class Proxy {
+  private readonly proxy = createProxyServer({ xfwd: true });
+  private readonly agents = new Map<string, { port: number; agent: http.Agent }>();
+
+  constructor(private readonly d: { config: TenementConfig; hooks: Hooks; router: Router; log: Logger }) {
+    this.proxy.on('error', (err) => d.log.error({ err }, 'proxy error without handler'));
+    d.hooks.transition.tap('tenement', ({ instance, to }) => {
+      if (to !== 'running' && to !== 'unhealthy' && to !== 'stopping') this.dropAgent(instance.key);
+      if (to === 'running') instance.ejectedUntil = 0;
+    });
+  }
+
+  async web(ctx: RequestContext, target: ServiceTarget): Promise<void> {
+    const res = ctx.res!;
+    let current: Instance | undefined;
+    res.once('close', () => {
+      if (current) current.inflight -= 1;
+      this.d.hooks.requestDone.call(ctx, {
+        instance: current, status: res.statusCode, durationMs: performance.now() - ctx.start,
+        code: (res as { tenCode?: string }).tenCode,
+      });
+    });
+    const forward = (inst: Instance, retried: boolean) => {
+      current = inst;
+      ctx.instance = inst;
+      inst.inflight += 1;
+      inst.lastRequestAt = Date.now();
+      const timeoutMs = this.d.config.services[inst.service].request_timeout * 1000;
+      const sent = Date.now();
+      this.proxy.web(ctx.req, res, {
+        target: { host: '127.0.0.1', port: inst.port! }, agent: this.agent(inst), proxyTimeout: timeoutMs,
+      }, (err: NodeJS.ErrnoException) => {
+        if (res.headersSent) { res.destroy(); return; }
+        if (err.code === 'ECONNREFUSED') inst.ejectedUntil = Date.now() + EJECT_MS;
+        if (err.code === 'ECONNREFUSED' && !retried && target.instanceId === undefined && !hasBody(ctx.req)) {
+          inst.inflight -= 1;
+          current = undefined;
+          this.d.router.pick(ctx, target, inst).then((next) => forward(next, true), (e) => this.fail(res, e));
+          return;
+        }
+        if (Date.now() - sent >= timeoutMs - 5) {
+          this.fail(res, new TenementError('TEN_ERR_ROUTE_UPSTREAM_TIMEOUT', [inst.key, timeoutMs / 1000]));
+        } else {
+          this.fail(res, new TenementError('TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', [inst.key, err.code ?? err.message]));
+        }
+      });
+    };
+    try {
+      forward(await this.d.router.pick(ctx, target), false);
+    } catch (err) {
+      this.fail(res, err);
+    }
+  }
+
+  async ws(ctx: RequestContext, socket: Duplex, head: Buffer, target: ServiceTarget): Promise<void> {
+    let inst: Instance;
+    try {
+      inst = await this.d.router.pick(ctx, target);
+    } catch (err) {
+      const e = asTenementError(err, this.d.log);
+      socket.end(`HTTP/1.1 ${e.statusCode} ${http.STATUS_CODES[e.statusCode]}\r\nconnection: close\r\n` +
+        `content-type: application/json\r\n\r\n${JSON.stringify(e.toJSON())}`);
+      return;
+    }
+    inst.inflight += 1;
+    inst.lastRequestAt = Date.now();
+    socket.once('close', () => { inst.inflight -= 1; inst.lastRequestAt = Date.now(); });
+    this.proxy.ws(ctx.req, socket, head, { target: { host: '127.0.0.1', port: inst.port! } }, (err: Error) => {
+      this.d.log.warn({ instance: inst.key, err: err.message }, 'websocket proxy error');
+      socket.destroy();
+    });
+  }
+
+  /** Answer a request the proxy could not forward: JSON {code, message, hint}, Retry-After on 503. */
+  fail(res: http.ServerResponse, err: unknown): void {
+    const e = asTenementError(err, this.d.log);
+    if (res.headersSent) { res.destroy(); return; }
+    const body = JSON.stringify(e.toJSON());
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    if (e.statusCode === 503) headers['retry-after'] = '1';
+    (res as { tenCode?: ErrorCode }).tenCode = e.code;
+    res.writeHead(e.statusCode, headers).end(body);
+  }
+
+  private agent(inst: Instance): http.Agent {
+    const have = this.agents.get(inst.key);
+    if (have && have.port === inst.port) return have.agent;
+    have?.agent.destroy();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 });
+    this.agents.set(inst.key, { port: inst.port!, agent });
+    return agent;
+  }
+
+  private dropAgent(key: string): void {
+    this.agents.get(key)?.agent.destroy();
+    this.agents.delete(key);
+  }
+
+  close(): void {
+    for (const key of [...this.agents.keys()]) this.dropAgent(key);
+    this.proxy.close();
+  }
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+export function asTenementError(err: unknown, log: Logger): TenementError {
+  if (err instanceof TenementError) {
+    if (err.statusCode >= 500 && err.code === 'TEN_ERR_PLUGIN_FAILED') log.error({ err }, 'plugin failed on a request');
+    return err;
+  }
+  log.error({ err }, 'unexpected error while routing');
+  return new TenementError('TEN_ERR_API_INTERNAL', [], {}, err);
+}

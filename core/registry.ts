@@ -1,0 +1,78 @@
+// The registry: every instance tenement knows, its weight and its state. Weights and membership
+// are persisted through the store; state changes go through lifecycle.transition() only.
+import type { Hooks } from './hooks.ts';
+import { transition } from './lifecycle.ts';
+import type { Store } from './store.ts';
+import { TenementError } from './errors.ts';
+import type { Instance, InstanceState } from './types.ts';
+
+export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export function assertName(kind: 'service' | 'id', value: string): void {
+  if (typeof value !== 'string' || !DNS_LABEL.test(value)) {
+    throw new TenementError('TEN_ERR_API_INVALID_NAME', [kind, JSON.stringify(value)]);
+  }
+}
+
+export function assertWeight(value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
+    throw new TenementError('TEN_ERR_API_INVALID_WEIGHT', [JSON.stringify(value)]);
+  }
+}
+
+export class Registry {
+  private readonly byKey = new Map<string, Instance>();
+
+  constructor(private readonly hooks: Hooks, private readonly store: Store) {}
+
+  get(service: string, id: string): Instance | undefined {
+    return this.byKey.get(`${service}:${id}`);
+  }
+
+  /** Like get(), but a missing instance is a TEN_ERR_INSTANCE_NOT_FOUND. */
+  require(service: string, id: string): Instance {
+    const inst = this.get(service, id);
+    if (!inst) throw new TenementError('TEN_ERR_INSTANCE_NOT_FOUND', [`${service}:${id}`]);
+    return inst;
+  }
+
+  /** All instances, or one service's, in creation order. */
+  list(service?: string): Instance[] {
+    const all = [...this.byKey.values()];
+    return service === undefined ? all : all.filter((i) => i.service === service);
+  }
+
+  /** Add a new instance in state `stopped` and persist it. */
+  create(service: string, id: string, weight: number, persist = true): Instance {
+    assertName('service', service);
+    assertName('id', id);
+    assertWeight(weight);
+    const key = `${service}:${id}`;
+    if (this.byKey.has(key)) throw new TenementError('TEN_ERR_INSTANCE_EXISTS', [key]);
+    const inst: Instance = {
+      service, id, key, state: 'stopped', weight, health: 'unknown', port: null, pid: null,
+      startedAt: null, restartTimes: [], restarts: 0, inflight: 0, ejectedUntil: 0, lastExit: null,
+      lastRequestAt: 0,
+    };
+    this.byKey.set(key, inst);
+    if (persist) this.store.putInstance(service, id, weight);
+    return inst;
+  }
+
+  /** Forget an instance (it must not be running any more). */
+  remove(inst: Instance): void {
+    this.byKey.delete(inst.key);
+    this.store.deleteInstance(inst.service, inst.id);
+  }
+
+  setWeight(inst: Instance, weight: number): void {
+    assertWeight(weight);
+    inst.weight = weight;
+    this.store.putInstance(inst.service, inst.id, weight);
+  }
+
+  /** The only way to change an instance's state (see lifecycle.ts). */
+  transition(inst: Instance, to: InstanceState, reason: string): boolean {
+    return transition(this.hooks, inst, to, reason);
+  }
+}

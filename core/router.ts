@@ -1,0 +1,63 @@
+// Routing: Host header → target, and target → one instance through the hooks
+// (filterCandidates → selectInstance → wake). No policy here beyond the core filter.
+import { TenementError } from './errors.ts';
+import type { Hooks } from './hooks.ts';
+import type { Registry } from './registry.ts';
+import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
+
+const CORE_TAP = 'tenement';
+
+/** Lowercased host name without port, brackets or trailing dot. */
+export function hostName(raw: string | undefined): string {
+  if (!raw) return '';
+  let h = raw.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') > 0 ? h.indexOf(']') : undefined);
+  const colon = h.indexOf(':');
+  if (colon >= 0 && h.indexOf(':', colon + 1) < 0) h = h.slice(0, colon);
+  return h.endsWith('.') ? h.slice(0, -1) : h;
+}
+
+/**
+ * The routing table of seed 000: `{id}.{service}.{domain}` → one instance, `{service}.{domain}` →
+ * balanced, `{domain}` and any host not under it → management. Deeper names under the domain
+ * resolve to a service target that cannot exist (so they get a 404 with a code).
+ */
+export function parseHost(host: string, domain: string): Target {
+  if (host === domain || !host.endsWith(`.${domain}`)) return { kind: 'management' };
+  const labels = host.slice(0, -(domain.length + 1)).split('.');
+  if (labels.length === 1) return { kind: 'service', service: labels[0] };
+  if (labels.length === 2) return { kind: 'service', service: labels[1], instanceId: labels[0] };
+  return { kind: 'service', service: labels.join('.') };
+}
+
+export class Router {
+  constructor(private readonly d: { config: TenementConfig; registry: Registry; hooks: Hooks }) {
+    const domain = d.config.settings.domain;
+    d.hooks.resolveTarget.tapPromise({ name: CORE_TAP, stage: 100 }, async (ctx) => parseHost(ctx.host, domain));
+    d.hooks.filterCandidates.tap({ name: CORE_TAP, stage: -100 }, (candidates) => {
+      const now = Date.now();
+      return candidates.filter((i) => i.state === 'running' && i.weight > 0 && i.ejectedUntil <= now);
+    });
+  }
+
+  /** One instance for this request, or a TenementError (404 unknown, 503 nothing running). */
+  async pick(ctx: RequestContext, target: Extract<Target, { kind: 'service' }>, exclude?: Instance): Promise<Instance> {
+    const { config, registry, hooks } = this.d;
+    if (!config.services[target.service]) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_SERVICE', [target.service]);
+    if (target.instanceId !== undefined) {
+      const key = `${target.service}:${target.instanceId}`;
+      const inst = registry.get(target.service, target.instanceId);
+      if (!inst) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_INSTANCE', [key]);
+      if (inst.state === 'running' || inst.state === 'unhealthy') return inst;
+      const woken = await hooks.wake.promise({ service: target.service, instanceId: target.instanceId, ctx });
+      if (woken) return woken;
+      throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [key]);
+    }
+    const all = registry.list(target.service).filter((i) => i !== exclude);
+    const chosen = hooks.selectInstance.call(hooks.filterCandidates.call(all, ctx), ctx);
+    if (chosen) return chosen;
+    const woken = await hooks.wake.promise({ service: target.service, ctx });
+    if (woken) return woken;
+    throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [target.service]);
+  }
+}

@@ -1,0 +1,60 @@
+// The embedded store: desired state (instances, weights) and API token hashes, in SQLite.
+// Written on state changes only (spawn, stop, weight), never per request.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { TenementError } from './errors.ts';
+
+export interface StoredInstance { service: string; id: string; weight: number; created_at: number }
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS instances (
+  service TEXT NOT NULL, id TEXT NOT NULL, weight INTEGER NOT NULL, created_at INTEGER NOT NULL,
+  PRIMARY KEY (service, id));
+CREATE TABLE IF NOT EXISTS tokens (
+  hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+export class Store {
+  readonly db: Database.Database;
+  readonly path: string;
+
+  constructor(dataDir: string) {
+    this.path = join(dataDir, 'tenement.db');
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      this.db = new Database(this.path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('busy_timeout = 2000');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      throw new TenementError('TEN_ERR_STORE_OPEN_FAILED', [this.path, (err as Error).message], {}, err);
+    }
+  }
+
+  listInstances(): StoredInstance[] {
+    return this.db.prepare('SELECT service, id, weight, created_at FROM instances ORDER BY created_at, service, id').all() as StoredInstance[];
+  }
+
+  putInstance(service: string, id: string, weight: number): void {
+    this.db.prepare(`INSERT INTO instances (service, id, weight, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (service, id) DO UPDATE SET weight = excluded.weight`).run(service, id, weight, Date.now());
+  }
+
+  deleteInstance(service: string, id: string): void {
+    this.db.prepare('DELETE FROM instances WHERE service = ? AND id = ?').run(service, id);
+  }
+
+  addToken(hash: string, name: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO tokens (hash, name, created_at) VALUES (?, ?, ?)').run(hash, name, Date.now());
+  }
+
+  hasToken(hash: string): boolean {
+    return this.db.prepare('SELECT 1 FROM tokens WHERE hash = ?').get(hash) !== undefined;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

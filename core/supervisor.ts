@@ -1,0 +1,231 @@
+// The supervisor: starts an instance's process, waits for it to be ready, stops it
+// (SIGTERM to the process group → stop_timeout → SIGKILL) and restarts crashed or unhealthy
+// instances with exponential backoff per instance, up to max_restarts within restart_window.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { TenementError } from './errors.ts';
+import type { Hooks } from './hooks.ts';
+import { freePort, pollUntil, tcpConnect } from './net.ts';
+import type { Registry } from './registry.ts';
+import { instanceEnv } from './spawn-env.ts';
+import type { Instance, InstanceState, ServiceConfig, SpawnSpec, TenementConfig } from './types.ts';
+
+interface Running {
+  child: ChildProcess;
+  gen: number;
+  detached: boolean;
+  stopping: boolean;
+  /** Why we killed it ourselves (startup timeout), for the crash log. */
+  killedFor?: string;
+  exited: Promise<void>;
+  markExited(): void;
+}
+
+export interface SupervisorDeps {
+  config: TenementConfig;
+  registry: Registry;
+  hooks: Hooks;
+  log: Logger;
+  /** Runs the probe hook once (health.ts). */
+  probe(inst: Instance): Promise<{ ok: boolean; detail: string }>;
+}
+
+export class Supervisor {
+  private readonly running = new Map<string, Running>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly ports = new Set<number>();
+  private gen = 0;
+
+  constructor(private readonly d: SupervisorDeps) {}
+
+  service(inst: Instance): ServiceConfig {
+    const svc = this.d.config.services[inst.service];
+    if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [inst.service]);
+    return svc;
+  }
+
+  /** Start the process; resolves when it is running, or when this start attempt has failed. */
+  async start(inst: Instance, reason: string): Promise<void> {
+    const svc = this.service(inst);
+    this.clearTimer(inst);
+    this.d.registry.transition(inst, 'starting', reason);
+    const gen = ++this.gen;
+    let run: Running;
+    try {
+      run = await this.launch(inst, svc, gen);
+    } catch (err) {
+      this.d.log.error({ instance: inst.key, err: (err as Error).message }, 'instance could not be started');
+      if (inst.port !== null) this.ports.delete(inst.port);
+      inst.port = null;
+      this.afterExit(inst, null, null, `could not start: ${(err as Error).message}`);
+      return;
+    }
+    const alive = () => this.running.get(inst.key)?.gen === gen;
+    const deadline = Date.now() + svc.startup_timeout * 1000;
+    const port = inst.port!;
+    let ready = await pollUntil(() => tcpConnect(port, 500), { deadline, alive });
+    if (ready && svc.health) {
+      ready = await pollUntil(async () => (await this.d.probe(inst)).ok, { deadline, alive, firstDelayMs: 5, maxDelayMs: 250 });
+    }
+    if (!alive()) return; // exited or stopped meanwhile: the exit path owns the state
+    if (!ready) {
+      run.killedFor = `not ready within startup_timeout (${svc.startup_timeout} s)`;
+      this.signal(run, 'SIGKILL');
+      return;
+    }
+    inst.startedAt = Date.now();
+    this.d.registry.transition(inst, 'running', 'ready');
+    this.d.log.info({ instance: inst.key, pid: inst.pid, port }, 'instance running');
+  }
+
+  private async launch(inst: Instance, svc: ServiceConfig, gen: number): Promise<Running> {
+    const { settings } = this.d.config;
+    const port = await freePort(this.ports);
+    this.ports.add(port);
+    inst.port = port;
+    const dataDir = join(settings.data_dir, svc.name, inst.id);
+    const logDir = join(settings.data_dir, 'logs', svc.name);
+    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(logDir, { recursive: true });
+    let spec: SpawnSpec = {
+      service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, detached: false,
+      env: instanceEnv(svc, inst.id, port, dataDir),
+    };
+    spec = await this.d.hooks.prepareSpawn.promise(spec);
+    const fd = openSync(join(logDir, `${inst.id}.log`), 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.argv[0], spec.argv.slice(1), {
+        cwd: spec.cwd, env: spec.env, detached: spec.detached, uid: spec.uid, gid: spec.gid,
+        stdio: ['ignore', fd, fd],
+      });
+    } finally {
+      closeSync(fd);
+    }
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    let markExited!: () => void;
+    const run: Running = {
+      child, gen, detached: spec.detached, stopping: false,
+      exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
+    };
+    this.running.set(inst.key, run);
+    inst.pid = child.pid ?? null;
+    child.once('exit', (code, signal) => this.onExit(inst, run, code, signal));
+    return run;
+  }
+
+  private onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.running.get(inst.key) !== run) return;
+    this.running.delete(inst.key);
+    this.signal(run, 'SIGKILL'); // reap anything the app left behind in its process group
+    if (inst.port !== null) this.ports.delete(inst.port);
+    inst.pid = null;
+    inst.port = null;
+    inst.startedAt = null;
+    inst.lastExit = { code, signal, at: Date.now() };
+    run.markExited();
+    if (run.stopping) return; // stop() owns the next state
+    const why = run.killedFor ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
+    this.d.log.warn({ instance: inst.key, code, signal }, `instance ${why}`);
+    this.afterExit(inst, code, signal, why);
+  }
+
+  /** Decide what follows an unplanned exit: restart with backoff, stopped, or failed. */
+  private afterExit(inst: Instance, code: number | null, signal: string | null, why: string): void {
+    const policy = this.service(inst).restart;
+    const clean = code === 0 && signal === null;
+    if (policy === 'never' || (policy === 'on-failure' && clean)) {
+      this.d.registry.transition(inst, clean ? 'stopped' : 'failed', `${why}; restart = "${policy}"`);
+      return;
+    }
+    const delay = this.takeRestart(inst);
+    if (delay === undefined) {
+      this.d.registry.transition(inst, 'failed', `${why}; gave up after ${this.d.config.settings.max_restarts} restarts within ${this.d.config.settings.restart_window} s`);
+      this.d.log.error({ instance: inst.key }, 'instance failed: too many restarts');
+      return;
+    }
+    this.d.registry.transition(inst, 'restarting', `${why}; restart in ${delay} ms`);
+    this.later(inst, delay, () => inst.state === 'restarting' && this.start(inst, 'restart after crash'));
+  }
+
+  /** Count one restart; returns the backoff delay in ms, or undefined when max_restarts is used up. */
+  private takeRestart(inst: Instance, commit = true): number | undefined {
+    const s = this.d.config.settings;
+    const now = Date.now();
+    inst.restartTimes = inst.restartTimes.filter((t) => now - t < s.restart_window * 1000);
+    if (inst.restartTimes.length >= s.max_restarts) return undefined;
+    const delay = Math.min(s.backoff_base * 1000 * 2 ** inst.restartTimes.length, s.backoff_max * 1000);
+    if (commit) {
+      inst.restartTimes.push(now);
+      inst.restarts += 1;
+    }
+    return Math.round(delay);
+  }
+
+  /** Health said unhealthy: restart after the backoff delay unless it recovers first. */
+  onUnhealthy(inst: Instance, detail: string): void {
+    if (this.service(inst).restart === 'never') return;
+    this.later(inst, this.takeRestart(inst, false) ?? 0, async () => {
+      if (inst.state !== 'unhealthy') return; // recovered meanwhile
+      if (this.takeRestart(inst) === undefined) {
+        return this.stop(inst, 'failed', `unhealthy (${detail}); gave up after ${this.d.config.settings.max_restarts} restarts`);
+      }
+      await this.stop(inst, 'restarting', `unhealthy (${detail})`);
+      if ((inst.state as InstanceState) === 'restarting') await this.start(inst, 'restart after failed health checks');
+    });
+  }
+
+  /** Stop gracefully: SIGTERM to the group, SIGKILL after stop_timeout. Ends in `final`. */
+  async stop(inst: Instance, final: InstanceState, reason: string): Promise<void> {
+    this.clearTimer(inst);
+    const run = this.running.get(inst.key);
+    if (!run) {
+      this.d.registry.transition(inst, final, reason);
+      return;
+    }
+    run.stopping = true;
+    this.d.registry.transition(inst, 'stopping', reason);
+    this.signal(run, 'SIGTERM');
+    const kill = setTimeout(() => this.signal(run, 'SIGKILL'), this.service(inst).stop_timeout * 1000);
+    await run.exited;
+    clearTimeout(kill);
+    this.d.registry.transition(inst, final, reason);
+  }
+
+  /** Manual restart: resets the crash budget. */
+  async restart(inst: Instance, reason: string): Promise<void> {
+    inst.restartTimes = [];
+    await this.stop(inst, 'stopped', reason);
+    await this.start(inst, reason);
+  }
+
+  async stopAll(reason: string): Promise<void> {
+    await Promise.all(this.d.registry.list().map((i) => this.stop(i, 'stopped', reason).catch((err) =>
+      this.d.log.error({ instance: i.key, err }, 'stop failed'))));
+  }
+
+  private signal(run: Running, sig: NodeJS.Signals): void {
+    const pid = run.child.pid;
+    if (pid === undefined) return;
+    try { process.kill(run.detached ? -pid : pid, sig); } catch { /* already gone */ }
+  }
+
+  private later(inst: Instance, ms: number, fn: () => unknown): void {
+    this.clearTimer(inst);
+    this.timers.set(inst.key, setTimeout(() => {
+      this.timers.delete(inst.key);
+      Promise.resolve(fn()).catch((err) => this.d.log.error({ instance: inst.key, err }, 'scheduled restart failed'));
+    }, ms));
+  }
+
+  private clearTimer(inst: Instance): void {
+    const t = this.timers.get(inst.key);
+    if (t) clearTimeout(t);
+    this.timers.delete(inst.key);
+  }
+}

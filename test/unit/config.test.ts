@@ -1,0 +1,294 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { findConfigPath, isDnsLabel, loadConfig, parseConfig, splitCommand } from '../../core/config.ts';
+import { type ErrorCode, TenementError } from '../../core/errors.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const FILE = path.join(ROOT, 'tenement.toml');
+const MIN = '[service.api]\ncommand = "node server.js"\n';
+
+/** Parses `text` expecting a TenementError with `code`; checks key and line in message and details. */
+function expectError(text: string, code: ErrorCode, key: string, line: number | undefined, messageKey = key): TenementError {
+  try {
+    parseConfig(text, FILE);
+  } catch (e) {
+    assert.ok(e instanceof TenementError, `expected a TenementError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.equal(e.details.key, key, e.message);
+    assert.equal(e.details.line, line, e.message);
+    assert.equal(e.details.file, FILE);
+    assert.ok(e.message.includes(messageKey), `message names ${messageKey}: ${e.message}`);
+    if (line !== undefined) assert.ok(e.message.endsWith(` (tenement.toml:${line})`), e.message);
+    return e;
+  }
+  assert.fail(`expected ${code} for:\n${text}`);
+}
+
+const tmpDirs: string[] = [];
+function tmp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tenement-config-'));
+  tmpDirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+describe('the example tenement.toml', () => {
+  test('parses with defaults filled and paths resolved', () => {
+    const c = loadConfig({ path: FILE, env: {} });
+    assert.equal(c.path, FILE);
+    assert.equal(c.dir, ROOT);
+    assert.deepEqual(c.settings, {
+      domain: 'localhost', listen: '127.0.0.1', port: 8080, data_dir: path.join(ROOT, 'tenement-data'),
+      health_interval: 5, health_timeout: 2, unhealthy_threshold: 3, healthy_threshold: 1, max_restarts: 5,
+      restart_window: 60, backoff_base: 0.5, backoff_max: 30, drain_timeout: 10,
+    });
+    assert.deepEqual(Object.keys(c.services), ['api', 'web']);
+    assert.deepEqual(c.services.api, {
+      name: 'api', argv: ['node', 'examples/node-app/server.js'], workdir: ROOT, health: '/health',
+      startup_timeout: 30, stop_timeout: 10, request_timeout: 30, isolation: 'process', idle_timeout: 0,
+      restart: 'always', weight: 100, env: { INSTANCE: '{name}:{id}' },
+    });
+    assert.deepEqual(c.services.web.argv, ['python3', '-u', 'examples/python-app/server.py']);
+    assert.deepEqual(c.instances, { api: ['prod'], web: ['prod'] });
+    assert.deepEqual(c.plugins, { slots: { balancer: { use: 'weighted-balancer', options: {}, where: 'plugins.balancer', line: 30 } }, extra: [] });
+  });
+
+  test('an empty file is all defaults', () => {
+    const c = parseConfig('', '/srv/app/tenement.toml');
+    assert.equal(c.settings.listen, '0.0.0.0');
+    assert.equal(c.settings.data_dir, '/srv/app/tenement-data');
+    assert.deepEqual([c.services, c.instances, c.plugins], [{}, {}, { slots: {}, extra: [] }]);
+  });
+});
+
+describe('values', () => {
+  test('service defaults, args, workdir, env conversion, floats', () => {
+    const c = parseConfig(
+      '[service.worker]\nargs = ["python3", "-c", "print(1); print(2)"]\nworkdir = "apps/w"\nstop_timeout = 0\nrestart = "never"\nstartup_timeout = 0.25\n' +
+        '[service.worker.env]\nA = 1\nB = true\nC = "{port}"\nD = 1.5\n',
+      '/srv/tenement.toml',
+    );
+    const w = c.services.worker;
+    assert.deepEqual(w.argv, ['python3', '-c', 'print(1); print(2)']);
+    assert.equal(w.workdir, '/srv/apps/w');
+    assert.equal(w.health, undefined);
+    assert.equal(w.stop_timeout, 0);
+    assert.equal(w.startup_timeout, 0.25);
+    assert.equal(w.restart, 'never');
+    assert.deepEqual(w.env, { A: '1', B: 'true', C: '{port}', D: '1.5' });
+  });
+
+  test('domain is lowercased; plugins keep options, use = false and extra order', () => {
+    const c = parseConfig(
+      '[settings]\ndomain = "Apps.Example.COM"\n\n[plugins.balancer]\nuse = "least-connections"\nsticky = true\n[plugins.metrics]\nuse = false\n' +
+        '[[plugins.extra]]\nuse = "./audit.js"\nurl = "http://127.0.0.1:9999/hook"\n[[plugins.extra]]\nuse = "tenement-plugin-x"\n',
+      FILE,
+    );
+    assert.equal(c.settings.domain, 'apps.example.com');
+    assert.deepEqual(c.plugins.slots, {
+      balancer: { use: 'least-connections', options: { sticky: true }, where: 'plugins.balancer', line: 4 },
+      metrics: false,
+    });
+    assert.deepEqual(c.plugins.extra, [
+      { use: './audit.js', options: { url: 'http://127.0.0.1:9999/hook' }, where: 'plugins.extra[0]', line: 9 },
+      { use: 'tenement-plugin-x', options: {}, where: 'plugins.extra[1]', line: 12 },
+    ]);
+  });
+});
+
+describe('errors name the key and the line', () => {
+  test('out of range', () => {
+    const e = expectError(MIN + 'weight = 101\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.weight', 3);
+    assert.equal(e.message, 'service.api.weight must be between 0 and 100, got 101 (tenement.toml:3)');
+    expectError('[settings]\nport = 70000\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'settings.port', 2);
+    expectError('[settings]\n\nhealth_interval = 0\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'settings.health_interval', 3);
+    expectError('[settings]\nunhealthy_threshold = 0\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'settings.unhealthy_threshold', 2);
+    expectError('[settings]\nmax_restarts = -1\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'settings.max_restarts', 2);
+    expectError('[settings]\nbackoff_base = 2\nbackoff_max = 1\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'settings.backoff_max', 3);
+    expectError('[settings]\nbackoff_base = 40\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'settings.backoff_base', 2);
+    expectError(MIN + 'idle_timeout = -5\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.idle_timeout', 3);
+  });
+
+  test('wrong types', () => {
+    const e = expectError('[settings]\nport = "80"\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'settings.port', 2);
+    assert.equal(e.message, 'settings.port must be a whole number, got "80" (tenement.toml:2)');
+    expectError('[settings]\nport = 80.5\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'settings.port', 2);
+    expectError(MIN + 'weight = true\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.weight', 3);
+    expectError('settings = 5\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'settings', 1);
+    expectError('[service.api]\nargs = ["a", 1]\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.args', 2);
+    expectError(MIN + '[service.api.env]\nOK = "x"\nBAD = ["x"]\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.env.BAD', 5);
+    expectError(MIN + '[instances]\napi = "prod"\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'instances.api', 4);
+    expectError('[plugins.balancer]\nuse = 3\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'plugins.balancer.use', 2);
+    expectError('[plugins]\nextra = "x"\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'plugins.extra', 2);
+  });
+
+  test('bad values and formats', () => {
+    expectError(MIN + 'restart = "sometimes"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.restart', 3);
+    expectError(MIN + 'health = "health"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.health', 3);
+    expectError('[settings]\nlisten = "localhost"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.listen', 2);
+    expectError('[settings]\ndomain = "a..b"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.domain', 2);
+    expectError('[settings]\ndomain = "under_score.dev"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.domain', 2);
+    expectError('[service.api]\nargs = []\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.args', 2);
+  });
+
+  test('missing keys point at the table header', () => {
+    const e = expectError('# top\n\n[service.api]\nhealth = "/h"\n', 'TEN_ERR_CONFIG_MISSING_KEY', 'service.api.command', 3);
+    assert.equal(e.message, 'service.api.command (or service.api.args) is required (tenement.toml:3)');
+    expectError(MIN + '\n[plugins.balancer]\nsticky = true\n', 'TEN_ERR_CONFIG_MISSING_KEY', 'plugins.balancer.use', 4);
+    expectError('[[plugins.extra]]\nuse = "a"\n[[plugins.extra]]\nurl = "x"\n', 'TEN_ERR_CONFIG_MISSING_KEY', 'plugins.extra[1].use', 3);
+  });
+
+  test('unknown keys, with did you mean', () => {
+    const e = expectError(MIN + 'wieght = 5\n', 'TEN_ERR_CONFIG_UNKNOWN_KEY', 'service.api.wieght', 3);
+    assert.equal(e.message, 'unknown key service.api.wieght (did you mean "weight"?) (tenement.toml:3)');
+    const s = expectError('[settings]\nprot = 1\n', 'TEN_ERR_CONFIG_UNKNOWN_KEY', 'settings.prot', 2);
+    assert.match(s.message, /did you mean "port"\?/);
+    const t = expectError('[servce.api]\ncommand = "x"\n', 'TEN_ERR_CONFIG_UNKNOWN_KEY', 'servce', 1);
+    assert.match(t.message, /did you mean "service"\?/);
+    const far = expectError('[settings]\ncompletely_unrelated = 1\n', 'TEN_ERR_CONFIG_UNKNOWN_KEY', 'settings.completely_unrelated', 2);
+    assert.doesNotMatch(far.message, /did you mean/);
+    const slot = expectError('[plugins.balancr]\nuse = "x"\n', 'TEN_ERR_PLUGIN_UNKNOWN_SLOT', 'plugins.balancr', 1);
+    assert.equal(slot.message, 'unknown plugin slot plugins.balancr (did you mean "balancer"?) (tenement.toml:1)');
+  });
+
+  test('TOML syntax errors carry the line smol-toml reports', () => {
+    try {
+      parseConfig('[settings]\nport = 1\ndomain = = "x"\n', FILE);
+      assert.fail('expected a parse error');
+    } catch (e) {
+      assert.ok(e instanceof TenementError);
+      assert.equal(e.code, 'TEN_ERR_CONFIG_PARSE');
+      assert.equal(e.details.line, 3);
+      assert.match(e.message, /^invalid TOML in tenement\.toml: .* \(tenement\.toml:3\)$/);
+    }
+  });
+
+  test('the line finder follows dotted keys, quoted keys, inline tables and multi-line values', () => {
+    expectError('service.api.command = "x"\nservice.api.weight = 300\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.weight', 2);
+    expectError('[service]\napi = { command = "x" }\nweb = { command = "y", weight = -1 }\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.web.weight', 3);
+    expectError('[service.api]\ncommand = "x"\nenv = { A = "1",\n  B = { C = 1 } }\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.env.B', 4);
+    expectError('[service."api"]\n"command" = "x"\n\'weight\' = 101\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.weight', 3);
+    const tricky = '[service.api]\ncommand = """\nnode\nweight = 5\n"""  # [fake]\nargs_note = 1\n';
+    expectError(tricky, 'TEN_ERR_CONFIG_UNKNOWN_KEY', 'service.api.args_note', 6);
+    expectError(MIN + '[instances]\napi = [\n  "ok",  # ["x"]\n  "Not OK",\n]\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'instances.api[1]', 6, 'instances.api');
+    expectError('[service.api]\ncommand = "x"\n[service.api.env]\nA = "1"\n[service.web]\nweight = 3\n', 'TEN_ERR_CONFIG_MISSING_KEY', 'service.web.command', 5);
+  });
+});
+
+describe('service names and instance ids are DNS labels', () => {
+  for (const bad of ['A B', '../x', 'x'.repeat(64), '-a', 'Api']) {
+    test(`service name ${JSON.stringify(bad)}`, () => {
+      const key = `service.${/^[A-Za-z0-9_-]+$/.test(bad) ? bad : JSON.stringify(bad)}`;
+      const e = expectError(`[service.${JSON.stringify(bad)}]\ncommand = "x"\n`, 'TEN_ERR_CONFIG_INVALID_VALUE', key, 1);
+      assert.match(e.message, /must be a DNS label/);
+    });
+    test(`instance id ${JSON.stringify(bad)}`, () => {
+      const e = expectError(MIN + `[instances]\napi = ["ok", ${JSON.stringify(bad)}]\n`, 'TEN_ERR_CONFIG_INVALID_VALUE', 'instances.api[1]', 4, 'instances.api');
+      assert.match(e.message, /must be a DNS label/);
+    });
+  }
+
+  test('63 characters is fine; duplicates and unknown services are not', () => {
+    const id = 'a'.repeat(63);
+    assert.deepEqual(parseConfig(MIN + `[instances]\napi = ["${id}"]\n`, FILE).instances, { api: [id] });
+    expectError(MIN + '[instances]\napi = ["a", "b", "a"]\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'instances.api[2]', 4, 'instances.api');
+    const e = expectError(MIN + '\n[instances]\napi = ["a"]\nweb = ["a"]\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'instances.web', 6);
+    assert.match(e.message, /not defined/);
+  });
+
+  test('property: isDnsLabel accepts exactly the DNS label rule', () => {
+    const rule = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(rule), fc.string({ unit: 'binary' })), (s) => {
+        if (isDnsLabel(s)) assert.ok(rule.test(s) && s.length <= 63);
+      }),
+    );
+    const unit = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-');
+    fc.assert(
+      fc.property(fc.string({ unit, minLength: 0, maxLength: 70 }), (id) => {
+        const valid = id.length >= 1 && id.length <= 63 && !id.startsWith('-') && !id.endsWith('-');
+        assert.equal(isDnsLabel(id), valid);
+        const text = MIN + `[instances]\napi = ["${id}"]\n`;
+        if (valid) assert.deepEqual(parseConfig(text, FILE).instances.api, [id]);
+        else assert.throws(() => parseConfig(text, FILE), { code: 'TEN_ERR_CONFIG_INVALID_VALUE' });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('command splitting', () => {
+  test('quotes, escapes and $VAR kept literal', () => {
+    assert.deepEqual(splitCommand(`node "my app.js" 'a b' c\\ d --x="1 2" $HOME '$PATH' "$USER/x"`, 'service.api.command'), [
+      'node', 'my app.js', 'a b', 'c d', '--x=1 2', '$HOME', '$PATH', '$USER/x',
+    ]);
+    const c = parseConfig('[service.api]\ncommand = "python3 -m http.server $PORT"\n', FILE);
+    assert.deepEqual(c.services.api.argv, ['python3', '-m', 'http.server', '$PORT']);
+  });
+
+  for (const [cmd, op] of [['a | b', '|'], ['a; b', ';'], ['a > f', '>'], ['a && b', '&&'], ['a < f', '<'], ['a &', '&']] as const) {
+    test(`rejects ${JSON.stringify(cmd)}`, () => {
+      assert.throws(() => splitCommand(cmd, 'service.api.command'), (e: unknown) => {
+        assert.ok(e instanceof TenementError);
+        assert.equal(e.code, 'TEN_ERR_CONFIG_COMMAND');
+        assert.ok(e.message.startsWith('service.api.command: '), e.message);
+        assert.ok(e.message.includes(`"${op}"`), e.message);
+        return true;
+      });
+    });
+  }
+
+  test('rejects globs, comments and empty commands; in a file the error has the line', () => {
+    assert.throws(() => splitCommand('ls *.js', 'c'), /glob "\*\.js"/);
+    assert.throws(() => splitCommand('run # note', 'c'), /comment/);
+    assert.throws(() => splitCommand('   ', 'c'), { code: 'TEN_ERR_CONFIG_COMMAND', message: /empty/ });
+    const e = expectError('\n[service.api]\nhealth = "/"\ncommand = "node a.js | tee log"\n', 'TEN_ERR_CONFIG_COMMAND', 'service.api.command', 4);
+    assert.match(e.message, /"\|"/);
+  });
+
+  test('command and args together is an error', () => {
+    const e = expectError('[service.api]\ncommand = "a"\nargs = ["a"]\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.args', 3, 'service.api');
+    assert.match(e.message, /both command and args/);
+  });
+});
+
+describe('finding and loading the file', () => {
+  test('precedence: explicit path > TENEMENT_CONFIG > <cwd>/tenement.toml', () => {
+    const dir = tmp();
+    const local = path.join(dir, 'tenement.toml');
+    const fromEnv = path.join(dir, 'env.toml');
+    const explicit = path.join(dir, 'explicit.toml');
+    assert.equal(findConfigPath({ cwd: dir, env: {} }), undefined);
+    for (const f of [local, fromEnv, explicit]) fs.writeFileSync(f, MIN);
+    assert.equal(findConfigPath({ cwd: dir, env: {} }), local);
+    assert.equal(findConfigPath({ cwd: dir, env: { TENEMENT_CONFIG: 'env.toml' } }), fromEnv);
+    assert.equal(findConfigPath({ cwd: dir, env: { TENEMENT_CONFIG: fromEnv }, path: 'explicit.toml' }), explicit);
+    assert.throws(() => findConfigPath({ cwd: dir, env: {}, path: 'missing.toml' }), { code: 'TEN_ERR_CONFIG_NOT_FOUND' });
+    assert.throws(() => findConfigPath({ cwd: dir, env: { TENEMENT_CONFIG: path.join(dir, 'nope.toml') } }), { code: 'TEN_ERR_CONFIG_NOT_FOUND' });
+  });
+
+  test('loadConfig: not found, relative paths, overrides', () => {
+    const dir = tmp();
+    assert.throws(() => loadConfig({ cwd: dir, env: {} }), { code: 'TEN_ERR_CONFIG_NOT_FOUND' });
+    fs.writeFileSync(path.join(dir, 'tenement.toml'), '[settings]\nport = 9000\ndata_dir = "data"\n' + MIN);
+    const c = loadConfig({ cwd: dir, env: {} });
+    assert.equal(c.settings.port, 9000);
+    assert.equal(c.settings.data_dir, path.join(dir, 'data'));
+    assert.equal(c.services.api.workdir, dir);
+    const o = loadConfig({ cwd: dir, env: {}, overrides: { port: 0, domain: 'Example.COM' } });
+    assert.equal(o.settings.port, 0);
+    assert.equal(o.settings.domain, 'example.com');
+    assert.throws(() => loadConfig({ cwd: dir, env: {}, overrides: { port: 70000 } }), {
+      code: 'TEN_ERR_CONFIG_OUT_OF_RANGE',
+      message: 'settings.port must be between 0 and 65535, got 70000 (override)',
+    });
+    assert.throws(() => loadConfig({ cwd: dir, env: {}, overrides: { domain: 'not a host' } }), { code: 'TEN_ERR_CONFIG_INVALID_VALUE' });
+  });
+});
