@@ -1,0 +1,147 @@
+// The HTTP client of the management API that every command but serve/config/version uses.
+// Server: --server, else TENEMENT_SERVER, else http://localhost:8080.
+// Token: --token, else TENEMENT_TOKEN, else {data_dir}/api_token (data_dir from the config file if
+// one is found, else ./tenement-data).
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { TenementError, tenErr } from '../core/errors.ts';
+import { instancePath, type InstanceRef } from './instance-ref.ts';
+import type { HealthView, InstanceView } from './types.ts';
+
+export const DEFAULT_SERVER = 'http://localhost:8080';
+
+/** An error answered by the server ({code, message, hint}), relayed as is. */
+export class ApiError extends Error {
+  constructor(readonly code: string, message: string, readonly hint: string, readonly status: number) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ClientOptions {
+  server?: string;
+  token?: string;
+  /** --config: where to look for data_dir when the token comes from {data_dir}/api_token. */
+  config?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  /** Called with one line per request (--debug). */
+  log?: (line: string) => void;
+}
+
+export function resolveServer(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const given = (flag ?? env.TENEMENT_SERVER ?? DEFAULT_SERVER).trim();
+  const raw = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `invalid server address ${JSON.stringify(given)}: expected http://host:port`);
+  }
+  return url.origin + url.pathname.replace(/\/+$/, '');
+}
+
+/** --token, TENEMENT_TOKEN, or the api_token file that ten serve writes; undefined if none. */
+export async function resolveToken(opts: ClientOptions): Promise<string | undefined> {
+  const env = opts.env ?? process.env;
+  if (opts.token) return opts.token;
+  if (env.TENEMENT_TOKEN) return env.TENEMENT_TOKEN;
+  const cwd = opts.cwd ?? process.cwd();
+  // Loaded only here, so commands given a token never parse the config file.
+  const { findConfigPath, loadConfig } = await import('../core/config.ts');
+  const path = findConfigPath({ path: opts.config, cwd, env });
+  const dataDir = path ? loadConfig({ path, cwd, env }).settings.data_dir : resolve(cwd, 'tenement-data');
+  try {
+    return readFileSync(join(dataDir, 'api_token'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function reason(e: unknown): string {
+  if (e instanceof Error && e.name === 'TimeoutError') return 'no answer in time';
+  const cause = e instanceof Error ? (e.cause as { code?: string; message?: string } | undefined) : undefined;
+  return cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+}
+
+export class Client {
+  readonly server: string;
+  private tokenPromise?: Promise<string>;
+
+  constructor(private readonly opts: ClientOptions = {}) {
+    this.server = resolveServer(opts.server, opts.env ?? process.env);
+  }
+
+  list(service?: string): Promise<{ instances: InstanceView[] }> {
+    return this.request('GET', `/api/instances${service ? `?service=${encodeURIComponent(service)}` : ''}`);
+  }
+  get(ref: InstanceRef): Promise<InstanceView> {
+    return this.request('GET', instancePath(ref));
+  }
+  spawn(ref: InstanceRef, weight?: number): Promise<InstanceView> {
+    return this.request('POST', '/api/instances', { service: ref.service, id: ref.id, ...(weight === undefined ? {} : { weight }) });
+  }
+  stop(ref: InstanceRef): Promise<InstanceView> {
+    return this.request('DELETE', instancePath(ref));
+  }
+  restart(ref: InstanceRef): Promise<InstanceView> {
+    return this.request('POST', `${instancePath(ref)}/restart`);
+  }
+  setWeight(ref: InstanceRef, weight: number): Promise<InstanceView> {
+    return this.request('PUT', `${instancePath(ref)}/weight`, { weight });
+  }
+  probe(ref: InstanceRef): Promise<HealthView> {
+    return this.request('POST', `${instancePath(ref)}/health`);
+  }
+  health(): Promise<{ status: string; version: string }> {
+    return this.request('GET', '/health', undefined, false);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (auth) headers.authorization = `Bearer ${await this.token()}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const url = this.server + path;
+    const t0 = performance.now();
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
+      });
+    } catch (e) {
+      throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
+    }
+    const text = await res.text().catch(() => '');
+    this.opts.log?.(`${method} ${url} -> ${res.status} (${Math.round(performance.now() - t0)} ms)`);
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {}
+    const e = json as { code?: unknown; message?: unknown; hint?: unknown } | undefined;
+    if (!res.ok && typeof e?.code === 'string' && typeof e.message === 'string') {
+      throw new ApiError(e.code, e.message, typeof e.hint === 'string' ? e.hint : '', res.status);
+    }
+    if (!res.ok || json === undefined) {
+      const what = `HTTP ${res.status} from ${method} ${path} is not a ten serve API answer`;
+      throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, what]);
+    }
+    return json as T;
+  }
+
+  /** Resolved on first use; when there is none, says whether the server is even up first. */
+  private token(): Promise<string> {
+    this.tokenPromise ??= (async () => {
+      const token = await resolveToken(this.opts);
+      if (token) return token;
+      await this.health();
+      throw tenErr('TEN_ERR_CLI_NO_TOKEN');
+    })();
+    return this.tokenPromise;
+  }
+}

@@ -1,0 +1,48 @@
+// Shared options and error handling. Commands implement perform(); execute() turns any error into
+// `error CODE: message` + hint on stderr and exit code 1 (the stack only with --debug).
+import { Command, Option } from 'clipanion';
+import { Client } from '../client.ts';
+import { printError } from '../output.ts';
+
+export abstract class BaseCommand extends Command {
+  config = Option.String('--config', { description: 'Path of tenement.toml (default: ./tenement.toml or $TENEMENT_CONFIG)' });
+  debug = Option.Boolean('--debug', false, { description: 'Log each request and print stack traces of errors' });
+
+  abstract perform(): Promise<number | void>;
+
+  async execute(): Promise<number> {
+    try {
+      return (await this.perform()) ?? 0;
+    } catch (err) {
+      printError(this.context.stderr, err, this.debug);
+      return 1;
+    }
+  }
+
+  protected out(line: string): void {
+    this.context.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
+  }
+
+  protected outJson(value: unknown): void {
+    this.out(JSON.stringify(value, null, 2));
+  }
+}
+
+/** A command that talks to ten serve over the management API. */
+export abstract class ApiCommand extends BaseCommand {
+  server = Option.String('--server', { description: 'Address of ten serve (default: $TENEMENT_SERVER or http://localhost:8080)' });
+  token = Option.String('--token', { description: 'API token (default: $TENEMENT_TOKEN or {data_dir}/api_token)' });
+
+  private clientInstance?: Client;
+
+  /** Created on first use, i.e. after the arguments have been validated. */
+  protected get client(): Client {
+    this.clientInstance ??= new Client({
+      server: this.server,
+      token: this.token,
+      config: this.config,
+      log: this.debug ? (line) => this.context.stderr.write(`debug: ${line}\n`) : undefined,
+    });
+    return this.clientInstance;
+  }
+}

@@ -1,0 +1,53 @@
+// Parsing and validation of what users type for instances, services and weights. Everything here
+// runs before any request is sent, so a bad name never reaches the server.
+import { TenementError, tenErr } from '../core/errors.ts';
+
+/** A DNS label: what service names and instance ids must be (they become host name parts). */
+export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export interface InstanceRef {
+  service: string;
+  id: string;
+  /** "service:id" */
+  key: string;
+}
+
+/** Returns the name if it is a DNS label, else throws TEN_ERR_API_INVALID_NAME. */
+export function validateName(kind: 'service' | 'instance id', value: string): string {
+  if (!DNS_LABEL.test(value)) throw new TenementError('TEN_ERR_API_INVALID_NAME', [kind, JSON.stringify(value)], { [kind === 'service' ? 'service' : 'id']: value });
+  return value;
+}
+
+/**
+ * Parses `api:v1`, or `api` together with `--id v1` (both forms are in the docs). Giving the id
+ * twice is allowed only if both agree.
+ */
+export function parseInstanceRef(ref: string, idOption?: string): InstanceRef {
+  const colon = ref.indexOf(':');
+  const service = colon === -1 ? ref : ref.slice(0, colon);
+  let id = colon === -1 ? undefined : ref.slice(colon + 1);
+  validateName('service', service);
+  if (idOption !== undefined) {
+    if (id !== undefined && id !== idOption) {
+      throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `conflicting instance ids: ${JSON.stringify(ref)} and --id ${JSON.stringify(idOption)}`);
+    }
+    id = idOption;
+  }
+  if (id === undefined) {
+    throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `missing instance id for ${JSON.stringify(service)}: write ${service}:ID or ${service} --id ID`);
+  }
+  validateName('instance id', id);
+  return { service, id, key: `${service}:${id}` };
+}
+
+/** A whole number from 0 to 100, written plainly ("80"; not "80.0", "+80", " 80"). */
+export function parseWeight(raw: string): number {
+  const n = /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 0 && n <= 100)) throw new TenementError('TEN_ERR_API_INVALID_WEIGHT', [JSON.stringify(raw)]);
+  return n;
+}
+
+/** URL path of one instance in the management API. */
+export function instancePath(ref: InstanceRef): string {
+  return `/api/instances/${encodeURIComponent(ref.service)}/${encodeURIComponent(ref.id)}`;
+}

@@ -1,0 +1,46 @@
+// How the CLI reports errors: `error CODE: message` and `  hint: ...` on stderr, the stack only
+// with --debug. Works for TenementError and for ApiError (a server error relayed by the client).
+import { readFileSync } from 'node:fs';
+
+interface Writable {
+  write(chunk: string): unknown;
+}
+
+interface CodedError {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+function isCoded(e: unknown): e is CodedError {
+  const code: unknown = e instanceof Error ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('TEN_ERR_');
+}
+
+export function formatError(err: unknown, debug = false): string {
+  let out: string;
+  if (isCoded(err)) {
+    out = `error ${err.code}: ${err.message}\n`;
+    if (err.hint) out += `  hint: ${err.hint}\n`;
+  } else {
+    out = `error: ${err instanceof Error ? err.message : String(err)}\n`;
+    if (!debug) out += '  hint: rerun with --debug to see where it happened\n';
+  }
+  if (debug && err instanceof Error && err.stack) {
+    out += `${err.stack}\n`;
+    if (err.cause !== undefined) out += `cause: ${err.cause instanceof Error ? err.cause.stack : String(err.cause)}\n`;
+  }
+  return out;
+}
+
+export function printError(stderr: Writable, err: unknown, debug = false): void {
+  stderr.write(formatError(err, debug));
+}
+
+let cachedVersion: string | undefined;
+
+/** The version field of package.json. */
+export function packageVersion(): string {
+  cachedVersion ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return cachedVersion;
+}

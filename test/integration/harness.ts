@@ -1,0 +1,157 @@
+// Integration harness: a real `ten serve` child process on a free loopback port with its own
+// temp config and data_dir, real app processes, real HTTP. Everything it starts it stops.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { freePort } from '../../core/net.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const FIXTURE_APP = join(ROOT, 'test/fixtures/app.mjs');
+export const NODE_EXAMPLE = join(ROOT, 'examples/node-app/server.js');
+export const PY_EXAMPLE = join(ROOT, 'examples/python-app/server.py');
+const MAIN = join(ROOT, 'cli/main.ts');
+/** tsx by URL, so children started in a temp dir still find it. */
+const TSX = import.meta.resolve('tsx');
+
+export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string; json<T = any>(): T }
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Poll `fn` every 25 ms until it returns a truthy value or `ms` pass (then throw with `what`). */
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, ms = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+/** One HTTP request to 127.0.0.1:port with the given Host header. */
+export function request(port: number, host: string, path: string, opts: {
+  method?: string; headers?: http.OutgoingHttpHeaders; body?: string; timeoutMs?: number;
+} = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', agent,
+      headers: { host, ...opts.headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) });
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(opts.timeoutMs ?? 15_000, () => req.destroy(new Error(`request ${host}${path} timed out`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+export interface Ten {
+  port: number;
+  dir: string;
+  configPath: string;
+  token: string;
+  child: ChildProcess;
+  /** Everything ten serve printed so far. */
+  output(): string;
+  get(host: string, path?: string, opts?: Parameters<typeof request>[3]): Promise<Reply>;
+  /** Management API call on the domain host with the token. */
+  api(method: string, path: string, body?: unknown, token?: string | null): Promise<Reply>;
+  /** Run the real `ten` CLI against this server. */
+  cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** SIGTERM (or `signal`) and wait for exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Start a new ten serve on the same dir and port (after stop()). */
+  restart(): Promise<Ten>;
+}
+
+/** Write `toml` (data_dir and listen are added) into a fresh temp dir and start ten serve on it. */
+export async function startTen(toml: string, opts: { files?: Record<string, string> } = {}): Promise<Ten> {
+  const dir = mkdtempSync(join(tmpdir(), 'ten-it-'));
+  for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
+  const configPath = join(dir, 'tenement.toml');
+  const withSettings = toml.includes('[settings]') ? toml.replace('[settings]', `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"`)
+    : `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"\n${toml}`;
+  writeFileSync(configPath, withSettings);
+  return launch(dir, configPath, await freePort(new Set()));
+}
+
+async function launch(dir: string, configPath: string, port: number): Promise<Ten> {
+  let out = '';
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve', '--config', configPath, '--port', String(port)], {
+    cwd: dir, env: { ...process.env, TENEMENT_LOG_LEVEL: 'debug', TENEMENT_LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; });
+  let exited: number | null | undefined;
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => { exited = code; r(code); }));
+  live.add(child);
+  exit.then(() => live.delete(child));
+  await waitFor(`ten serve on port ${port}`, async () => {
+    if (exited !== undefined) throw new Error(`ten serve exited with ${exited}:\n${out}`);
+    return request(port, 'localhost', '/health').then((r) => r.status === 200, () => false);
+  }, 20_000);
+  const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();
+  const ten: Ten = {
+    port, dir, configPath, token, child,
+    output: () => out,
+    get: (host, path = '/', o) => request(port, host, path, o),
+    api: (method, path, body, tok = token) => request(port, 'localhost', path, {
+      method, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      headers: { ...(tok ? { authorization: `Bearer ${tok}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    }),
+    cli: (...args) => runCli(args, { TENEMENT_SERVER: `http://127.0.0.1:${port}`, TENEMENT_TOKEN: token }, dir),
+    stop: async (signal = 'SIGTERM') => {
+      if (exited === undefined) child.kill(signal);
+      return exit;
+    },
+    restart: () => launch(dir, configPath, port),
+  };
+  cleanups.push(async () => {
+    if (exited === undefined) {
+      child.kill('SIGTERM');
+      await Promise.race([exit, sleep(15_000)]);
+      if (exited === undefined) child.kill('SIGKILL');
+    }
+  });
+  return ten;
+}
+
+export function runCli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code: code ?? 1, stdout, stderr }); });
+  });
+}
+
+const live = new Set<ChildProcess>();
+const cleanups: Array<() => Promise<void>> = [];
+
+/** Stop every ten serve this file started (call from after()). */
+export async function cleanup(): Promise<void> {
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+  agent.destroy();
+}
+
+export function rmDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A [service.NAME] table running the fixture app (INSTANCE = "{name}:{id}"). */
+export function fixtureService(name: string, extra = ''): string {
+  return `[service.${name}]\nargs = ["${process.execPath}", "${FIXTURE_APP}"]\nhealth = "/health"\n${extra}\n[service.${name}.env]\nINSTANCE = "{name}:{id}"\n`;
+}

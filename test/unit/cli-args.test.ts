@@ -1,0 +1,134 @@
+// Argument parsing of the `ten` CLI: instance references, weights, negative numbers, and the real
+// CLI run as a child process (bad input must fail before any request is sent).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TenementError } from '../../core/errors.ts';
+import { parseInstanceRef, parseWeight, validateName } from '../../cli/instance-ref.ts';
+import { normalizeArgv } from '../../cli/argv.ts';
+import { resolveServer } from '../../cli/client.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** `--import tsx`, resolved here so that it works from any cwd. */
+const TSX = import.meta.resolve('tsx');
+
+function throwsCode(fn: () => unknown, code: string) {
+  assert.throws(fn, (e: unknown) => e instanceof TenementError && e.code === code);
+}
+
+test('parseInstanceRef: service:id and --id forms', () => {
+  assert.deepEqual(parseInstanceRef('api:v1'), { service: 'api', id: 'v1', key: 'api:v1' });
+  assert.deepEqual(parseInstanceRef('api', 'green'), { service: 'api', id: 'green', key: 'api:green' });
+  assert.deepEqual(parseInstanceRef('api:green', 'green'), { service: 'api', id: 'green', key: 'api:green' });
+  assert.equal(parseInstanceRef('my-svc:prod-1').key, 'my-svc:prod-1');
+  throwsCode(() => parseInstanceRef('api'), 'TEN_ERR_CLI_INVALID_ARGUMENT');
+  throwsCode(() => parseInstanceRef('api:v1', 'v2'), 'TEN_ERR_CLI_INVALID_ARGUMENT');
+});
+
+test('parseInstanceRef: names must be DNS labels', () => {
+  for (const bad of ['../x', 'A B', 'Api:v1', 'a'.repeat(64), ':v1', '-api:v1', 'api-:v1', 'api:', 'api:v1:x', 'api:v_1', 'api:../x', '']) {
+    throwsCode(() => parseInstanceRef(bad, bad.includes(':') ? undefined : 'v1'), 'TEN_ERR_API_INVALID_NAME');
+  }
+  throwsCode(() => parseInstanceRef('api', 'A B'), 'TEN_ERR_API_INVALID_NAME');
+  assert.equal(validateName('service', 'a'.repeat(63)), 'a'.repeat(63));
+  assert.equal(validateName('instance id', '0'), '0');
+});
+
+test('parseWeight: whole numbers 0-100 only', () => {
+  assert.equal(parseWeight('0'), 0);
+  assert.equal(parseWeight('100'), 100);
+  assert.equal(parseWeight('35'), 35);
+  for (const bad of ['101', '-1', 'abc', '1.5', '', ' 5', '+5', '1e2', '0x10', '1000', 'NaN']) {
+    throwsCode(() => parseWeight(bad), 'TEN_ERR_API_INVALID_WEIGHT');
+  }
+});
+
+test('normalizeArgv: negative numbers reach the validators', () => {
+  assert.deepEqual(normalizeArgv(['weight', 'api:v1', '80']), ['weight', 'api:v1', '80']);
+  assert.deepEqual(normalizeArgv(['weight', 'api:v1', '-1']), ['weight', 'api:v1', '--', '-1']);
+  assert.deepEqual(normalizeArgv(['weight', 'api:v1', '-1', '--server', 'h:1', '--json']), ['weight', 'api:v1', '--server', 'h:1', '--json', '--', '-1']);
+  assert.deepEqual(normalizeArgv(['spawn', 'api:v1', '--weight', '-5']), ['spawn', 'api:v1', '--weight=-5']);
+  assert.deepEqual(normalizeArgv(['weight', 'api:v1', '--', '-1']), ['weight', 'api:v1', '--', '-1']);
+});
+
+test('resolveServer: flag, env, default; scheme optional', () => {
+  assert.equal(resolveServer(undefined, {}), 'http://localhost:8080');
+  assert.equal(resolveServer(undefined, { TENEMENT_SERVER: 'http://10.0.0.2:9000/' }), 'http://10.0.0.2:9000');
+  assert.equal(resolveServer('127.0.0.1:8081', { TENEMENT_SERVER: 'http://x:1' }), 'http://127.0.0.1:8081');
+  throwsCode(() => resolveServer('ftp://x', {}), 'TEN_ERR_CLI_INVALID_ARGUMENT');
+});
+
+// ---------------------------------------------------------------- the real CLI, as a child process
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function ten(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...opts.env };
+  for (const k of ['TENEMENT_SERVER', 'TENEMENT_TOKEN', 'TENEMENT_CONFIG']) if (!opts.env?.[k]) delete env[k];
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', TSX, join(ROOT, 'cli/main.ts'), ...args], { cwd: opts.cwd ?? ROOT, env, timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
+  });
+}
+
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+// Nothing listens here: if validation did not come first, these would fail with SERVER_UNREACHABLE.
+const NOWHERE = { TENEMENT_SERVER: 'http://127.0.0.1:9', TENEMENT_TOKEN: 't' };
+
+for (const [args, code] of [
+  [['weight', 'api:v1', '101'], 'TEN_ERR_API_INVALID_WEIGHT'],
+  [['weight', 'api:v1', '-1'], 'TEN_ERR_API_INVALID_WEIGHT'],
+  [['weight', 'api:v1', 'abc'], 'TEN_ERR_API_INVALID_WEIGHT'],
+  [['weight', 'api:v1', '1.5'], 'TEN_ERR_API_INVALID_WEIGHT'],
+  [['spawn', 'api:v1', '--weight', '-1'], 'TEN_ERR_API_INVALID_WEIGHT'],
+  [['spawn', 'A B'], 'TEN_ERR_API_INVALID_NAME'],
+  [['spawn', '../x'], 'TEN_ERR_API_INVALID_NAME'],
+  [['spawn', 'api', '--id', 'x'.repeat(64)], 'TEN_ERR_API_INVALID_NAME'],
+  [['stop', 'api:../x'], 'TEN_ERR_API_INVALID_NAME'],
+  [['ps', 'A B'], 'TEN_ERR_API_INVALID_NAME'],
+  [['spawn', 'api'], 'TEN_ERR_CLI_INVALID_ARGUMENT'],
+  [['nosuchcommand'], 'TEN_ERR_CLI_INVALID_ARGUMENT'],
+  [['weight', 'api:v1'], 'TEN_ERR_CLI_INVALID_ARGUMENT'],
+] as const) {
+  test(`ten ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')} fails with ${code}`, async () => {
+    const r = await ten([...args], { env: NOWHERE });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`^error ${code}: .+\\n  hint: .+`));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace without --debug');
+    assert.equal(r.stdout, '');
+  });
+}
+
+test('ten ps against a closed port: TEN_ERR_CLI_SERVER_UNREACHABLE', async () => {
+  const port = await closedPort();
+  const withToken = await ten(['ps', '--server', `http://127.0.0.1:${port}`], { env: { TENEMENT_TOKEN: 't' } });
+  assert.equal(withToken.code, 1);
+  assert.match(withToken.stderr, /^error TEN_ERR_CLI_SERVER_UNREACHABLE: cannot reach ten serve at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\n  hint: /);
+  // No token anywhere (empty folder, no env): still says the server is down, not "no token".
+  const noToken = await ten(['ps'], { env: { TENEMENT_SERVER: `127.0.0.1:${port}` }, cwd: mkdtempSync(join(tmpdir(), 'ten-cli-')) });
+  assert.equal(noToken.code, 1);
+  assert.match(noToken.stderr, /^error TEN_ERR_CLI_SERVER_UNREACHABLE: /);
+  const debug = await ten(['ps', '--debug', '--server', `127.0.0.1:${port}`], { env: { TENEMENT_TOKEN: 't' } });
+  assert.match(debug.stderr, /\n\s+at /, '--debug prints the stack');
+});
+
+test('ten version and ten --version print the package version', async () => {
+  const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
+  for (const args of [['version'], ['--version']]) {
+    const r = await ten(args);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `ten ${version}\n`);
+  }
+});
