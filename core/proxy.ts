@@ -1,7 +1,7 @@
 // The proxy: forwards a routed request or WebSocket to its instance with http-proxy-3 over a
 // keep-alive agent per instance, adds X-Forwarded-*, maps upstream failures to 502/503/504,
-// retries once on another instance when the first refused the connection, and reports every
-// request to hooks.requestDone.
+// retries once on another instance when the first refused or reset a bodiless idempotent
+// request, and reports every request to hooks.requestDone.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
@@ -49,14 +49,15 @@ export class Proxy {
         target: { host: '127.0.0.1', port: inst.port! }, agent: this.agent(inst), proxyTimeout: timeoutMs,
       }, (err: NodeJS.ErrnoException) => {
         if (res.headersSent) { res.destroy(); return; }
+        const timedOut = Date.now() - sent >= timeoutMs - 5;
         if (err.code === 'ECONNREFUSED') inst.ejectedUntil = Date.now() + EJECT_MS;
-        if (err.code === 'ECONNREFUSED' && !retried && target.instanceId === undefined && !hasBody(ctx.req)) {
+        if (!timedOut && !retried && target.instanceId === undefined && retryable(ctx.req, err.code)) {
           inst.inflight -= 1;
           current = undefined;
           this.d.router.pick(ctx, target, inst).then((next) => forward(next, true), (e) => this.fail(res, e));
           return;
         }
-        if (Date.now() - sent >= timeoutMs - 5) {
+        if (timedOut) {
           this.fail(res, new TenementError('TEN_ERR_ROUTE_UPSTREAM_TIMEOUT', [inst.key, timeoutMs / 1000]));
         } else {
           this.fail(res, new TenementError('TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', [inst.key, err.code ?? err.message]));
@@ -120,9 +121,16 @@ export class Proxy {
   }
 }
 
-function hasBody(req: http.IncomingMessage): boolean {
+/**
+ * A failed attempt may be sent again, to another instance, when nothing of it can have been
+ * acted on: a refused connection for any bodiless request, and a reset (typically a keep-alive
+ * socket to a process that just died) for bodiless idempotent methods only.
+ */
+function retryable(req: http.IncomingMessage, code: string | undefined): boolean {
   const len = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+  if (req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) return false;
+  if (code === 'ECONNREFUSED') return true;
+  return code === 'ECONNRESET' && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS');
 }
 
 export function asTenementError(err: unknown, log: Logger): TenementError {

@@ -17,8 +17,11 @@ const TSX = import.meta.resolve('tsx');
 
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string; json<T = any>(): T }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+export function sleep(ms: number, opts: { unref?: boolean } = {}): Promise<void> {
+  return new Promise((r) => {
+    const t = setTimeout(r, ms);
+    if (opts.unref) t.unref();
+  });
 }
 
 /** Poll `fn` every 25 ms until it returns a truthy value or `ms` pass (then throw with `what`). */
@@ -119,7 +122,7 @@ async function launch(dir: string, configPath: string, port: number): Promise<Te
   cleanups.push(async () => {
     if (exited === undefined) {
       child.kill('SIGTERM');
-      await Promise.race([exit, sleep(15_000)]);
+      await Promise.race([exit, sleep(15_000, { unref: true })]);
       if (exited === undefined) child.kill('SIGKILL');
     }
   });
