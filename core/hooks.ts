@@ -58,8 +58,18 @@ export function createHooks(log: Logger) {
           tap.fn = (...args: unknown[]) => {
             try { return fn(...args); } catch (err) {
               if (isolate) { log.error({ err, plugin, hook: hookName }, 'plugin tap failed (isolated)'); return undefined; }
-              throw wrap(err);
+              throw err instanceof TenementError ? err : wrap(err);
             }
+          };
+        } else if (tap.type === 'async') {
+          tap.fn = (...args: unknown[]) => {
+            const cb = args.pop() as (err?: unknown, result?: unknown) => void;
+            const done = (err?: unknown, result?: unknown) => {
+              if (err === undefined || err === null) return cb(null, result);
+              if (isolate) { log.error({ err, plugin, hook: hookName }, 'plugin tap failed (isolated)'); return cb(); }
+              cb(err instanceof TenementError ? err : wrap(err));
+            };
+            try { fn(...args, done); } catch (err) { done(err); }
           };
         } else if (tap.type === 'promise') {
           tap.fn = async (...args: unknown[]) => {

@@ -54,7 +54,10 @@ export class Proxy {
         if (!timedOut && !retried && target.instanceId === undefined && retryable(ctx.req, err.code)) {
           inst.inflight -= 1;
           current = undefined;
-          this.d.router.pick(ctx, target, inst).then((next) => forward(next, true), (e) => this.fail(res, e));
+          this.d.router.pick(ctx, target, inst).then((next) => forward(next, true), (e) => this.fail(res,
+            // no other instance to try: report what happened to this one, not an empty service
+            e instanceof TenementError && e.code === 'TEN_ERR_ROUTE_NO_INSTANCE'
+              ? new TenementError('TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', [inst.key, err.code ?? err.message]) : e));
           return;
         }
         if (timedOut) {

@@ -54,8 +54,8 @@ export class Registry {
       startedAt: null, restartTimes: [], restarts: 0, inflight: 0, ejectedUntil: 0, lastExit: null,
       lastRequestAt: 0,
     };
-    this.byKey.set(key, inst);
     if (persist) this.store.putInstance(service, id, weight);
+    this.byKey.set(key, inst);
     return inst;
   }
 

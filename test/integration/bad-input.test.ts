@@ -1,0 +1,247 @@
+// Acceptance: bad config, bad ids (`../x`, `A B`, 64+ chars), bad weights, bad JSON bodies: each a
+// clear error with a code, and the server keeps running.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { cleanup, fixtureService, rmDir, runCli, startTen, type Reply, type Ten } from './harness.ts';
+
+after(cleanup);
+
+const A64 = 'a'.repeat(64);
+/** No stack frames in anything the user sees. */
+const STACK = /^\s+at /m;
+
+// ---------------------------------------------------------------------------------------------
+// Bad config files: `ten config` and `ten serve` refuse them with a code, the key and file:line.
+// ---------------------------------------------------------------------------------------------
+
+interface BadConfig {
+  what: string;
+  toml: string;
+  code: string;
+  /** Text the message must contain (the dotted key, usually). */
+  key: RegExp;
+  line: number;
+  /** Which command to run; `config` does not load plugins, so plugin resolution needs `serve`. */
+  via?: 'config' | 'serve';
+}
+
+const BAD_CONFIGS: BadConfig[] = [
+  {
+    what: 'unknown key with a suggestion',
+    toml: '[settings]\nlisten = "127.0.0.1"\n\n[service.api]\ncommand = "node app.js"\nwieght = 5\n',
+    code: 'TEN_ERR_CONFIG_UNKNOWN_KEY', key: /service\.api\.wieght \(did you mean "weight"\?\)/, line: 6,
+  },
+  {
+    what: 'weight out of range',
+    toml: '[service.api]\ncommand = "node app.js"\n\nweight = 101\n',
+    code: 'TEN_ERR_CONFIG_OUT_OF_RANGE', key: /service\.api\.weight .*101/, line: 4,
+  },
+  {
+    what: 'wrong type',
+    toml: '# a comment\n[settings]\nport = "80"\n',
+    code: 'TEN_ERR_CONFIG_INVALID_TYPE', key: /settings\.port/, line: 3,
+  },
+  {
+    what: 'invalid TOML syntax',
+    toml: '[settings]\nport = 8080\nfoo = = 3\n',
+    code: 'TEN_ERR_CONFIG_PARSE', key: /invalid TOML/, line: 3,
+  },
+  {
+    what: 'unknown plugin slot',
+    toml: '[service.api]\ncommand = "node app.js"\n\n[plugins.balancr]\nuse = "weighted-balancer"\n',
+    code: 'TEN_ERR_PLUGIN_UNKNOWN_SLOT', key: /plugins\.balancr/, line: 4,
+  },
+  {
+    what: 'command with a pipe',
+    toml: '[service.api]\nhealth = "/health"\ncommand = "node app.js | tee app.log"\n',
+    code: 'TEN_ERR_CONFIG_COMMAND', key: /service\.api\.command: .*"\|"/, line: 3,
+  },
+  {
+    what: 'plugin path that does not exist',
+    toml: '[settings]\nlisten = "127.0.0.1"\n[service.api]\ncommand = "node app.js"\n\n[plugins.balancer]\nuse = "./no-such-plugin.js"\n',
+    code: 'TEN_ERR_PLUGIN_NOT_FOUND', key: /plugins\.balancer/, line: 6, via: 'serve',
+  },
+];
+
+describe('bad config files', () => {
+  const dirs: string[] = [];
+  const busy = net.createServer();
+  let busyPort = 0;
+  before(async () => {
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    busyPort = (busy.address() as net.AddressInfo).port;
+  });
+  after(() => {
+    busy.close();
+    for (const d of dirs) rmDir(d);
+  });
+
+  for (const bad of BAD_CONFIGS) {
+    const via = bad.via ?? 'config';
+    test(`${bad.what}: ten ${via} exits non-zero with ${bad.code} at tenement.toml:${bad.line}`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ten-badcfg-'));
+      dirs.push(dir);
+      const file = join(dir, 'tenement.toml');
+      writeFileSync(file, bad.toml);
+      // The port is held by `busy`: a config that were (wrongly) accepted fails to listen instead of hanging.
+      const args = via === 'serve' ? ['serve', '--config', file, '--port', String(busyPort)] : ['config', '--config', file];
+      const r = await runCli(args, { TENEMENT_LOG_PRETTY: '0' }, dir);
+      assert.notEqual(r.code, 0, `ten ${via} accepted the config:\n${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^error ${bad.code}: `, 'm'), r.stderr);
+      assert.match(r.stderr, /^ {2}hint: \S/m, r.stderr);
+      assert.match(r.stderr, bad.key, r.stderr);
+      assert.match(r.stderr, new RegExp(`tenement\\.toml:${bad.line}\\b`), r.stderr);
+      assert.doesNotMatch(r.stderr, STACK, `stack trace printed:\n${r.stderr}`);
+    });
+  }
+
+  test('the same unknown key also stops ten serve (before it listens)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ten-badcfg-'));
+    dirs.push(dir);
+    const file = join(dir, 'tenement.toml');
+    writeFileSync(file, BAD_CONFIGS[0].toml);
+    const r = await runCli(['serve', '--config', file, '--port', String(busyPort)], { TENEMENT_LOG_PRETTY: '0' }, dir);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /^error TEN_ERR_CONFIG_UNKNOWN_KEY: unknown key service\.api\.wieght \(did you mean "weight"\?\) \(tenement\.toml:6\)$/m, r.stderr);
+    assert.doesNotMatch(r.stderr, STACK);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// One running server, hit with bad names, weights, bodies and tokens.
+// ---------------------------------------------------------------------------------------------
+
+/** A coded JSON error body: {code, message, hint}, no stack. */
+function assertError(r: Reply, status: number, code: string, what: string): void {
+  assert.equal(r.status, status, `${what}: status ${r.status}, body ${r.body}`);
+  assert.match(String(r.headers['content-type']), /application\/json/, `${what}: content-type`);
+  const b = r.json<Record<string, unknown>>();
+  assert.equal(b.code, code, `${what}: ${r.body}`);
+  assert.equal(typeof b.message, 'string', `${what}: message`);
+  assert.ok((b.message as string).length > 0, `${what}: empty message`);
+  assert.equal(typeof b.hint, 'string', `${what}: hint`);
+  assert.ok((b.hint as string).length > 0, `${what}: empty hint`);
+  assert.equal(b.stack, undefined, `${what}: stack in body`);
+  assert.doesNotMatch(r.body, /\bat .*\.(ts|js|mjs):\d+/, `${what}: stack frame in body`);
+}
+
+describe('bad input against a running server', () => {
+  let ten: Ten;
+  let v1Pid: number;
+
+  before(async () => {
+    ten = await startTen(fixtureService('api'));
+    const r = await ten.cli('spawn', 'api:v1');
+    assert.equal(r.code, 0, r.stderr);
+    const got = await ten.get('v1.api.localhost', '/');
+    assert.equal(got.status, 200, got.body);
+    v1Pid = got.json().pid;
+  });
+
+  const BAD_NAMES = ['../x', 'A B', A64, '-a', 'API', 'a.b', ''];
+
+  test('POST /api/instances with a bad service or id → 400 TEN_ERR_API_INVALID_NAME', async () => {
+    for (const bad of BAD_NAMES) {
+      assertError(await ten.api('POST', '/api/instances', { service: bad, id: 'v9' }), 400, 'TEN_ERR_API_INVALID_NAME', `service ${JSON.stringify(bad)}`);
+      assertError(await ten.api('POST', '/api/instances', { service: 'api', id: bad }), 400, 'TEN_ERR_API_INVALID_NAME', `id ${JSON.stringify(bad)}`);
+    }
+    // names in the URL get the same check
+    for (const bad of ['..%2Fx', 'A%20B', A64, 'API']) {
+      assertError(await ten.api('GET', `/api/instances/api/${bad}`), 400, 'TEN_ERR_API_INVALID_NAME', `GET id ${bad}`);
+      assertError(await ten.api('PUT', `/api/instances/${bad}/v1/weight`, { weight: 5 }), 400, 'TEN_ERR_API_INVALID_NAME', `PUT service ${bad}`);
+    }
+    const msg = (await ten.api('POST', '/api/instances', { service: 'api', id: 'A B' })).json().message as string;
+    assert.match(msg, /"A B"/, 'the message quotes the bad name');
+  });
+
+  test('unknown service → 404, duplicate → 409, unknown instance → 404', async () => {
+    assertError(await ten.api('POST', '/api/instances', { service: 'nope', id: 'v1' }), 404, 'TEN_ERR_INSTANCE_UNKNOWN_SERVICE', 'unknown service');
+    assertError(await ten.api('POST', '/api/instances', { service: 'api', id: 'v1' }), 409, 'TEN_ERR_INSTANCE_EXISTS', 'duplicate');
+    assertError(await ten.api('GET', '/api/instances/api/nope'), 404, 'TEN_ERR_INSTANCE_NOT_FOUND', 'unknown instance');
+  });
+
+  test('bad weights → 400 TEN_ERR_API_INVALID_WEIGHT, and the weight is unchanged', async () => {
+    for (const weight of [101, -1, 'abc', 1.5, '50', null, true, [50], { w: 1 }]) {
+      assertError(await ten.api('PUT', '/api/instances/api/v1/weight', { weight }), 400, 'TEN_ERR_API_INVALID_WEIGHT', `weight ${JSON.stringify(weight)}`);
+    }
+    // a bad initial weight on spawn is refused too, and nothing is created
+    assertError(await ten.api('POST', '/api/instances', { service: 'api', id: 'w1', weight: 101 }), 400, 'TEN_ERR_API_INVALID_WEIGHT', 'spawn weight 101');
+    assertError(await ten.api('GET', '/api/instances/api/w1'), 404, 'TEN_ERR_INSTANCE_NOT_FOUND', 'w1 not created');
+    const v1 = await ten.api('GET', '/api/instances/api/v1');
+    assert.equal(v1.status, 200, v1.body);
+    assert.equal(v1.json().weight, 100);
+  });
+
+  test('malformed bodies → 400 TEN_ERR_API_BAD_REQUEST', async () => {
+    const W = '/api/instances/api/v1/weight';
+    const cases: Array<[string, string, string]> = [
+      ['invalid JSON', 'PUT', '{"weight":'],
+      ['non-object body (array)', 'PUT', '[50]'],
+      ['non-object body (number)', 'PUT', '50'],
+      ['non-object body (string)', 'PUT', '"50"'],
+      ['extra property', 'PUT', '{"weight":50,"extra":1}'],
+      ['missing property', 'PUT', '{}'],
+      ['empty body', 'PUT', ''],
+    ];
+    for (const [what, method, body] of cases) assertError(await ten.api(method, W, body), 400, 'TEN_ERR_API_BAD_REQUEST', what);
+    for (const [what, body] of [
+      ['spawn: invalid JSON', '{"service":"api",'],
+      ['spawn: missing id', '{"service":"api"}'],
+      ['spawn: extra property', '{"service":"api","id":"x1","port":1}'],
+      ['spawn: non-object', 'null'],
+    ]) assertError(await ten.api('POST', '/api/instances', body), 400, 'TEN_ERR_API_BAD_REQUEST', what);
+    assertError(await ten.api('GET', '/api/instances/api/x1'), 404, 'TEN_ERR_INSTANCE_NOT_FOUND', 'x1 not created');
+  });
+
+  test('no token / wrong token → 401, unknown route → 404', async () => {
+    assertError(await ten.api('GET', '/api/instances', undefined, null), 401, 'TEN_ERR_API_UNAUTHORIZED', 'no token');
+    assertError(await ten.api('GET', '/api/instances', undefined, 'wrong-token'), 401, 'TEN_ERR_API_UNAUTHORIZED', 'wrong token');
+    assertError(await ten.api('PUT', '/api/instances/api/v1/weight', { weight: 0 }, `${ten.token}x`), 401, 'TEN_ERR_API_UNAUTHORIZED', 'token with a suffix');
+    assertError(await ten.get('localhost', '/api/instances', { headers: { authorization: ten.token } }), 401, 'TEN_ERR_API_UNAUTHORIZED', 'no Bearer scheme');
+    assertError(await ten.api('GET', '/api/nope'), 404, 'TEN_ERR_API_NOT_FOUND', 'unknown route');
+    assertError(await ten.api('DELETE', '/api/instances'), 404, 'TEN_ERR_API_NOT_FOUND', 'unknown method on a route');
+    // the unauthorized weight change did not apply
+    assert.equal((await ten.api('GET', '/api/instances/api/v1')).json().weight, 100);
+  });
+
+  test('the CLI refuses bad weights and names with a code, before sending anything', async () => {
+    const cases: Array<[string[], string]> = [
+      [['weight', 'api:v1', '101'], 'TEN_ERR_API_INVALID_WEIGHT'],
+      [['weight', 'api:v1', '-1'], 'TEN_ERR_API_INVALID_WEIGHT'],
+      [['weight', 'api:v1', 'abc'], 'TEN_ERR_API_INVALID_WEIGHT'],
+      [['weight', 'api:v1', '1.5'], 'TEN_ERR_API_INVALID_WEIGHT'],
+      [['spawn', 'A B'], 'TEN_ERR_API_INVALID_NAME'],
+      [['spawn', '../x'], 'TEN_ERR_API_INVALID_NAME'],
+      [['spawn', 'api', '--id', A64], 'TEN_ERR_API_INVALID_NAME'],
+      [['spawn', 'api:A B'], 'TEN_ERR_API_INVALID_NAME'],
+      [['spawn', 'api:v2', '--weight', '101'], 'TEN_ERR_API_INVALID_WEIGHT'],
+    ];
+    const results = await Promise.all(cases.map(([args]) => ten.cli(...args)));
+    cases.forEach(([args, code], i) => {
+      const r = results[i];
+      const what = `ten ${args.join(' ')}`;
+      assert.notEqual(r.code, 0, `${what} exited 0:\n${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`^error ${code}: `, 'm'), `${what}:\n${r.stderr}`);
+      assert.match(r.stderr, /^ {2}hint: \S/m, `${what}:\n${r.stderr}`);
+      assert.doesNotMatch(r.stderr, STACK, `${what}: stack trace\n${r.stderr}`);
+    });
+  });
+
+  test('afterwards the server still runs and api:v1 is untouched', async () => {
+    const health = await ten.get('localhost', '/health');
+    assert.equal(health.status, 200, health.body);
+    assert.equal(health.json().status, 'ok');
+    const direct = await ten.get('v1.api.localhost', '/');
+    assert.equal(direct.status, 200, direct.body);
+    assert.equal(direct.json().instance, 'api:v1');
+    assert.equal(direct.json().pid, v1Pid, 'api:v1 was not restarted');
+    const list = (await ten.api('GET', '/api/instances')).json().instances as Array<{ key: string; state: string; weight: number }>;
+    assert.deepEqual(list.map((i) => [i.key, i.state, i.weight]), [['api:v1', 'running', 100]]);
+    assert.equal(ten.child.exitCode, null, 'ten serve is still running');
+    assert.doesNotMatch(ten.output(), /"level":(50|60)/, `ten serve logged errors:\n${ten.output()}`);
+  });
+});
