@@ -1,0 +1,53 @@
+// Acceptance: a third-party balancer file named in tenement.toml replaces the built-in and is used.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { cleanup, fixtureService, ROOT, startTen, waitFor } from './harness.ts';
+
+after(cleanup);
+
+const example = readFileSync(join(ROOT, 'docs/examples/sticky-first-balancer.js'), 'utf8');
+
+test('a plain .js balancer next to tenement.toml fills the balancer slot and takes the traffic', async () => {
+  const ten = await startTen(`${fixtureService('api')}
+[instances]
+api = ["main", "spare"]
+
+[plugins.balancer]
+use = "./sticky-first-balancer.js"
+max_inflight = 50
+`, { files: { 'sticky-first-balancer.js': example } });
+  await waitFor('both running', async () => {
+    const l = (await ten.api('GET', '/api/instances')).json().instances as Array<{ state: string }>;
+    return l.length === 2 && l.every((i) => i.state === 'running');
+  });
+  assert.equal((await ten.api('PUT', '/api/instances/api/spare/weight', { weight: 50 })).status, 200);
+  // the built-in weighted-balancer would send about a third to spare; this one sends none
+  for (let i = 0; i < 200; i++) {
+    const r = await ten.get('api.localhost', '/');
+    assert.equal(r.status, 200);
+    assert.equal(r.json().instance, 'api:main');
+  }
+  // and it follows the weights: spare becomes the primary
+  assert.equal((await ten.api('PUT', '/api/instances/api/spare/weight', { weight: 100 })).status, 200);
+  assert.equal((await ten.api('PUT', '/api/instances/api/main/weight', { weight: 10 })).status, 200);
+  for (let i = 0; i < 50; i++) assert.equal((await ten.get('api.localhost', '/')).json().instance, 'api:spare');
+  assert.match(ten.output(), /"plugin":"sticky-first-balancer","slot":"balancer"/);
+});
+
+test('least-connections picked by name replaces weighted-balancer', async () => {
+  const ten = await startTen(`${fixtureService('api')}\n[instances]\napi = ["a", "b"]\n\n[plugins.balancer]\nuse = "least-connections"\n`);
+  await waitFor('both running', async () => {
+    const l = (await ten.api('GET', '/api/instances')).json().instances as Array<{ state: string }>;
+    return l.length === 2 && l.every((i) => i.state === 'running');
+  });
+  // with a slow request holding a, every other request goes to b
+  const slow = ten.get('a.api.localhost', '/slow?ms=800');
+  await new Promise((r) => setTimeout(r, 100));
+  const seen = new Set<string>();
+  for (let i = 0; i < 30; i++) seen.add((await ten.get('api.localhost', '/')).json().instance);
+  assert.deepEqual([...seen], ['api:b']);
+  assert.equal((await slow).status, 200);
+  assert.match(ten.output(), /"plugin":"least-connections","slot":"balancer"/);
+});
