@@ -40,6 +40,7 @@ export function installApiBase(app: FastifyInstance, d: ApiDeps): void {
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
     let e: TenementError;
     if (err instanceof TenementError) e = err;
+    else if (err.statusCode === 413) e = new TenementError('TEN_ERR_API_BODY_TOO_LARGE', [app.initialConfig.bodyLimit ?? 0]);
     else if (err.validation || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
       e = new TenementError('TEN_ERR_API_BAD_REQUEST', [err.message]);
     } else {
@@ -77,7 +78,7 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
       const b = req.body as { service: string; id: string; weight?: unknown };
       assertName('service', b.service);
       assertName('id', b.id);
-      const svc = config.services[b.service];
+      const svc = Object.hasOwn(config.services, b.service) ? config.services[b.service] : undefined;
       if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [b.service]);
       const weight = b.weight ?? svc.weight;
       assertWeight(weight);

@@ -18,7 +18,7 @@ export function ensureToken(dataDir: string, store: Store): string {
     writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
   }
   chmodSync(file, 0o600);
-  store.addToken(hashToken(readFileSync(file, 'utf8').trim()), 'admin');
+  store.replaceToken('admin', hashToken(readFileSync(file, 'utf8').trim()));
   return file;
 }
 

@@ -32,7 +32,8 @@ export async function defaultProbe(inst: Instance, health: string | undefined, t
 }
 
 export class HealthChecker {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** One probe loop per instance; a loop that is no longer in the map stops at its next step. */
+  private readonly loops = new Map<string, { timer: NodeJS.Timeout | undefined }>();
   private readonly streak = new Map<string, { ok: number; fail: number }>();
   private stopped = false;
 
@@ -41,7 +42,7 @@ export class HealthChecker {
     hooks.probe.tapPromise({ name: CORE_TAP, stage: 100 }, (inst) =>
       defaultProbe(inst, config.services[inst.service]?.health, config.settings.health_timeout * 1000));
     hooks.transition.tap(CORE_TAP, ({ instance, to }) => {
-      if (to === 'running' && !this.timers.has(instance.key)) this.schedule(instance);
+      if (to === 'running' && !this.loops.has(instance.key)) this.schedule(instance);
       else if (to !== 'running' && to !== 'unhealthy') this.cancel(instance);
     });
   }
@@ -58,15 +59,18 @@ export class HealthChecker {
 
   private schedule(inst: Instance): void {
     if (this.stopped) return;
+    const loop = { timer: undefined as NodeJS.Timeout | undefined };
+    const interval = this.d.config.settings.health_interval * 1000;
     this.streak.set(inst.key, { ok: 0, fail: 0 });
     const tick = async () => {
       const result = await this.probe(inst);
-      if (!this.timers.has(inst.key)) return; // cancelled while probing
+      if (this.loops.get(inst.key) !== loop) return; // cancelled (maybe replaced) while probing
       this.d.hooks.probeResult.call(inst, result);
       this.count(inst, result);
-      this.timers.set(inst.key, setTimeout(tick, this.d.config.settings.health_interval * 1000));
+      if (this.loops.get(inst.key) === loop) loop.timer = setTimeout(tick, interval);
     };
-    this.timers.set(inst.key, setTimeout(tick, this.d.config.settings.health_interval * 1000));
+    loop.timer = setTimeout(tick, interval);
+    this.loops.set(inst.key, loop);
   }
 
   private count(inst: Instance, r: ProbeResult): void {
@@ -84,15 +88,14 @@ export class HealthChecker {
   }
 
   private cancel(inst: Instance): void {
-    const t = this.timers.get(inst.key);
-    if (t) clearTimeout(t);
-    this.timers.delete(inst.key);
+    clearTimeout(this.loops.get(inst.key)?.timer);
+    this.loops.delete(inst.key);
     this.streak.delete(inst.key);
   }
 
   close(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    for (const loop of this.loops.values()) clearTimeout(loop.timer);
+    this.loops.clear();
   }
 }

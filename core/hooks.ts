@@ -22,7 +22,8 @@ export function createHooks(log: Logger) {
      *  (weighted-balancer by default). Returning undefined → 503. A throw → 500. */
     selectInstance: new SyncBailHook<[Instance[], RequestContext], Instance | undefined>(['candidates', 'ctx']),
     /** AsyncSeriesBailHook — no candidate is running: a `scaler` may start one and resolve with it
-     *  once ready; the request waits. undefined → 503. A throw → 503 with the error's code. */
+     *  once ready; the request waits. undefined → 503 (404 for an unknown instance). A thrown
+     *  TenementError is answered with its own code and status; any other throw → 500. */
     wake: new AsyncSeriesBailHook<[WakeContext], Instance | undefined>(['wake']),
     /** SyncHook (notification) — a proxied request finished (or the proxy answered it itself).
      *  Metrics, idle timers, canary analysis. A throw is logged and isolated. */

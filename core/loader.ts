@@ -48,7 +48,7 @@ export async function resolvePlugins(config: TenementConfig, builtins: Builtins)
     const where: PluginEntry = entry ?? { use, options: {}, where: `plugins.${slot}` };
     await located(config, where, async () => {
       const def = await importPlugin(use, config.dir, builtins);
-      if (def.provides !== slot) throw new TenementError('TEN_ERR_PLUGIN_SLOT_MISMATCH', [def.name, def.provides ?? 'no slot', slot]);
+      if (def.provides !== slot) throw new TenementError('TEN_ERR_PLUGIN_SLOT_MISMATCH', [def.name, def.provides ? `provides slot ${def.provides}` : 'provides no slot', slot]);
       filled.set(slot, def.name);
       add({ def, options: validateOptions(def, where), slot, use });
     });

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Hooks } from './hooks.ts';
 import type { Registry } from './registry.ts';
-import type { TenementConfig } from './types.ts';
+import type { Instance, ProbeResult, TenementConfig } from './types.ts';
 
 /** Exclusive slots: at most one plugin fills each. `extra` plugins fill none. */
 export const SLOTS = ['balancer', 'isolation', 'scaler', 'workflows', 'metrics'] as const;
@@ -12,11 +12,23 @@ export type Slot = (typeof SLOTS)[number];
 /** A JSON schema (the subset ajv understands) for a plugin's options table. */
 export type OptionsSchema = Record<string, unknown>;
 
+/** Process control handed to plugins (scalers, deploy workflows): the supervisor's verbs. */
+export interface InstanceControl {
+  /** Start an instance's process; resolves once it is running or this attempt failed. */
+  start(inst: Instance, reason: string): Promise<void>;
+  /** Stop it gracefully (SIGTERM → stop_timeout → SIGKILL) and leave it in `final`. */
+  stop(inst: Instance, final: 'stopped' | 'idle', reason: string): Promise<void>;
+  /** Run the probe hook once. */
+  probe(inst: Instance): Promise<ProbeResult>;
+}
+
 export interface PluginContext {
   /** Tap only: call `ctx.hooks.<hook>.tap(name, fn)`. */
   readonly hooks: Hooks;
   /** Read instances; request transitions and weight changes through its methods. */
   readonly registry: Registry;
+  /** Start, stop and probe instances. */
+  readonly instances: InstanceControl;
   readonly config: TenementConfig;
   /** Child logger named after the plugin. */
   readonly log: Logger;

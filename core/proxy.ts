@@ -34,7 +34,9 @@ export class Proxy {
     res.once('close', () => {
       if (current) current.inflight -= 1;
       this.d.hooks.requestDone.call(ctx, {
-        instance: current, status: res.statusCode, durationMs: performance.now() - ctx.start,
+        instance: current, durationMs: performance.now() - ctx.start,
+        // 499 (as nginx logs it): the client went away before the response was complete
+        status: res.writableFinished ? res.statusCode : 499,
         code: (res as { tenCode?: string }).tenCode,
       });
     });
@@ -44,12 +46,15 @@ export class Proxy {
       inst.inflight += 1;
       inst.lastRequestAt = Date.now();
       const timeoutMs = this.d.config.services[inst.service].request_timeout * 1000;
-      const sent = Date.now();
+      // proxyTimeout aborts the upstream request with a plain reset; this flag tells the two apart
+      let timedOut = false;
+      const timer = setTimeout(() => { timedOut = true; }, timeoutMs);
+      res.once('close', () => clearTimeout(timer));
       this.proxy.web(ctx.req, res, {
         target: { host: '127.0.0.1', port: inst.port! }, agent: this.agent(inst), proxyTimeout: timeoutMs,
       }, (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         if (res.headersSent) { res.destroy(); return; }
-        const timedOut = Date.now() - sent >= timeoutMs - 5;
         if (err.code === 'ECONNREFUSED') inst.ejectedUntil = Date.now() + EJECT_MS;
         if (!timedOut && !retried && target.instanceId === undefined && retryable(ctx.req, err.code)) {
           inst.inflight -= 1;
@@ -79,18 +84,29 @@ export class Proxy {
     try {
       inst = await this.d.router.pick(ctx, target);
     } catch (err) {
-      const e = asTenementError(err, this.d.log);
-      socket.end(`HTTP/1.1 ${e.statusCode} ${http.STATUS_CODES[e.statusCode]}\r\nconnection: close\r\n` +
-        `content-type: application/json\r\n\r\n${JSON.stringify(e.toJSON())}`);
-      return;
+      return this.failUpgrade(socket, err);
     }
+    ctx.instance = inst;
     inst.inflight += 1;
     inst.lastRequestAt = Date.now();
-    socket.once('close', () => { inst.inflight -= 1; inst.lastRequestAt = Date.now(); });
+    socket.once('close', () => {
+      inst.inflight -= 1;
+      inst.lastRequestAt = Date.now();
+      this.d.hooks.requestDone.call(ctx, { instance: inst, status: 101, durationMs: performance.now() - ctx.start });
+    });
     this.proxy.ws(ctx.req, socket, head, { target: { host: '127.0.0.1', port: inst.port! } }, (err: Error) => {
       this.d.log.warn({ instance: inst.key, err: err.message }, 'websocket proxy error');
       socket.destroy();
     });
+  }
+
+  /** Answer an upgrade the proxy could not forward, on the raw socket, the same way as fail(). */
+  failUpgrade(socket: Duplex, err: unknown): void {
+    const e = asTenementError(err, this.d.log);
+    const body = JSON.stringify(e.toJSON());
+    socket.end(`HTTP/1.1 ${e.statusCode} ${http.STATUS_CODES[e.statusCode]}\r\nconnection: close\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `${e.statusCode === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`);
   }
 
   /** Answer a request the proxy could not forward: JSON {code, message, hint}, Retry-After on 503. */

@@ -43,7 +43,7 @@ export class Router {
   /** One instance for this request, or a TenementError (404 unknown, 503 nothing running). */
   async pick(ctx: RequestContext, target: Extract<Target, { kind: 'service' }>, exclude?: Instance): Promise<Instance> {
     const { config, registry, hooks } = this.d;
-    if (!config.services[target.service]) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_SERVICE', [target.service]);
+    if (!Object.hasOwn(config.services, target.service)) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_SERVICE', [target.service]);
     if (target.instanceId !== undefined) {
       const key = `${target.service}:${target.instanceId}`;
       const inst = registry.get(target.service, target.instanceId);

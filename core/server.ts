@@ -1,24 +1,22 @@
 // `ten serve`: wires store, registry, hooks, supervisor, health, router, proxy and plugins behind
-// one http.Server. Service hosts go straight to the proxy; only management traffic pays for fastify.
-import http from 'node:http';
+// one listener, restores the desired state, and shuts all of it down in order.
 import { mkdirSync, readFileSync } from 'node:fs';
-import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
-import { installApiBase, managementApi } from './api.ts';
 import { ensureToken } from './auth.ts';
 import { TenementError } from './errors.ts';
 import { HealthChecker } from './health.ts';
 import { createHooks, type Hooks } from './hooks.ts';
+import { createListener, type Listener } from './listener.ts';
 import { resolvePlugins, withTimeout, type Builtins } from './loader.ts';
 import { createLogger } from './logger.ts';
+import type { InstanceControl, PluginContext, PluginInstance } from './plugin.ts';
 import { Proxy } from './proxy.ts';
 import { Registry } from './registry.ts';
-import { hostName, Router } from './router.ts';
+import { Router } from './router.ts';
 import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
-import type { PluginContext, PluginInstance } from './plugin.ts';
-import type { RequestContext, TenementConfig } from './types.ts';
+import type { TenementConfig } from './types.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -37,7 +35,6 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const log = opts.log ?? createLogger();
   mkdirSync(settings.data_dir, { recursive: true });
   const store = new Store(settings.data_dir);
-  ensureToken(settings.data_dir, store);
   const hooks = createHooks(log);
   const registry = new Registry(hooks, store);
   const health = new HealthChecker({ config, registry, hooks, log, onUnhealthy: (i, why) => supervisor.onUnhealthy(i, why) });
@@ -46,106 +43,101 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const proxy = new Proxy({ config, hooks, router, log });
   hooks.transition.tap('tenement', ({ instance, from, to, reason }) =>
     log.debug({ instance: instance.key, from, to, reason }, 'transition'));
-
-  // plugins
-  const routes: FastifyPluginAsync[] = [];
-  const applied: PluginInstance[] = [];
-  const isolationLevels = new Set<string>();
-  for (const p of await resolvePlugins(config, builtins)) {
-    const ctx: PluginContext = {
-      hooks, registry, config, dir: config.dir, log: log.child({ plugin: p.def.name }),
-      http: { register: (fn) => routes.push(fn) },
-    };
-    const instance = p.def.create(p.options);
-    await withTimeout(Promise.resolve(instance.apply(ctx)), p.def.name);
-    applied.push(instance);
-    if (p.def.isolationLevel) isolationLevels.add(p.def.isolationLevel);
-    log.debug({ plugin: p.def.name, slot: p.slot }, 'plugin loaded');
-  }
-  for (const svc of Object.values(config.services)) {
-    if (!isolationLevels.has(svc.isolation)) {
-      throw new TenementError('TEN_ERR_CONFIG_INVALID_VALUE', [`service.${svc.name}.isolation`,
-        `is "${svc.isolation}", but the loaded isolation plugin serves ${[...isolationLevels].map((l) => `"${l}"`).join(', ') || 'no level'}`],
-      { key: `service.${svc.name}.isolation` });
-    }
-  }
-
-  // listener: fastify only sees management hosts
-  let inflight = 0;
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse | undefined, socket?: Duplex, head?: Buffer) => {
-    const ctx: RequestContext = { req, res, host: hostName(req.headers.host), upgrade: !res, start: performance.now() };
-    let target;
-    try {
-      target = await hooks.resolveTarget.promise(ctx);
-    } catch (err) {
-      if (res) return proxy.fail(res, err);
-      return socket!.destroy();
-    }
-    ctx.target = target;
-    if (!target || target.kind === 'management') {
-      if (res) return fastifyHandler(req, res);
-      return socket!.destroy();
-    }
-    if (res) return proxy.web(ctx, target);
-    return proxy.ws(ctx, socket!, head!, target);
+  const control: InstanceControl = {
+    start: (inst, reason) => supervisor.start(inst, reason),
+    stop: (inst, final, reason) => supervisor.stop(inst, final, reason),
+    probe: (inst) => health.probe(inst),
   };
-  let fastifyHandler!: http.RequestListener;
-  const server = http.createServer((req, res) => {
-    inflight += 1;
-    res.once('close', () => { inflight -= 1; });
-    void handle(req, res);
-  });
-  server.on('upgrade', (req, socket, head) => void handle(req, undefined, socket, head));
-  server.on('clientError', (_err, socket) => socket.destroy());
-  const app = Fastify({
-    logger: false,
-    serverFactory: (h) => { fastifyHandler = h; return server; },
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
-    bodyLimit: 1024 * 1024,
-  });
-  const apiDeps = { config, registry, supervisor, health, store, log, version: VERSION };
-  installApiBase(app, apiDeps);
-  await app.register(managementApi(apiDeps));
-  for (const r of routes) await app.register(r);
-  await app.ready();
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));
-    server.listen(settings.port, settings.listen, resolve);
-  });
-  const port = (server.address() as { port: number }).port;
-  const host = settings.listen.includes(':') ? `[${settings.listen}]` : settings.listen;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  log.info({ url, domain: settings.domain, data_dir: settings.data_dir }, 'tenement listening');
-
-  // bring back the desired state: stored instances, then [instances] from the config
-  for (const s of store.listInstances()) {
-    if (config.services[s.service]) registry.create(s.service, s.id, s.weight, false);
-    else log.warn({ instance: `${s.service}:${s.id}` }, 'stored instance of a service no longer in the config: skipped');
-  }
-  for (const [service, ids] of Object.entries(config.instances)) {
-    for (const id of ids) if (!registry.get(service, id)) registry.create(service, id, config.services[service].weight);
-  }
-  for (const inst of registry.list()) {
-    supervisor.start(inst, 'boot').catch((err) => log.error({ err, instance: inst.key }, 'boot start failed'));
-  }
-  await hooks.ready.promise();
-
+  const applied: PluginInstance[] = [];
+  let listener: Listener | undefined;
   let closing: Promise<void> | undefined;
   const close = () => closing ??= (async () => {
     log.info('shutting down: draining requests');
-    server.close();
-    const deadline = Date.now() + settings.drain_timeout * 1000;
-    while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    server.closeAllConnections();
+    if (listener) {
+      listener.server.close();
+      const deadline = Date.now() + settings.drain_timeout * 1000;
+      while (listener.inflight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      listener.server.closeAllConnections();
+    }
     health.close();
     await hooks.shutdown.promise().catch((err) => log.error({ err }, 'shutdown hook failed'));
     await supervisor.stopAll('ten serve shutting down');
     for (const p of applied.reverse()) await Promise.resolve(p.dispose?.()).catch((err) => log.error({ err }, 'plugin dispose failed'));
     proxy.close();
-    await app.close().catch(() => undefined);
+    await listener?.app.close().catch(() => undefined);
     store.close();
     log.info('stopped');
   })();
-  return { url, port, hooks, registry, log, close };
+
+  try {
+    ensureToken(settings.data_dir, store);
+    const routes: FastifyPluginAsync[] = [];
+    await applyPlugins({ config, builtins, hooks, registry, log, control, routes, applied });
+    listener = await createListener({ hooks, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION } });
+    const server = listener.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));
+      server.listen(settings.port, settings.listen, resolve);
+    });
+    const port = (server.address() as { port: number }).port;
+    const host = settings.listen.includes(':') ? `[${settings.listen}]` : settings.listen;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    log.info({ url, domain: settings.domain, data_dir: settings.data_dir }, 'tenement listening');
+    restoreInstances(config, store, registry, log);
+    for (const inst of registry.list()) {
+      supervisor.start(inst, 'boot').catch((err) => log.error({ err, instance: inst.key }, 'boot start failed'));
+    }
+    await hooks.ready.promise();
+    return { url, port, hooks, registry, log, close };
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Load every plugin in order and apply it; checks that each service's isolation level is served. */
+async function applyPlugins(d: {
+  config: TenementConfig; builtins: Builtins; hooks: Hooks; registry: Registry; log: Logger;
+  control: InstanceControl; routes: FastifyPluginAsync[]; applied: PluginInstance[];
+}): Promise<void> {
+  const { config, log } = d;
+  const levels = new Set<string>();
+  let isolationOff = true;
+  for (const p of await resolvePlugins(config, d.builtins)) {
+    const ctx: PluginContext = {
+      hooks: d.hooks, registry: d.registry, config, dir: config.dir, instances: d.control,
+      log: log.child({ plugin: p.def.name }), http: { register: (fn) => d.routes.push(fn) },
+    };
+    const failed = (step: string) => (err: unknown) => {
+      if (err instanceof TenementError) throw err;
+      throw new TenementError('TEN_ERR_PLUGIN_FAILED', [p.def.name, step, (err as Error)?.message ?? String(err)], { plugin: p.def.name, hook: step }, err);
+    };
+    const instance = await Promise.resolve().then(() => p.def.create(p.options)).catch(failed('create()'));
+    await withTimeout(Promise.resolve().then(() => instance.apply(ctx)), p.def.name).catch(failed('apply()'));
+    d.applied.push(instance);
+    if (p.slot === 'isolation') {
+      isolationOff = false;
+      if (p.def.isolationLevel) levels.add(p.def.isolationLevel);
+    }
+    log.debug({ plugin: p.def.name, slot: p.slot }, 'plugin loaded');
+  }
+  if (isolationOff) log.warn("the isolation slot is off: instances run in ten serve's own process group");
+  for (const svc of Object.values(config.services)) {
+    if (isolationOff || levels.has(svc.isolation)) continue;
+    throw new TenementError('TEN_ERR_CONFIG_INVALID_VALUE', [`service.${svc.name}.isolation`,
+      `is "${svc.isolation}", but the isolation plugin serves ${[...levels].map((l) => `"${l}"`).join(', ') || 'no level'}`],
+    { key: `service.${svc.name}.isolation` });
+  }
+}
+
+/** The desired state: stored instances, then [instances] from the config that are not stored. */
+function restoreInstances(config: TenementConfig, store: Store, registry: Registry, log: Logger): void {
+  for (const s of store.listInstances()) {
+    if (Object.hasOwn(config.services, s.service)) registry.create(s.service, s.id, s.weight, false);
+    else log.warn({ instance: `${s.service}:${s.id}` }, 'stored instance of a service no longer in the config: skipped');
+  }
+  for (const [service, ids] of Object.entries(config.instances)) {
+    for (const id of ids) if (!registry.get(service, id)) registry.create(service, id, config.services[service].weight);
+  }
 }

@@ -50,6 +50,14 @@ export class Store {
     this.db.prepare('INSERT OR IGNORE INTO tokens (hash, name, created_at) VALUES (?, ?, ?)').run(hash, name, Date.now());
   }
 
+  /** Make `hash` the only token called `name` (an edited or deleted api_token revokes the old one). */
+  replaceToken(name: string, hash: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM tokens WHERE name = ?').run(name);
+      this.addToken(hash, name);
+    })();
+  }
+
   hasToken(hash: string): boolean {
     return this.db.prepare('SELECT 1 FROM tokens WHERE hash = ?').get(hash) !== undefined;
   }

@@ -12,9 +12,13 @@ import type { Registry } from './registry.ts';
 import { instanceEnv } from './spawn-env.ts';
 import type { Instance, InstanceState, ServiceConfig, SpawnSpec, TenementConfig } from './types.ts';
 
+/** Instance logs live in {data_dir}/_logs/<service>/<id>.log: `_logs` is no DNS label, so no service can collide. */
+export const LOG_DIR = '_logs';
+
 interface Running {
   child: ChildProcess;
   gen: number;
+  port: number;
   detached: boolean;
   stopping: boolean;
   /** Why we killed it ourselves (startup timeout), for the crash log. */
@@ -36,12 +40,14 @@ export class Supervisor {
   private readonly running = new Map<string, Running>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly ports = new Set<number>();
+  /** The latest start attempt per instance: an older attempt's process is not kept. */
+  private readonly attempt = new Map<string, number>();
   private gen = 0;
 
   constructor(private readonly d: SupervisorDeps) {}
 
   service(inst: Instance): ServiceConfig {
-    const svc = this.d.config.services[inst.service];
+    const svc = Object.hasOwn(this.d.config.services, inst.service) ? this.d.config.services[inst.service] : undefined;
     if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [inst.service]);
     return svc;
   }
@@ -52,20 +58,28 @@ export class Supervisor {
     this.clearTimer(inst);
     this.d.registry.transition(inst, 'starting', reason);
     const gen = ++this.gen;
+    this.attempt.set(inst.key, gen);
+    const wanted = () => this.attempt.get(inst.key) === gen && inst.state === 'starting';
     let run: Running;
     try {
       run = await this.launch(inst, svc, gen);
     } catch (err) {
+      if (!wanted()) return;
       this.d.log.error({ instance: inst.key, err: (err as Error).message }, 'instance could not be started');
-      if (inst.port !== null) this.ports.delete(inst.port);
-      inst.port = null;
       this.afterExit(inst, null, null, `could not start: ${(err as Error).message}`);
       return;
     }
-    const alive = () => this.running.get(inst.key)?.gen === gen;
+    if (!wanted()) { // stopped or restarted while it was being launched: this process is not wanted
+      run.stopping = true;
+      this.signal(run, 'SIGKILL');
+      return;
+    }
+    this.running.set(inst.key, run);
+    inst.port = run.port;
+    inst.pid = run.child.pid ?? null;
+    const alive = () => this.running.get(inst.key) === run;
     const deadline = Date.now() + svc.startup_timeout * 1000;
-    const port = inst.port!;
-    let ready = await pollUntil(() => tcpConnect(port, 500), { deadline, alive });
+    let ready = await pollUntil(() => tcpConnect(run.port, 500), { deadline, alive });
     if (ready && svc.health) {
       ready = await pollUntil(async () => (await this.d.probe(inst)).ok, { deadline, alive, firstDelayMs: 5, maxDelayMs: 250 });
     }
@@ -77,58 +91,61 @@ export class Supervisor {
     }
     inst.startedAt = Date.now();
     this.d.registry.transition(inst, 'running', 'ready');
-    this.d.log.info({ instance: inst.key, pid: inst.pid, port }, 'instance running');
+    this.d.log.info({ instance: inst.key, pid: inst.pid, port: run.port }, 'instance running');
   }
 
+  /** Reserve a port, let isolation rewrite the spec, spawn. The caller decides whether to keep it. */
   private async launch(inst: Instance, svc: ServiceConfig, gen: number): Promise<Running> {
     const { settings } = this.d.config;
     const port = await freePort(this.ports);
     this.ports.add(port);
-    inst.port = port;
-    const dataDir = join(settings.data_dir, svc.name, inst.id);
-    const logDir = join(settings.data_dir, 'logs', svc.name);
-    mkdirSync(dataDir, { recursive: true });
-    mkdirSync(logDir, { recursive: true });
-    let spec: SpawnSpec = {
-      service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, detached: false,
-      env: instanceEnv(svc, inst.id, port, dataDir),
-    };
-    spec = await this.d.hooks.prepareSpawn.promise(spec);
-    const fd = openSync(join(logDir, `${inst.id}.log`), 'a');
-    let child: ChildProcess;
     try {
-      child = spawn(spec.argv[0], spec.argv.slice(1), {
-        cwd: spec.cwd, env: spec.env, detached: spec.detached, uid: spec.uid, gid: spec.gid,
-        stdio: ['ignore', fd, fd],
+      const dataDir = join(settings.data_dir, svc.name, inst.id);
+      const logDir = join(settings.data_dir, LOG_DIR, svc.name);
+      mkdirSync(dataDir, { recursive: true });
+      mkdirSync(logDir, { recursive: true });
+      let spec: SpawnSpec = {
+        service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, detached: false,
+        env: instanceEnv(svc, inst.id, port, dataDir),
+      };
+      spec = await this.d.hooks.prepareSpawn.promise(spec);
+      const fd = openSync(join(logDir, `${inst.id}.log`), 'a');
+      let child: ChildProcess;
+      try {
+        child = spawn(spec.argv[0], spec.argv.slice(1), {
+          cwd: spec.cwd, env: spec.env, detached: spec.detached, uid: spec.uid, gid: spec.gid,
+          stdio: ['ignore', fd, fd],
+        });
+      } finally {
+        closeSync(fd);
+      }
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
       });
-    } finally {
-      closeSync(fd);
+      let markExited!: () => void;
+      const run: Running = {
+        child, gen, port, detached: spec.detached, stopping: false,
+        exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
+      };
+      child.once('exit', (code, signal) => this.onExit(inst, run, code, signal));
+      return run;
+    } catch (err) {
+      this.ports.delete(port);
+      throw err;
     }
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
-    let markExited!: () => void;
-    const run: Running = {
-      child, gen, detached: spec.detached, stopping: false,
-      exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
-    };
-    this.running.set(inst.key, run);
-    inst.pid = child.pid ?? null;
-    child.once('exit', (code, signal) => this.onExit(inst, run, code, signal));
-    return run;
   }
 
   private onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.running.get(inst.key) !== run) return;
+    this.ports.delete(run.port);
+    if (run.detached) this.signal(run, 'SIGKILL'); // reap what the app left in its group (a bare pid may be reused)
+    run.markExited();
+    if (this.running.get(inst.key) !== run) return; // a process that was never kept
     this.running.delete(inst.key);
-    this.signal(run, 'SIGKILL'); // reap anything the app left behind in its process group
-    if (inst.port !== null) this.ports.delete(inst.port);
     inst.pid = null;
     inst.port = null;
     inst.startedAt = null;
     inst.lastExit = { code, signal, at: Date.now() };
-    run.markExited();
     if (run.stopping) return; // stop() owns the next state
     const why = run.killedFor ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
     this.d.log.warn({ instance: inst.key, code, signal }, `instance ${why}`);

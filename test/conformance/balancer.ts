@@ -16,11 +16,15 @@ import { pino } from 'pino';
 import { parseConfig } from '../../core/config.ts';
 import { createHooks, type Hooks } from '../../core/hooks.ts';
 import { resolvePlugins } from '../../core/loader.ts';
-import type { PluginContext, PluginDefinition, PluginInstance } from '../../core/plugin.ts';
+import type { InstanceControl, PluginContext, PluginDefinition, PluginInstance } from '../../core/plugin.ts';
 import { Registry } from '../../core/registry.ts';
 import { Router } from '../../core/router.ts';
 import { Store } from '../../core/store.ts';
 import type { Instance, RequestContext, TenementConfig } from '../../core/types.ts';
+
+/** A balancer only picks: starting, stopping or probing a process from one is a contract breach. */
+const refuse = () => Promise.reject(new Error('a balancer must not control processes'));
+const noControl: InstanceControl = { start: refuse, stop: refuse, probe: refuse };
 
 export interface BalancerConformanceOptions {
   /** Opt-in: with weights 80/20 and nothing in flight, every candidate gets some of 10,000 picks.
@@ -85,7 +89,7 @@ export function balancerConformance(name: string, load: () => Promise<PluginDefi
       const registry = new Registry(hooks, store);
       const router = new Router({ config, registry, hooks });
       const ctx: PluginContext = {
-        hooks, registry, config, dir, log: pino({ level: 'silent' }).child({ plugin: def.name }),
+        hooks, registry, config, dir, instances: noControl, log: pino({ level: 'silent' }).child({ plugin: def.name }),
         http: { register() {} },
       };
       const plugin = def.create(options);
@@ -217,7 +221,7 @@ export function balancerConformance(name: string, load: () => Promise<PluginDefi
     test('dispose(), when present, completes', async () => {
       const inst = def.create(options);
       const w = await world();
-      await inst.apply({ hooks: w.hooks, registry: w.registry, config, dir, log: pino({ level: 'silent' }), http: { register() {} } });
+      await inst.apply({ hooks: w.hooks, registry: w.registry, instances: noControl, config, dir, log: pino({ level: 'silent' }), http: { register() {} } });
       await inst.dispose?.();
     });
   });
