@@ -8,7 +8,7 @@ import { formatKey, TomlLines, type TomlPath } from './toml-lines.ts';
 import type { Settings } from './types.ts';
 
 export interface Field {
-  type: 'number' | 'integer' | 'string' | 'string[]' | 'table';
+  type: 'number' | 'integer' | 'string' | 'boolean' | 'string[]' | 'table';
   default?: unknown;
   /** Inclusive lower bound. */
   min?: number;
@@ -41,6 +41,7 @@ export const SETTINGS_FIELDS: Record<keyof Settings, Field> = {
 };
 
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
+export const IDLE_ACTIONS = ['stop', 'suspend'] as const;
 
 export const SERVICE_FIELDS: Record<string, Field> = {
   command: { type: 'string' },
@@ -52,6 +53,10 @@ export const SERVICE_FIELDS: Record<string, Field> = {
   request_timeout: seconds(30),
   isolation: { type: 'string', default: 'process' },
   idle_timeout: { type: 'number', default: 0, min: 0 },
+  idle_action: { type: 'string', default: 'stop', oneOf: IDLE_ACTIONS },
+  suspend_timeout: { type: 'number', default: 300, min: 0 },
+  spawn_on_request: { type: 'boolean', default: false },
+  max_instances: { type: 'integer', default: 10, min: 1, max: 10000 },
   restart: { type: 'string', default: 'always', oneOf: RESTART_POLICIES },
   weight: { type: 'integer', default: 100, min: 0, max: 100 },
   env: { type: 'table' },
@@ -77,6 +82,7 @@ export const TYPE_NAMES: Record<Field['type'], string> = {
   number: 'a number',
   integer: 'a whole number',
   string: 'a string',
+  boolean: 'true or false',
   'string[]': 'an array of strings',
   table: 'a table',
 };
@@ -155,6 +161,7 @@ export class Source {
       f.type === 'number' ? typeof v === 'number' && Number.isFinite(v)
       : f.type === 'integer' ? Number.isInteger(v)
       : f.type === 'string' ? typeof v === 'string'
+      : f.type === 'boolean' ? typeof v === 'boolean'
       : f.type === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string')
       : isTable(v);
     if (!ok) this.fail('TEN_ERR_CONFIG_INVALID_TYPE', p, [key, `${TYPE_NAMES[f.type]}, got ${describe(v)}`]);

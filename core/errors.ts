@@ -52,6 +52,11 @@ export const ERRORS = {
   TEN_ERR_ROUTE_NO_INSTANCE: def(503, 'no running instance of %s', 'spawn one or give one a weight above 0; retry after a moment'),
   TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE: def(502, 'instance %s did not answer (%s)', 'the app crashed or refused the connection; it is being restarted, retry'),
   TEN_ERR_ROUTE_UPSTREAM_TIMEOUT: def(504, 'instance %s did not respond within %s s', 'raise request_timeout for the service, or make the app respond sooner'),
+  // scaler (idle-scaler)
+  TEN_ERR_SCALER_WAKE_TIMEOUT: def(503, '%s was not ready within %s s', 'retry after a moment; if the app starts slowly, raise wait_timeout under [plugins.scaler]'),
+  TEN_ERR_SCALER_WAKE_FAILED: def(503, '%s failed to start: %s', 'check the instance log ({data_dir}/_logs/<service>/<id>.log); the next request tries again'),
+  TEN_ERR_SCALER_QUEUE_FULL: def(503, 'too many requests waiting for %s (%s)', 'retry after a moment; raise queue_size under [plugins.scaler] if bursts are expected'),
+  TEN_ERR_SCALER_MAX_INSTANCES: def(503, 'service %s already has max_instances = %s instances', 'stop unused instances or raise max_instances for the service'),
   // CLI
   TEN_ERR_CLI_SERVER_UNREACHABLE: def(1, 'cannot reach ten serve at %s (%s)', 'start it with `ten serve`, or pass --server / set TENEMENT_SERVER'),
   TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),

@@ -7,12 +7,12 @@ import type { Instance, InstanceState } from './types.ts';
 export const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
   stopped: ['starting'],
   starting: ['running', 'restarting', 'failed', 'stopping', 'stopped'],
-  running: ['unhealthy', 'restarting', 'failed', 'stopping', 'stopped'],
+  running: ['unhealthy', 'restarting', 'failed', 'stopping', 'stopped', 'idle'],
   unhealthy: ['running', 'restarting', 'failed', 'stopping', 'stopped'],
-  restarting: ['starting', 'failed', 'stopping', 'stopped'],
-  failed: ['starting', 'stopping', 'stopped'],
+  restarting: ['starting', 'failed', 'stopping', 'stopped', 'idle'],
+  failed: ['starting', 'stopping', 'stopped', 'idle'],
   stopping: ['stopped', 'idle', 'failed', 'restarting'],
-  idle: ['starting', 'stopping', 'stopped'],
+  idle: ['starting', 'running', 'stopping', 'stopped'],
 };
 
 /** States in which the instance's process exists. */

@@ -45,18 +45,19 @@ export function httpGet(port: number, path: string, timeoutMs: number): Promise<
 }
 
 /**
- * Poll until `check()` is true, starting at `firstDelayMs` and doubling up to `maxDelayMs`,
- * while `alive()` holds and before `deadline` (ms epoch). Resolves with the last check's result.
+ * Poll until `check()` is true, starting at `firstDelayMs` (2) and growing by half each time up
+ * to `maxDelayMs` (25), while `alive()` holds and before `deadline` (ms epoch). The short first
+ * delays keep readiness detection close to the app's own start time.
  */
 export async function pollUntil(check: () => Promise<boolean>, opts: {
   deadline: number; alive: () => boolean; firstDelayMs?: number; maxDelayMs?: number;
 }): Promise<boolean> {
-  let delay = opts.firstDelayMs ?? 3;
+  let delay = opts.firstDelayMs ?? 2;
   while (opts.alive()) {
     if (await check()) return true;
     if (Date.now() + delay > opts.deadline || !opts.alive()) return false;
     await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, opts.maxDelayMs ?? 100);
+    delay = Math.min(delay * 1.5, opts.maxDelayMs ?? 25);
   }
   return false;
 }

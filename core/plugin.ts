@@ -14,12 +14,19 @@ export type OptionsSchema = Record<string, unknown>;
 
 /** Process control handed to plugins (scalers, deploy workflows): the supervisor's verbs. */
 export interface InstanceControl {
-  /** Start an instance's process; resolves once it is running or this attempt failed. */
-  start(inst: Instance, reason: string): Promise<void>;
+  /** Start an instance's process; resolves once it is running or this attempt failed. Ready =
+   *  accepts connections, then passes the probe when the service has a health path, unless
+   *  `ready: 'port'`. */
+  start(inst: Instance, reason: string, opts?: { ready?: 'port' | 'health' }): Promise<void>;
   /** Stop it gracefully (SIGTERM → stop_timeout → SIGKILL) and leave it in `final`. */
   stop(inst: Instance, final: 'stopped' | 'idle', reason: string): Promise<void>;
   /** Run the probe hook once. */
   probe(inst: Instance): Promise<ProbeResult>;
+  /** Freeze a running instance (cgroup freezer, else SIGSTOP): it becomes `idle`, keeping its
+   *  process and port. Resolves with the mechanism used. */
+  suspend(inst: Instance, reason: string): Promise<string>;
+  /** Thaw a suspended instance: `running` again at once. false when it was not suspended. */
+  resume(inst: Instance, reason: string): boolean;
 }
 
 export interface PluginContext {

@@ -32,7 +32,10 @@ export class Proxy {
     const res = ctx.res!;
     let current: Instance | undefined;
     res.once('close', () => {
-      if (current) current.inflight -= 1;
+      if (current) {
+        current.inflight -= 1;
+        current.lastRequestAt = Date.now();
+      }
       this.d.hooks.requestDone.call(ctx, {
         instance: current, durationMs: performance.now() - ctx.start,
         // 499 (as nginx logs it): the client went away before the response was complete
@@ -56,10 +59,17 @@ export class Proxy {
         clearTimeout(timer);
         if (res.headersSent) { res.destroy(); return; }
         if (err.code === 'ECONNREFUSED') inst.ejectedUntil = Date.now() + EJECT_MS;
-        if (!timedOut && !retried && target.instanceId === undefined && retryable(ctx.req, err.code)) {
+        if (!timedOut && !retried && retryable(ctx.req, err.code)) {
           inst.inflight -= 1;
           current = undefined;
-          this.d.router.pick(ctx, target, inst).then((next) => forward(next, true), (e) => this.fail(res,
+          // balanced: another instance; direct: the same one once its exit is seen (the scaler,
+          // if any, then holds the request until the restarted process is ready)
+          const next = target.instanceId === undefined ? this.d.router.pick(ctx, target, inst)
+            : exited(inst).then((gone) => {
+              if (!gone) throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [inst.key]); // alive: answer 502 below
+              return this.d.router.pick(ctx, target, inst);
+            });
+          next.then((n) => forward(n, true), (e) => this.fail(res,
             // no other instance to try: report what happened to this one, not an empty service
             e instanceof TenementError && e.code === 'TEN_ERR_ROUTE_NO_INSTANCE'
               ? new TenementError('TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', [inst.key, err.code ?? err.message]) : e));
@@ -138,6 +148,16 @@ export class Proxy {
     for (const key of [...this.agents.keys()]) this.dropAgent(key);
     this.proxy.close();
   }
+}
+
+/** true once the instance's process is seen to be gone (state or pid change); false after 250 ms. */
+async function exited(inst: Instance): Promise<boolean> {
+  const pid = inst.pid;
+  for (let waited = 0; waited < 250; waited += 5) {
+    if (inst.pid !== pid || inst.state !== 'running') return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
 }
 
 /**

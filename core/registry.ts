@@ -52,7 +52,7 @@ export class Registry {
     const inst: Instance = {
       service, id, key, state: 'stopped', weight, health: 'unknown', port: null, pid: null,
       startedAt: null, restartTimes: [], restarts: 0, inflight: 0, ejectedUntil: 0, lastExit: null,
-      lastRequestAt: 0,
+      lastRequestAt: 0, suspended: null,
     };
     if (persist) this.store.putInstance(service, id, weight);
     this.byKey.set(key, inst);

@@ -40,18 +40,19 @@ export class Router {
     });
   }
 
-  /** One instance for this request, or a TenementError (404 unknown, 503 nothing running). */
+  /** One instance for this request, or a TenementError (404 unknown, 503 nothing running).
+   *  `exclude`: an instance that just failed this request (a direct route then waits for it). */
   async pick(ctx: RequestContext, target: Extract<Target, { kind: 'service' }>, exclude?: Instance): Promise<Instance> {
     const { config, registry, hooks } = this.d;
     if (!Object.hasOwn(config.services, target.service)) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_SERVICE', [target.service]);
     if (target.instanceId !== undefined) {
       const key = `${target.service}:${target.instanceId}`;
       const inst = registry.get(target.service, target.instanceId);
-      if (!inst) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_INSTANCE', [key]);
-      if (inst.state === 'running' || inst.state === 'unhealthy') return inst;
+      if (inst && inst !== exclude && (inst.state === 'running' || inst.state === 'unhealthy')) return inst;
+      // not running, or unknown: a scaler may start it (or create it, with spawn_on_request)
       const woken = await hooks.wake.promise({ service: target.service, instanceId: target.instanceId, ctx });
       if (woken) return woken;
-      throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [key]);
+      throw new TenementError(inst ? 'TEN_ERR_ROUTE_NO_INSTANCE' : 'TEN_ERR_ROUTE_UNKNOWN_INSTANCE', [key]);
     }
     const all = registry.list(target.service).filter((i) => i !== exclude);
     const chosen = hooks.selectInstance.call(hooks.filterCandidates.call(all, ctx), ctx);

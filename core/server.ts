@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
+import { releaseCgroupRoot } from './freezer.ts';
 import { TenementError } from './errors.ts';
 import { HealthChecker } from './health.ts';
 import { createHooks, type Hooks } from './hooks.ts';
@@ -44,9 +45,11 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   hooks.transition.tap('tenement', ({ instance, from, to, reason }) =>
     log.debug({ instance: instance.key, from, to, reason }, 'transition'));
   const control: InstanceControl = {
-    start: (inst, reason) => supervisor.start(inst, reason),
+    start: (inst, reason, o) => supervisor.start(inst, reason, o),
     stop: (inst, final, reason) => supervisor.stop(inst, final, reason),
     probe: (inst) => health.probe(inst),
+    suspend: (inst, reason) => supervisor.suspend(inst, reason),
+    resume: (inst, reason) => supervisor.resume(inst, reason),
   };
 
   const applied: PluginInstance[] = [];
@@ -65,6 +68,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     await supervisor.stopAll('ten serve shutting down');
     for (const p of applied.reverse()) await Promise.resolve(p.dispose?.()).catch((err) => log.error({ err }, 'plugin dispose failed'));
     proxy.close();
+    releaseCgroupRoot();
     await listener?.app.close().catch(() => undefined);
     store.close();
     log.info('stopped');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
+import { freeze, releaseCgroup, type Frozen } from './freezer.ts';
 import { freePort, pollUntil, tcpConnect } from './net.ts';
 import type { Registry } from './registry.ts';
 import { instanceEnv } from './spawn-env.ts';
@@ -21,6 +22,8 @@ interface Running {
   port: number;
   detached: boolean;
   stopping: boolean;
+  /** Set while the process is frozen (idle_action = "suspend"). */
+  frozen?: Frozen;
   /** Why we killed it ourselves (startup timeout), for the crash log. */
   killedFor?: string;
   exited: Promise<void>;
@@ -52,8 +55,12 @@ export class Supervisor {
     return svc;
   }
 
-  /** Start the process; resolves when it is running, or when this start attempt has failed. */
-  async start(inst: Instance, reason: string): Promise<void> {
+  /**
+   * Start the process; resolves when it is running, or when this start attempt has failed.
+   * Ready = accepts TCP connections, then (with `ready: 'health'`, the default, and a health path)
+   * passes the probe.
+   */
+  async start(inst: Instance, reason: string, opts: { ready?: 'port' | 'health' } = {}): Promise<void> {
     const svc = this.service(inst);
     this.clearTimer(inst);
     this.d.registry.transition(inst, 'starting', reason);
@@ -80,8 +87,8 @@ export class Supervisor {
     const alive = () => this.running.get(inst.key) === run;
     const deadline = Date.now() + svc.startup_timeout * 1000;
     let ready = await pollUntil(() => tcpConnect(run.port, 500), { deadline, alive });
-    if (ready && svc.health) {
-      ready = await pollUntil(async () => (await this.d.probe(inst)).ok, { deadline, alive, firstDelayMs: 5, maxDelayMs: 250 });
+    if (ready && svc.health && opts.ready !== 'port') {
+      ready = await pollUntil(async () => (await this.d.probe(inst)).ok, { deadline, alive, maxDelayMs: 250 });
     }
     if (!alive()) return; // exited or stopped meanwhile: the exit path owns the state
     if (!ready) {
@@ -139,12 +146,14 @@ export class Supervisor {
   private onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): void {
     this.ports.delete(run.port);
     if (run.detached) this.signal(run, 'SIGKILL'); // reap what the app left in its group (a bare pid may be reused)
+    if (run.frozen?.mechanism === 'cgroup-freezer') releaseCgroup(cgroupName(inst));
     run.markExited();
     if (this.running.get(inst.key) !== run) return; // a process that was never kept
     this.running.delete(inst.key);
     inst.pid = null;
     inst.port = null;
     inst.startedAt = null;
+    inst.suspended = null;
     inst.lastExit = { code, signal, at: Date.now() };
     if (run.stopping) return; // stop() owns the next state
     const why = run.killedFor ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
@@ -208,10 +217,37 @@ export class Supervisor {
     run.stopping = true;
     this.d.registry.transition(inst, 'stopping', reason);
     this.signal(run, 'SIGTERM');
+    if (run.frozen) this.thaw(inst, run); // a frozen process only acts on signals once thawed
     const kill = setTimeout(() => this.signal(run, 'SIGKILL'), this.service(inst).stop_timeout * 1000);
     await run.exited;
     clearTimeout(kill);
     this.d.registry.transition(inst, final, reason);
+  }
+
+  /** Freeze a running instance's processes; it becomes `idle` and keeps its port and pid. */
+  async suspend(inst: Instance, reason: string): Promise<string> {
+    const run = this.running.get(inst.key);
+    if (!run || (inst.state !== 'running' && inst.state !== 'unhealthy')) throw new Error(`${inst.key} is not running`);
+    run.frozen = await freeze(run.child.pid!, run.detached, cgroupName(inst));
+    inst.suspended = run.frozen.mechanism;
+    this.d.registry.transition(inst, 'idle', `${reason}; frozen with ${run.frozen.mechanism}`);
+    return run.frozen.mechanism;
+  }
+
+  /** Thaw a suspended instance: `running` again at once. false when it was not suspended. */
+  resume(inst: Instance, reason: string): boolean {
+    const run = this.running.get(inst.key);
+    if (!run?.frozen || inst.state !== 'idle') return false;
+    this.thaw(inst, run);
+    inst.lastRequestAt = Date.now();
+    this.d.registry.transition(inst, 'running', reason);
+    return true;
+  }
+
+  private thaw(inst: Instance, run: Running): void {
+    try { run.frozen?.thaw(); } catch (err) { this.d.log.error({ instance: inst.key, err }, 'thaw failed'); }
+    run.frozen = undefined;
+    inst.suspended = null;
   }
 
   /** Manual restart: resets the crash budget. */
@@ -245,4 +281,9 @@ export class Supervisor {
     if (t) clearTimeout(t);
     this.timers.delete(inst.key);
   }
+}
+
+/** The freezer cgroup of an instance (service and id are DNS labels, so this is a safe name). */
+function cgroupName(inst: Instance): string {
+  return `${inst.service}-${inst.id}`;
 }

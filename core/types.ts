@@ -43,7 +43,16 @@ export interface ServiceConfig {
   stop_timeout: number;
   request_timeout: number;
   isolation: string;
+  /** Seconds without traffic before the scaler puts an instance to sleep; 0 = never. */
   idle_timeout: number;
+  /** How it sleeps: stop the process, or freeze it (thawed on the next request). */
+  idle_action: 'stop' | 'suspend';
+  /** Seconds a suspended instance stays frozen before it is stopped for real; 0 = never. */
+  suspend_timeout: number;
+  /** A request for an unknown {id} creates that instance (scaler). */
+  spawn_on_request: boolean;
+  /** Cap on instances of this service created by spawn_on_request. */
+  max_instances: number;
   restart: RestartPolicy;
   weight: number;
   /** Raw env templates; {name} {id} {port} {data_dir} interpolated per instance. */
@@ -112,8 +121,10 @@ export interface Instance {
   /** ms epoch until which passive health ejection keeps it out of balancing. */
   ejectedUntil: number;
   lastExit: { code: number | null; signal: string | null; at: number } | null;
-  /** ms epoch of the last proxied request (scalers read it). */
+  /** ms epoch of the last proxied request's start or end (scalers read it). */
   lastRequestAt: number;
+  /** How the process is frozen while `idle` ("cgroup-freezer" or "sigstop"), or null. */
+  suspended: string | null;
 }
 
 export interface Transition {

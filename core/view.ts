@@ -4,7 +4,7 @@ import type { Instance } from './types.ts';
 export interface InstanceView {
   service: string; id: string; key: string; state: string; health: string; weight: number;
   port: number | null; pid: number | null; socket: string | null; uptime_s: number | null;
-  started_at: string | null; restarts: number; inflight: number;
+  started_at: string | null; restarts: number; inflight: number; suspended: string | null;
   last_exit: { code: number | null; signal: string | null; at: string } | null;
 }
 
@@ -14,7 +14,7 @@ export function viewInstance(i: Instance): InstanceView {
     port: i.port, pid: i.pid, socket: i.port === null ? null : `127.0.0.1:${i.port}`,
     uptime_s: i.startedAt === null ? null : Math.floor((Date.now() - i.startedAt) / 1000),
     started_at: i.startedAt === null ? null : new Date(i.startedAt).toISOString(),
-    restarts: i.restarts, inflight: i.inflight,
+    restarts: i.restarts, inflight: i.inflight, suspended: i.suspended,
     last_exit: i.lastExit && { ...i.lastExit, at: new Date(i.lastExit.at).toISOString() },
   };
 }

@@ -10,7 +10,8 @@ export default definePlugin({
   create() {
     return {
       apply(ctx) {
-        ctx.hooks.prepareSpawn.tap('process-isolation', (spec) => ({ ...spec, detached: true }));
+        ctx.hooks.prepareSpawn.tap('process-isolation', (spec) =>
+          spec.service.isolation === 'process' ? { ...spec, detached: true } : spec);
       },
     };
   },

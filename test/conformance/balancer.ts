@@ -24,7 +24,10 @@ import type { Instance, RequestContext, TenementConfig } from '../../core/types.
 
 /** A balancer only picks: starting, stopping or probing a process from one is a contract breach. */
 const refuse = () => Promise.reject(new Error('a balancer must not control processes'));
-const noControl: InstanceControl = { start: refuse, stop: refuse, probe: refuse };
+const noControl: InstanceControl = {
+  start: refuse, stop: refuse, probe: refuse, suspend: refuse,
+  resume: () => { throw new Error('a balancer must not control processes'); },
+};
 
 export interface BalancerConformanceOptions {
   /** Opt-in: with weights 80/20 and nothing in flight, every candidate gets some of 10,000 picks.

@@ -1,0 +1,160 @@
+// idle-scaler (slot `scaler`, the default): scale to zero. Puts instances with no traffic for
+// their service's idle_timeout to sleep (stopped, or frozen with idle_action = "suspend") and
+// wakes them on the next request, which waits in a bounded queue; exactly one process is started
+// however many requests arrive. The same queue holds direct requests for an instance that is
+// starting or restarting after a crash.
+import { TenementError } from '../../core/errors.ts';
+import { definePlugin, type PluginContext } from '../../core/plugin.ts';
+import { DNS_LABEL } from '../../core/registry.ts';
+import type { Instance } from '../../core/types.ts';
+import { WakeQueue } from './queue.ts';
+import { sleepRoutes } from './routes.ts';
+
+const NAME = 'idle-scaler';
+
+export interface IdleScalerOptions {
+  /** Requests that may wait for one instance; more get 503 at once. */
+  queue_size: number;
+  /** Seconds a request waits for a waking instance before it gets 503 with Retry-After. */
+  wait_timeout: number;
+  /** Seconds between idle checks. */
+  check_interval: number;
+  /** Woken instance is ready when it accepts connections ("port") or also passes its health path ("health"). */
+  ready: 'port' | 'health';
+}
+
+export default definePlugin<IdleScalerOptions>({
+  name: NAME,
+  provides: 'scaler',
+  options: {
+    properties: {
+      queue_size: { type: 'integer', minimum: 1, default: 1000 },
+      wait_timeout: { type: 'number', exclusiveMinimum: 0, default: 30 },
+      check_interval: { type: 'number', exclusiveMinimum: 0, default: 0.5 },
+      ready: { enum: ['port', 'health'], default: 'health' },
+    },
+  },
+  create(options) {
+    let timer: NodeJS.Timeout | undefined;
+    let queue: WakeQueue | undefined;
+    return {
+      apply(ctx) {
+        const scaler = new IdleScaler(ctx, options);
+        queue = scaler.queue;
+        ctx.hooks.wake.tapPromise(NAME, (w) => scaler.wake(w.service, w.instanceId));
+        ctx.hooks.transition.tap(NAME, (t) => scaler.onTransition(t.instance, t.to));
+        ctx.hooks.ready.tap(NAME, () => {
+          timer = setInterval(() => scaler.sweep(), options.check_interval * 1000);
+          timer.unref();
+        });
+        ctx.http.register(sleepRoutes(ctx, (inst) => scaler.sleep(inst, 'put to sleep via API')));
+      },
+      dispose() {
+        clearInterval(timer);
+        queue?.releaseAll((key) => new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [key, 'ten serve is shutting down']));
+      },
+    };
+  },
+});
+
+class IdleScaler {
+  readonly queue: WakeQueue;
+  /** Starts in flight, one per instance: the single flight behind "one process per wake". */
+  private readonly waking = new Set<string>();
+
+  constructor(private readonly ctx: PluginContext, private readonly opts: IdleScalerOptions) {
+    this.queue = new WakeQueue({ size: opts.queue_size, waitMs: opts.wait_timeout * 1000 });
+  }
+
+  /** The wake hook: find (or, with spawn_on_request, create) the instance and wait for it. */
+  async wake(service: string, instanceId: string | undefined): Promise<Instance | undefined> {
+    const { registry, config, log } = this.ctx;
+    const svc = config.services[service];
+    let inst = instanceId === undefined ? this.sleeper(service) : registry.get(service, instanceId);
+    if (!inst && instanceId !== undefined && svc.spawn_on_request && DNS_LABEL.test(instanceId)) {
+      if (registry.list(service).length >= svc.max_instances) {
+        throw new TenementError('TEN_ERR_SCALER_MAX_INSTANCES', [service, svc.max_instances]);
+      }
+      inst = registry.create(service, instanceId, svc.weight);
+      log.info({ instance: inst.key }, 'instance created on request (spawn_on_request)');
+    }
+    if (!inst) return undefined;
+    if (inst.state === 'running' || inst.state === 'unhealthy') return inst;
+    const fresh = inst.state === 'stopped' && inst.pid === null && inst.lastExit === null;
+    if (inst.state === 'failed' || (inst.state === 'stopped' && !fresh)) return undefined;
+    const ready = this.queue.wait(inst);
+    if (inst.state === 'idle' || fresh) this.start(inst);
+    return ready;
+  }
+
+  /** The instance a balanced request should wake: one already waking, else the highest weight. */
+  private sleeper(service: string): Instance | undefined {
+    let best: Instance | undefined;
+    for (const i of this.ctx.registry.list(service)) {
+      if (i.weight <= 0) continue;
+      if (i.state === 'starting' || i.state === 'restarting') return i;
+      if (i.state === 'idle' && (!best || i.weight > best.weight)) best = i;
+    }
+    return best;
+  }
+
+  /** Wake `inst` unless a wake is already under way: thaw it, or start its process. */
+  private start(inst: Instance): void {
+    const { instances, log } = this.ctx;
+    if (instances.resume(inst, 'woken by a request')) return; // suspended: running again at once
+    if (this.waking.has(inst.key)) return;
+    this.waking.add(inst.key);
+    const t0 = performance.now();
+    instances.start(inst, 'woken by a request', { ready: this.opts.ready }).then(async () => {
+      if (inst.state === 'running') {
+        log.info({ instance: inst.key, ms: Math.round(performance.now() - t0) }, 'instance woken');
+        return;
+      }
+      const why = inst.lastExit ? (inst.lastExit.signal ? `killed by ${inst.lastExit.signal}` : `exited with code ${inst.lastExit.code}`) : `ended ${inst.state}`;
+      this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, why]));
+      log.warn({ instance: inst.key, why }, 'wake failed: back to idle');
+      if (inst.state !== 'idle') await instances.stop(inst, 'idle', `wake failed: ${why}`);
+    }).catch((err) => log.error({ err, instance: inst.key }, 'wake failed'))
+      .finally(() => this.waking.delete(inst.key));
+  }
+
+  onTransition(inst: Instance, to: string): void {
+    if (to === 'running') {
+      inst.lastRequestAt = Date.now(); // idle time counts from the start
+      this.queue.release(inst);
+    } else if (to === 'failed' || to === 'stopped') {
+      this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, `it is ${to}`]));
+    } else if (to === 'idle' && this.queue.size(inst) > 0 && !this.waking.has(inst.key)) {
+      this.start(inst); // requests arrived while it was being put to sleep
+    }
+  }
+
+  /** Put every instance that had no traffic for its service's idle_timeout to sleep. */
+  sweep(): void {
+    const now = Date.now();
+    for (const inst of this.ctx.registry.list()) {
+      const svc = this.ctx.config.services[inst.service];
+      if (!svc || svc.idle_timeout <= 0) continue;
+      const quiet = now - inst.lastRequestAt;
+      if (inst.state === 'running' && inst.inflight === 0 && quiet >= svc.idle_timeout * 1000 && this.queue.size(inst) === 0) {
+        this.sleep(inst, `no traffic for ${svc.idle_timeout} s`).catch((err) =>
+          this.ctx.log.error({ err, instance: inst.key }, 'could not put instance to sleep'));
+      } else if (inst.state === 'idle' && inst.suspended && svc.suspend_timeout > 0 && quiet >= (svc.idle_timeout + svc.suspend_timeout) * 1000) {
+        this.ctx.instances.stop(inst, 'idle', `suspended for ${svc.suspend_timeout} s`).catch((err) =>
+          this.ctx.log.error({ err, instance: inst.key }, 'could not stop suspended instance'));
+      }
+    }
+  }
+
+  /** Stop or freeze `inst` per its service's idle_action; it stays in the registry as `idle`. */
+  async sleep(inst: Instance, reason: string): Promise<void> {
+    const svc = this.ctx.config.services[inst.service];
+    if (svc.idle_action === 'suspend') {
+      const mechanism = await this.ctx.instances.suspend(inst, reason);
+      this.ctx.log.info({ instance: inst.key, mechanism }, 'instance suspended');
+    } else {
+      await this.ctx.instances.stop(inst, 'idle', reason);
+      this.ctx.log.info({ instance: inst.key }, 'instance stopped (idle)');
+    }
+  }
+}
