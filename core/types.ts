@@ -51,7 +51,7 @@ export interface ServiceConfig {
   suspend_timeout: number;
   /** A request for an unknown {id} creates that instance (scaler). */
   spawn_on_request: boolean;
-  /** Cap on instances of this service created by spawn_on_request. */
+  /** With spawn_on_request: no instance is created on request once the service has this many. */
   max_instances: number;
   restart: RestartPolicy;
   weight: number;

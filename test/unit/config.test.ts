@@ -53,6 +53,7 @@ describe('the example tenement.toml', () => {
     assert.deepEqual(c.services.api, {
       name: 'api', argv: ['node', 'examples/node-app/server.js'], workdir: ROOT, health: '/health',
       startup_timeout: 30, stop_timeout: 10, request_timeout: 30, isolation: 'process', idle_timeout: 0,
+      idle_action: 'stop', suspend_timeout: 300, spawn_on_request: false, max_instances: 10,
       restart: 'always', weight: 100, env: { INSTANCE: '{name}:{id}' },
     });
     assert.deepEqual(c.services.web.argv, ['python3', '-u', 'examples/python-app/server.py']);
@@ -85,6 +86,23 @@ describe('values', () => {
     assert.deepEqual(w.env, { A: '1', B: 'true', C: '{port}', D: '1.5' });
   });
 
+  test('scaling keys: defaults, and given values kept', () => {
+    const d = parseConfig(MIN, FILE).services.api;
+    assert.deepEqual(
+      [d.idle_timeout, d.idle_action, d.suspend_timeout, d.spawn_on_request, d.max_instances],
+      [0, 'stop', 300, false, 10],
+    );
+    const s = parseConfig(
+      MIN + 'idle_timeout = 60\nidle_action = "suspend"\nsuspend_timeout = 0\nspawn_on_request = true\nmax_instances = 10000\n',
+      FILE,
+    ).services.api;
+    assert.deepEqual(
+      [s.idle_timeout, s.idle_action, s.suspend_timeout, s.spawn_on_request, s.max_instances],
+      [60, 'suspend', 0, true, 10000],
+    );
+    assert.equal(parseConfig(MIN + 'idle_action = "stop"\nsuspend_timeout = 0.5\nmax_instances = 1\n', FILE).services.api.max_instances, 1);
+  });
+
   test('domain is lowercased; plugins keep options, use = false and extra order', () => {
     const c = parseConfig(
       '[settings]\ndomain = "Apps.Example.COM"\n\n[plugins.balancer]\nuse = "least-connections"\nsticky = true\n[plugins.metrics]\nuse = false\n' +
@@ -114,6 +132,10 @@ describe('errors name the key and the line', () => {
     expectError('[settings]\nbackoff_base = 2\nbackoff_max = 1\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'settings.backoff_max', 3);
     expectError('[settings]\nbackoff_base = 40\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'settings.backoff_base', 2);
     expectError(MIN + 'idle_timeout = -5\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.idle_timeout', 3);
+    expectError(MIN + 'suspend_timeout = -1\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.suspend_timeout', 3);
+    const m = expectError(MIN + 'max_instances = 0\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.max_instances', 3);
+    assert.equal(m.message, 'service.api.max_instances must be between 1 and 10000, got 0 (tenement.toml:3)');
+    expectError(MIN + '\nmax_instances = 10001\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.max_instances', 4);
   });
 
   test('wrong types', () => {
@@ -127,10 +149,18 @@ describe('errors name the key and the line', () => {
     expectError(MIN + '[instances]\napi = "prod"\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'instances.api', 4);
     expectError('[plugins.balancer]\nuse = 3\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'plugins.balancer.use', 2);
     expectError('[plugins]\nextra = "x"\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'plugins.extra', 2);
+    const b = expectError(MIN + 'spawn_on_request = "yes"\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.spawn_on_request', 3);
+    assert.equal(b.message, 'service.api.spawn_on_request must be true or false, got "yes" (tenement.toml:3)');
+    expectError(MIN + 'spawn_on_request = 1\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.spawn_on_request', 3);
+    expectError(MIN + 'max_instances = 2.5\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.max_instances', 3);
+    expectError(MIN + 'idle_action = true\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.idle_action', 3);
   });
 
   test('bad values and formats', () => {
     expectError(MIN + 'restart = "sometimes"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.restart', 3);
+    const a = expectError(MIN + 'idle_timeout = 60\nidle_action = "freeze"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.idle_action', 4);
+    assert.match(a.message, /"stop"/);
+    assert.match(a.message, /"suspend"/);
     expectError(MIN + 'health = "health"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.health', 3);
     expectError('[settings]\nlisten = "localhost"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.listen', 2);
     expectError('[settings]\ndomain = "a..b"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.domain', 2);

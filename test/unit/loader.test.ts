@@ -77,31 +77,42 @@ async function rejectsWith(p: Promise<unknown>, code: ErrorCode, check?: (e: Ten
 }
 
 describe('resolvePlugins(): slots', () => {
-  test('defaults fill balancer and isolation, in slot order, with empty options', async () => {
+  test('defaults fill balancer, isolation and scaler, in slot order, with default options', async () => {
     const list = await resolve();
     assert.deepEqual(list.map((p) => [p.slot, p.def.name, p.use]), [
       ['balancer', 'weighted-balancer', 'weighted-balancer'],
       ['isolation', 'process-isolation', 'process-isolation'],
+      ['scaler', 'idle-scaler', 'idle-scaler'],
     ]);
     assert.equal(list[0].def, BUILTINS.plugins['weighted-balancer']);
-    for (const p of list) assert.deepEqual(p.options, {});
+    assert.equal(list[2].def, BUILTINS.plugins['idle-scaler']);
+    assert.deepEqual(list.map((p) => p.options), [{}, {}, { queue_size: 1000, wait_timeout: 30, check_interval: 0.5, ready: 'health' }]);
+  });
+
+  test('[plugins.scaler] options are checked and defaults filled in; use = false leaves no scaler', async () => {
+    const list = await resolve('[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 5\nready = "port"\n');
+    assert.deepEqual(list.at(-1)!.options, { queue_size: 5, wait_timeout: 30, check_interval: 0.5, ready: 'port' });
+    await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 0\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /queue_size/));
+    await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nready = "tcp"\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /ready/));
+    assert.deepEqual((await resolve('[plugins.scaler]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation']);
   });
 
   test('[plugins.balancer] use = "least-connections" picks it', async () => {
     const list = await resolve('[plugins.balancer]\nuse = "least-connections"\n');
-    assert.deepEqual(list.map((p) => p.def.name), ['least-connections', 'process-isolation']);
+    assert.deepEqual(list.map((p) => p.def.name), ['least-connections', 'process-isolation', 'idle-scaler']);
     assert.equal(list[0].slot, 'balancer');
     assert.equal(list[0].def, BUILTINS.plugins['least-connections']);
   });
 
   test('use = false switches a slot off', async () => {
-    assert.deepEqual((await resolve('[plugins.balancer]\nuse = false\n')).map((p) => p.def.name), ['process-isolation']);
-    assert.deepEqual((await resolve('[plugins.isolation]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer']);
+    assert.deepEqual((await resolve('[plugins.balancer]\nuse = false\n')).map((p) => p.def.name), ['process-isolation', 'idle-scaler']);
+    assert.deepEqual((await resolve('[plugins.isolation]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'idle-scaler']);
   });
 
   test('a slot with no default and no entry stays empty', async () => {
     const list = await resolve();
-    assert.ok(!list.some((p) => p.slot === 'scaler' || p.slot === 'metrics' || p.slot === 'workflows'));
+    assert.ok(!list.some((p) => p.slot === 'metrics' || p.slot === 'workflows'));
+    assert.deepEqual(list.map((p) => p.slot), ['balancer', 'isolation', 'scaler']);
   });
 
   test('a ./path relative to config.dir loads (subfolder too)', async () => {
@@ -125,12 +136,12 @@ describe('resolvePlugins(): slots', () => {
 
   test('extra plugins load after the slots, in file order', async () => {
     const list = await resolve('[[plugins.extra]]\nuse = "tenement-plugin-fake"\n[[plugins.extra]]\nuse = "./audit.js"\nurl = "http://127.0.0.1:9"\n');
-    assert.deepEqual(list.map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'fake-npm', 'audit']);
+    assert.deepEqual(list.map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'fake-npm', 'audit']);
   });
 
   test('an extra plugin may fill a slot that is switched off', async () => {
     const list = await resolve('[plugins.balancer]\nuse = false\n[[plugins.extra]]\nuse = "./extra-balancer.js"\n');
-    assert.deepEqual(list.map((p) => [p.def.name, p.slot]), [['process-isolation', 'isolation'], ['extra-balancer', 'balancer']]);
+    assert.deepEqual(list.map((p) => [p.def.name, p.slot]), [['process-isolation', 'isolation'], ['idle-scaler', 'scaler'], ['extra-balancer', 'balancer']]);
   });
 });
 
