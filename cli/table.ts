@@ -46,7 +46,7 @@ export function formatPs(instances: readonly InstanceView[]): string {
     NOT_RUNNING.has(i.state) ? '-' : formatUptime(i.uptime_s),
     i.health,
     String(i.weight),
-    i.state,
+    i.suspended ? `${i.state} (${i.suspended})` : i.state,
     i.pid === null || i.pid === undefined ? '-' : String(i.pid),
     String(i.restarts ?? 0),
   ]);

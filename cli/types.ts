@@ -16,6 +16,8 @@ export interface InstanceView {
   uptime_s: number | null;
   started_at: string | null;
   restarts: number;
+  /** How a sleeping instance is frozen ("cgroup-freezer" or "sigstop"), or null. */
+  suspended?: string | null;
   inflight: number;
   last_exit: { code: number | null; signal: string | null; at: string | number } | null;
 }
