@@ -5,7 +5,7 @@ import type { Instance, InstanceState } from './types.ts';
 
 /** from → the states it may move to. Mirrors the lifecycle diagram of seed 004 (docs/concepts.md). */
 export const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
-  stopped: ['starting'],
+  stopped: ['starting', 'idle'],
   starting: ['running', 'restarting', 'failed', 'stopping', 'stopped'],
   running: ['unhealthy', 'restarting', 'failed', 'stopping', 'stopped', 'idle'],
   unhealthy: ['running', 'restarting', 'failed', 'stopping', 'stopped'],

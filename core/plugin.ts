@@ -22,11 +22,12 @@ export interface InstanceControl {
   stop(inst: Instance, final: 'stopped' | 'idle', reason: string): Promise<void>;
   /** Run the probe hook once. */
   probe(inst: Instance): Promise<ProbeResult>;
-  /** Freeze a running instance (cgroup freezer, else SIGSTOP): it becomes `idle`, keeping its
-   *  process and port. Resolves with the mechanism used. */
+  /** Freeze a running instance (cgroup freezer, else SIGSTOP): it becomes `idle` at once,
+   *  keeping its process and port. Resolves with the mechanism used once frozen. */
   suspend(inst: Instance, reason: string): Promise<string>;
-  /** Thaw a suspended instance: `running` again at once. false when it was not suspended. */
-  resume(inst: Instance, reason: string): boolean;
+  /** Thaw a suspended (or freezing) instance: `running` again once thawed. false when it was
+   *  not suspended. */
+  resume(inst: Instance, reason: string): Promise<boolean>;
 }
 
 export interface PluginContext {

@@ -90,6 +90,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     log.info({ url, domain: settings.domain, data_dir: settings.data_dir }, 'tenement listening');
     restoreInstances(config, store, registry, log);
     for (const inst of registry.list()) {
+      if (inst.state === 'idle') continue;
       supervisor.start(inst, 'boot').catch((err) => log.error({ err, instance: inst.key }, 'boot start failed'));
     }
     await hooks.ready.promise();
@@ -135,11 +136,19 @@ async function applyPlugins(d: {
   }
 }
 
-/** The desired state: stored instances, then [instances] from the config that are not stored. */
+/** The desired state: stored instances, then [instances] from the config that are not stored.
+ *  All start at boot, except those a spawn_on_request service created, which come back idle. */
 function restoreInstances(config: TenementConfig, store: Store, registry: Registry, log: Logger): void {
   for (const s of store.listInstances()) {
-    if (Object.hasOwn(config.services, s.service)) registry.create(s.service, s.id, s.weight, false);
-    else log.warn({ instance: `${s.service}:${s.id}` }, 'stored instance of a service no longer in the config: skipped');
+    if (!Object.hasOwn(config.services, s.service)) {
+      log.warn({ instance: `${s.service}:${s.id}` }, 'stored instance of a service no longer in the config: skipped');
+      continue;
+    }
+    const inst = registry.create(s.service, s.id, s.weight, false);
+    // instances created by requests come back asleep: their next request wakes them
+    if (config.services[s.service].spawn_on_request && !config.instances[s.service]?.includes(s.id)) {
+      registry.transition(inst, 'idle', 'restored asleep (spawn_on_request)');
+    }
   }
   for (const [service, ids] of Object.entries(config.instances)) {
     for (const id of ids) if (!registry.get(service, id)) registry.create(service, id, config.services[service].weight);

@@ -22,8 +22,11 @@ interface Running {
   port: number;
   detached: boolean;
   stopping: boolean;
-  /** Set while the process is frozen (idle_action = "suspend"). */
+  /** Set while the process is frozen (idle_action = "suspend"), and while it is being frozen. */
   frozen?: Frozen;
+  freezing?: Promise<Frozen>;
+  /** It was put in a freezer cgroup at some point: remove that cgroup when it exits. */
+  cgroup?: boolean;
   /** Why we killed it ourselves (startup timeout), for the crash log. */
   killedFor?: string;
   exited: Promise<void>;
@@ -94,6 +97,7 @@ export class Supervisor {
     if (!ready) {
       run.killedFor = `not ready within startup_timeout (${svc.startup_timeout} s)`;
       this.signal(run, 'SIGKILL');
+      await run.exited; // the exit path has decided what follows when start() resolves
       return;
     }
     inst.startedAt = Date.now();
@@ -146,7 +150,7 @@ export class Supervisor {
   private onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): void {
     this.ports.delete(run.port);
     if (run.detached) this.signal(run, 'SIGKILL'); // reap what the app left in its group (a bare pid may be reused)
-    if (run.frozen?.mechanism === 'cgroup-freezer') releaseCgroup(cgroupName(inst));
+    if (run.cgroup) releaseCgroup(cgroupName(inst));
     run.markExited();
     if (this.running.get(inst.key) !== run) return; // a process that was never kept
     this.running.delete(inst.key);
@@ -217,6 +221,7 @@ export class Supervisor {
     run.stopping = true;
     this.d.registry.transition(inst, 'stopping', reason);
     this.signal(run, 'SIGTERM');
+    if (run.freezing) await run.freezing.then((f) => { run.frozen = f; }, () => undefined);
     if (run.frozen) this.thaw(inst, run); // a frozen process only acts on signals once thawed
     const kill = setTimeout(() => this.signal(run, 'SIGKILL'), this.service(inst).stop_timeout * 1000);
     await run.exited;
@@ -224,20 +229,32 @@ export class Supervisor {
     this.d.registry.transition(inst, final, reason);
   }
 
-  /** Freeze a running instance's processes; it becomes `idle` and keeps its port and pid. */
+  /**
+   * Freeze a running instance's processes; it becomes `idle` at once (no new traffic) and keeps
+   * its port and pid. Resolves with the mechanism once the kernel reports it frozen.
+   */
   async suspend(inst: Instance, reason: string): Promise<string> {
     const run = this.running.get(inst.key);
-    if (!run || (inst.state !== 'running' && inst.state !== 'unhealthy')) throw new Error(`${inst.key} is not running`);
-    run.frozen = await freeze(run.child.pid!, run.detached, cgroupName(inst));
+    if (!run || inst.state !== 'running') throw new Error(`${inst.key} is not running`);
+    this.d.registry.transition(inst, 'idle', `${reason}; freezing`);
+    inst.suspended = 'freezing';
+    run.freezing = freeze(run.child.pid!, run.detached, cgroupName(inst));
+    try {
+      run.frozen = await run.freezing;
+    } finally {
+      run.freezing = undefined;
+    }
+    if (run.frozen.mechanism === 'cgroup-freezer') run.cgroup = true;
     inst.suspended = run.frozen.mechanism;
-    this.d.registry.transition(inst, 'idle', `${reason}; frozen with ${run.frozen.mechanism}`);
     return run.frozen.mechanism;
   }
 
-  /** Thaw a suspended instance: `running` again at once. false when it was not suspended. */
-  resume(inst: Instance, reason: string): boolean {
+  /** Thaw a suspended instance: `running` again once thawed. false when it was not suspended. */
+  async resume(inst: Instance, reason: string): Promise<boolean> {
     const run = this.running.get(inst.key);
-    if (!run?.frozen || inst.state !== 'idle') return false;
+    if (!run || (!run.frozen && !run.freezing) || inst.state !== 'idle') return false;
+    if (run.freezing) await run.freezing.catch(() => undefined);
+    if (this.running.get(inst.key) !== run || inst.state !== 'idle') return false;
     this.thaw(inst, run);
     inst.lastRequestAt = Date.now();
     this.d.registry.transition(inst, 'running', reason);
@@ -253,7 +270,8 @@ export class Supervisor {
   /** Manual restart: resets the crash budget. */
   async restart(inst: Instance, reason: string): Promise<void> {
     inst.restartTimes = [];
-    await this.stop(inst, 'stopped', reason);
+    // through `restarting`, not `stopped`: requests waiting for it keep waiting
+    if (this.running.has(inst.key)) await this.stop(inst, 'restarting', reason);
     await this.start(inst, reason);
   }
 

@@ -123,7 +123,8 @@ export interface Instance {
   lastExit: { code: number | null; signal: string | null; at: number } | null;
   /** ms epoch of the last proxied request's start or end (scalers read it). */
   lastRequestAt: number;
-  /** How the process is frozen while `idle` ("cgroup-freezer" or "sigstop"), or null. */
+  /** How the process is frozen while `idle` ("cgroup-freezer" or "sigstop"; "freezing" until
+   *  the kernel confirms), or null. */
   suspended: string | null;
 }
 

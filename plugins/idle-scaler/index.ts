@@ -61,6 +61,8 @@ class IdleScaler {
   readonly queue: WakeQueue;
   /** Starts in flight, one per instance: the single flight behind "one process per wake". */
   private readonly waking = new Set<string>();
+  /** When each suspended instance was frozen (suspend_timeout counts from there). */
+  private readonly frozenAt = new Map<string, number>();
 
   constructor(private readonly ctx: PluginContext, private readonly opts: IdleScalerOptions) {
     this.queue = new WakeQueue({ size: opts.queue_size, waitMs: opts.wait_timeout * 1000 });
@@ -92,7 +94,8 @@ class IdleScaler {
     let best: Instance | undefined;
     for (const i of this.ctx.registry.list(service)) {
       if (i.weight <= 0) continue;
-      if (i.state === 'starting' || i.state === 'restarting') return i;
+      // one already on its way up, or on its way to sleep (it is woken as soon as it is idle)
+      if (i.state === 'starting' || i.state === 'restarting' || i.state === 'stopping') return i;
       if (i.state === 'idle' && (!best || i.weight > best.weight)) best = i;
     }
     return best;
@@ -100,22 +103,35 @@ class IdleScaler {
 
   /** Wake `inst` unless a wake is already under way: thaw it, or start its process. */
   private start(inst: Instance): void {
-    const { instances, log } = this.ctx;
-    if (instances.resume(inst, 'woken by a request')) return; // suspended: running again at once
     if (this.waking.has(inst.key)) return;
     this.waking.add(inst.key);
+    this.wakeOnce(inst).catch((err) => this.ctx.log.error({ err, instance: inst.key }, 'wake failed'))
+      .finally(() => {
+        this.waking.delete(inst.key);
+        // requests that arrived while a failed wake was being undone are the next try
+        if (inst.state === 'idle' && this.queue.size(inst) > 0) this.start(inst);
+      });
+  }
+
+  private async wakeOnce(inst: Instance): Promise<void> {
+    const { instances, log } = this.ctx;
+    if (inst.suspended !== null) {
+      this.frozenAt.delete(inst.key);
+      if (await instances.resume(inst, 'woken by a request')) return; // thawed: running again
+    }
+    if (inst.state !== 'idle' && inst.state !== 'stopped') return;
     const t0 = performance.now();
-    instances.start(inst, 'woken by a request', { ready: this.opts.ready }).then(async () => {
-      if (inst.state === 'running') {
-        log.info({ instance: inst.key, ms: Math.round(performance.now() - t0) }, 'instance woken');
-        return;
-      }
-      const why = inst.lastExit ? (inst.lastExit.signal ? `killed by ${inst.lastExit.signal}` : `exited with code ${inst.lastExit.code}`) : `ended ${inst.state}`;
-      this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, why]));
-      log.warn({ instance: inst.key, why }, 'wake failed: back to idle');
-      if (inst.state !== 'idle') await instances.stop(inst, 'idle', `wake failed: ${why}`);
-    }).catch((err) => log.error({ err, instance: inst.key }, 'wake failed'))
-      .finally(() => this.waking.delete(inst.key));
+    const before = inst.lastExit;
+    await instances.start(inst, 'woken by a request', { ready: this.opts.ready });
+    if ((inst.state as string) === 'running') {
+      log.info({ instance: inst.key, ms: Math.round(performance.now() - t0) }, 'instance woken');
+      return;
+    }
+    const exit = inst.lastExit !== before ? inst.lastExit : null;
+    const why = exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : `it is ${inst.state}`;
+    this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, why]));
+    log.warn({ instance: inst.key, why }, 'wake failed: back to idle');
+    if (inst.state !== 'idle') await instances.stop(inst, 'idle', `wake failed: ${why}`);
   }
 
   onTransition(inst: Instance, to: string): void {
@@ -123,25 +139,28 @@ class IdleScaler {
       inst.lastRequestAt = Date.now(); // idle time counts from the start
       this.queue.release(inst);
     } else if (to === 'failed' || to === 'stopped') {
+      this.frozenAt.delete(inst.key);
       this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, `it is ${to}`]));
     } else if (to === 'idle' && this.queue.size(inst) > 0 && !this.waking.has(inst.key)) {
       this.start(inst); // requests arrived while it was being put to sleep
     }
   }
 
-  /** Put every instance that had no traffic for its service's idle_timeout to sleep. */
+  /** Put instances with no traffic for their service's idle_timeout to sleep; stop instances
+   *  frozen for longer than suspend_timeout. */
   sweep(): void {
     const now = Date.now();
+    const failed = (what: string, inst: Instance) => (err: unknown) => this.ctx.log.error({ err, instance: inst.key }, what);
     for (const inst of this.ctx.registry.list()) {
       const svc = this.ctx.config.services[inst.service];
-      if (!svc || svc.idle_timeout <= 0) continue;
-      const quiet = now - inst.lastRequestAt;
-      if (inst.state === 'running' && inst.inflight === 0 && quiet >= svc.idle_timeout * 1000 && this.queue.size(inst) === 0) {
-        this.sleep(inst, `no traffic for ${svc.idle_timeout} s`).catch((err) =>
-          this.ctx.log.error({ err, instance: inst.key }, 'could not put instance to sleep'));
-      } else if (inst.state === 'idle' && inst.suspended && svc.suspend_timeout > 0 && quiet >= (svc.idle_timeout + svc.suspend_timeout) * 1000) {
-        this.ctx.instances.stop(inst, 'idle', `suspended for ${svc.suspend_timeout} s`).catch((err) =>
-          this.ctx.log.error({ err, instance: inst.key }, 'could not stop suspended instance'));
+      if (!svc) continue;
+      const frozenAt = this.frozenAt.get(inst.key);
+      if (inst.state === 'idle' && frozenAt !== undefined && svc.suspend_timeout > 0 && now - frozenAt >= svc.suspend_timeout * 1000) {
+        this.frozenAt.delete(inst.key);
+        this.ctx.instances.stop(inst, 'idle', `suspended for ${svc.suspend_timeout} s`).catch(failed('could not stop suspended instance', inst));
+      } else if (svc.idle_timeout > 0 && inst.state === 'running' && inst.inflight === 0
+        && now - inst.lastRequestAt >= svc.idle_timeout * 1000 && this.queue.size(inst) === 0) {
+        this.sleep(inst, `no traffic for ${svc.idle_timeout} s`).catch(failed('could not put instance to sleep', inst));
       }
     }
   }
@@ -150,6 +169,7 @@ class IdleScaler {
   async sleep(inst: Instance, reason: string): Promise<void> {
     const svc = this.ctx.config.services[inst.service];
     if (svc.idle_action === 'suspend') {
+      this.frozenAt.set(inst.key, Date.now());
       const mechanism = await this.ctx.instances.suspend(inst, reason);
       this.ctx.log.info({ instance: inst.key, mechanism }, 'instance suspended');
     } else {

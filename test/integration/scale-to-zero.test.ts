@@ -133,7 +133,11 @@ describe('scale to zero', () => {
   test('idle_action = "suspend": frozen in place, thawed by a request, stopped after suspend_timeout', async () => {
     const ten = await startTen(`${SETTINGS}${fixtureService('api', 'idle_timeout = 1\nidle_action = "suspend"\nsuspend_timeout = 2')}\n[instances]\napi = ["v1"]\n`);
     const up = await inState(ten, 'api:v1', 'running');
-    const frozen = await inState(ten, 'api:v1', 'idle', 5000);
+    // idle at once (no new traffic), `suspended` says "freezing" until the kernel confirms
+    const frozen = await waitFor('frozen', async () => {
+      const x = await view(ten, 'api:v1');
+      return x.state === 'idle' && x.suspended !== 'freezing' ? x : undefined;
+    }, 5000);
     assert.equal(frozen.pid, up.pid, 'the process is kept');
     assert.ok(['cgroup-freezer', 'sigstop'].includes(frozen.suspended!), `mechanism reported: ${frozen.suspended}`);
     assert.match(ten.output(), /"mechanism":"(cgroup-freezer|sigstop)".*instance suspended/);
