@@ -108,7 +108,7 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
       const inst = find(req.params);
       const { weight } = req.body as { weight: unknown };
       assertWeight(weight);
-      registry.setWeight(inst, weight);
+      registry.setWeight(inst, weight, 'ten weight');
       log.info({ instance: inst.key, weight }, 'weight set');
       return viewInstance(inst);
     });

@@ -56,6 +56,7 @@ export const SERVICE_FIELDS: Record<string, Field> = {
   idle_action: { type: 'string', default: 'stop', oneOf: IDLE_ACTIONS },
   suspend_timeout: { type: 'number', default: 300, min: 0 },
   spawn_on_request: { type: 'boolean', default: false },
+  sticky: { type: 'string' },
   max_instances: { type: 'integer', default: 10, min: 1, max: 10000 },
   restart: { type: 'string', default: 'always', oneOf: RESTART_POLICIES },
   weight: { type: 'integer', default: 100, min: 0, max: 100 },

@@ -162,6 +162,7 @@ function parseService(src: Source, name: string, raw: unknown, dir: string): Ser
     suspend_timeout: f.suspend_timeout as number,
     spawn_on_request: f.spawn_on_request as boolean,
     max_instances: f.max_instances as number,
+    sticky: sticky(src, f.sticky as string | undefined, [...p, 'sticky']),
     restart: f.restart as ServiceConfig['restart'],
     weight: f.weight as number,
     env,
@@ -194,4 +195,13 @@ function parsePlugins(src: Source, t: Table): TenementConfig['plugins'] {
     }
   }
   return { slots, extra };
+}
+
+/** `sticky`: "cookie", or the name of a request header whose value identifies the user. */
+function sticky(src: Source, v: string | undefined, p: TomlPath): string | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'cookie' && !/^[A-Za-z0-9-]{1,64}$/.test(v)) {
+    src.fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [formatKey(p), `must be "cookie" or a header name (letters, digits, -), got ${describe(v)}`]);
+  }
+  return v === 'cookie' ? v : v.toLowerCase();
 }

@@ -57,6 +57,14 @@ export const ERRORS = {
   TEN_ERR_SCALER_WAKE_FAILED: def(503, '%s failed to start: %s', 'check the instance log ({data_dir}/_logs/<service>/<id>.log); the next request tries again'),
   TEN_ERR_SCALER_QUEUE_FULL: def(503, 'too many requests waiting for %s (%s)', 'retry after a moment; raise queue_size under [plugins.scaler] if bursts are expected'),
   TEN_ERR_SCALER_MAX_INSTANCES: def(503, 'service %s already has max_instances = %s instances', 'stop unused instances or raise max_instances for the service'),
+  // deploy workflows (deploy-workflows)
+  TEN_ERR_WORKFLOW_UNHEALTHY: def(422, '%s did not become healthy: %s', 'check the new version\'s log; nothing else was changed'),
+  TEN_ERR_WORKFLOW_TIMEOUT: def(504, '%s was not healthy within %s s', 'raise --timeout, or check why the new version starts slowly; nothing else was changed'),
+  TEN_ERR_WORKFLOW_NOT_HEALTHY: def(409, 'refusing to route to %s: it is %s', 'wait until it is running and healthy, or pass --force'),
+  TEN_ERR_WORKFLOW_BUSY: def(409, 'a %s of %s is already in progress', 'wait for it (`ten rollout status`), or abort it first'),
+  TEN_ERR_WORKFLOW_NOT_FOUND: def(404, 'no %s for service %s', 'start one first; see `ten history` for past ones'),
+  TEN_ERR_WORKFLOW_ROLLED_BACK: def(422, 'rollout of %s rolled back: %s', 'see `ten history %s`; fix the new version and roll out again'),
+  TEN_ERR_WORKFLOW_INVALID: def(400, 'invalid %s: %s', 'see `ten <command> --help`'),
   // CLI
   TEN_ERR_CLI_SERVER_UNREACHABLE: def(1, 'cannot reach ten serve at %s (%s)', 'start it with `ten serve`, or pass --server / set TENEMENT_SERVER'),
   TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),

@@ -5,7 +5,7 @@ import tapable from 'tapable';
 import type { Logger } from 'pino';
 import { TenementError } from './errors.ts';
 import type {
-  Instance, Outcome, ProbeResult, RequestContext, SpawnSpec, Target, Transition, WakeContext,
+  Instance, Outcome, ProbeResult, RequestContext, SpawnSpec, Target, Transition, WakeContext, WeightChange,
 } from './types.ts';
 
 const { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } = tapable;
@@ -25,6 +25,10 @@ export function createHooks(log: Logger) {
      *  once ready; the request waits. undefined → 503 (404 for an unknown instance). A thrown
      *  TenementError is answered with its own code and status; any other throw → 500. */
     wake: new AsyncSeriesBailHook<[WakeContext], Instance | undefined>(['wake']),
+    /** SyncHook (notification) — a request is about to be sent to this instance (called
+     *  synchronously right before the proxy pipes it, so a tap may also listen to the body:
+     *  shadow traffic). A throw is logged and isolated. */
+    forward: new SyncHook<[RequestContext, Instance]>(['ctx', 'instance']),
     /** SyncHook (notification) — a proxied request finished (or the proxy answered it itself).
      *  Metrics, idle timers, canary analysis. A throw is logged and isolated. */
     requestDone: new SyncHook<[RequestContext, Outcome]>(['ctx', 'outcome']),
@@ -35,6 +39,9 @@ export function createHooks(log: Logger) {
     /** SyncHook (notification) — an instance changed state; fired by lifecycle.transition() only.
      *  A throw is logged and isolated. */
     transition: new SyncHook<[Transition]>(['transition']),
+    /** SyncHook (notification) — weights changed, in one atomic step (one entry per instance);
+     *  fired by Registry.setWeights() only. History, metrics. A throw is logged and isolated. */
+    weights: new SyncHook<[WeightChange[], string]>(['changes', 'reason']),
     /** AsyncSeriesBailHook — probe an instance's health. Core taps the HTTP/TCP probe last
      *  (stage 100); a plugin tapping earlier replaces it by bailing. A throw counts as a failed probe. */
     probe: new AsyncSeriesBailHook<[Instance], ProbeResult | undefined>(['instance']),
@@ -46,7 +53,7 @@ export function createHooks(log: Logger) {
     /** AsyncSeriesHook — the server is shutting down: plugins stop their timers. A throw is logged. */
     shutdown: new AsyncSeriesHook<[]>([]),
   };
-  const notifications = new Set(['requestDone', 'transition', 'probeResult', 'shutdown']);
+  const notifications = new Set(['forward', 'requestDone', 'transition', 'weights', 'probeResult', 'shutdown']);
   for (const [hookName, hook] of Object.entries(hooks)) {
     hook.intercept({
       register(tap) {

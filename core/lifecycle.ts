@@ -5,14 +5,14 @@ import type { Instance, InstanceState } from './types.ts';
 
 /** from → the states it may move to. Mirrors the lifecycle diagram of seed 004 (docs/concepts.md). */
 export const TRANSITIONS: Readonly<Record<InstanceState, readonly InstanceState[]>> = {
-  stopped: ['starting', 'idle'],
+  stopped: ['starting', 'idle', 'restarting'],
   starting: ['running', 'restarting', 'failed', 'stopping', 'stopped'],
   running: ['unhealthy', 'restarting', 'failed', 'stopping', 'stopped', 'idle'],
   unhealthy: ['running', 'restarting', 'failed', 'stopping', 'stopped'],
   restarting: ['starting', 'failed', 'stopping', 'stopped', 'idle'],
   failed: ['starting', 'stopping', 'stopped', 'idle'],
   stopping: ['stopped', 'idle', 'failed', 'restarting'],
-  idle: ['starting', 'running', 'stopping', 'stopped'],
+  idle: ['starting', 'running', 'stopping', 'stopped', 'restarting'],
 };
 
 /** States in which the instance's process exists. */

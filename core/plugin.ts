@@ -1,4 +1,5 @@
 // The plugin contract: what a plugin module exports and what it gets to work with.
+import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Hooks } from './hooks.ts';
@@ -37,6 +38,9 @@ export interface PluginContext {
   readonly registry: Registry;
   /** Start, stop and probe instances. */
   readonly instances: InstanceControl;
+  /** The embedded SQLite store (better-sqlite3). Plugins keep their own tables, named
+   *  `<plugin name with _ for ->_<table>`; write on changes, never per request. */
+  readonly db: Database.Database;
   readonly config: TenementConfig;
   /** Child logger named after the plugin. */
   readonly log: Logger;

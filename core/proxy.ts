@@ -53,6 +53,7 @@ export class Proxy {
       let timedOut = false;
       const timer = setTimeout(() => { timedOut = true; }, timeoutMs);
       res.once('close', () => clearTimeout(timer));
+      this.d.hooks.forward.call(ctx, inst);
       this.proxy.web(ctx.req, res, {
         target: { host: '127.0.0.1', port: inst.port! }, agent: this.agent(inst), proxyTimeout: timeoutMs,
       }, (err: NodeJS.ErrnoException) => {

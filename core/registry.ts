@@ -65,10 +65,20 @@ export class Registry {
     this.store.deleteInstance(inst.service, inst.id);
   }
 
-  setWeight(inst: Instance, weight: number): void {
-    assertWeight(weight);
-    inst.weight = weight;
-    this.store.putInstance(inst.service, inst.id, weight);
+  setWeight(inst: Instance, weight: number, reason = 'weight set'): void {
+    this.setWeights([[inst, weight]], reason);
+  }
+
+  /**
+   * Change several weights as one step: validated first, persisted in one transaction, applied in
+   * memory in one synchronous block (no request sees half of it), then hooks.weights fires.
+   */
+  setWeights(changes: ReadonlyArray<readonly [Instance, number]>, reason: string): void {
+    for (const [, w] of changes) assertWeight(w);
+    this.store.putWeights(changes.map(([i, w]) => [i.service, i.id, w] as const));
+    const done = changes.filter(([i, w]) => i.weight !== w).map(([instance, to]) => ({ instance, from: instance.weight, to }));
+    for (const [i, w] of changes) i.weight = w;
+    if (done.length > 0) this.hooks.weights.call(done, reason);
   }
 
   /** The only way to change an instance's state (see lifecycle.ts). */

@@ -77,7 +77,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   try {
     ensureToken(settings.data_dir, store);
     const routes: FastifyPluginAsync[] = [];
-    await applyPlugins({ config, builtins, hooks, registry, log, control, routes, applied });
+    await applyPlugins({ config, builtins, hooks, registry, log, control, store, routes, applied });
     listener = await createListener({ hooks, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION } });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
@@ -104,14 +104,14 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
 /** Load every plugin in order and apply it; checks that each service's isolation level is served. */
 async function applyPlugins(d: {
   config: TenementConfig; builtins: Builtins; hooks: Hooks; registry: Registry; log: Logger;
-  control: InstanceControl; routes: FastifyPluginAsync[]; applied: PluginInstance[];
+  control: InstanceControl; store: Store; routes: FastifyPluginAsync[]; applied: PluginInstance[];
 }): Promise<void> {
   const { config, log } = d;
   const levels = new Set<string>();
   let isolationOff = true;
   for (const p of await resolvePlugins(config, d.builtins)) {
     const ctx: PluginContext = {
-      hooks: d.hooks, registry: d.registry, config, dir: config.dir, instances: d.control,
+      hooks: d.hooks, registry: d.registry, config, dir: config.dir, instances: d.control, db: d.store.db,
       log: log.child({ plugin: p.def.name }), http: { register: (fn) => d.routes.push(fn) },
     };
     const failed = (step: string) => (err: unknown) => {

@@ -42,6 +42,12 @@ export class Store {
       ON CONFLICT (service, id) DO UPDATE SET weight = excluded.weight`).run(service, id, weight, Date.now());
   }
 
+  /** Several weights in one transaction. */
+  putWeights(rows: ReadonlyArray<readonly [string, string, number]>): void {
+    const stmt = this.db.prepare('UPDATE instances SET weight = ? WHERE service = ? AND id = ?');
+    this.db.transaction(() => { for (const [s, id, w] of rows) stmt.run(w, s, id); })();
+  }
+
   deleteInstance(service: string, id: string): void {
     this.db.prepare('DELETE FROM instances WHERE service = ? AND id = ?').run(service, id);
   }

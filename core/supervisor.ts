@@ -219,7 +219,8 @@ export class Supervisor {
       return;
     }
     run.stopping = true;
-    this.d.registry.transition(inst, 'stopping', reason);
+    this.d.registry.transition(inst, 'stopping', reason); // no new requests from here on
+    await this.drain(inst);
     this.signal(run, 'SIGTERM');
     if (run.freezing) await run.freezing.then((f) => { run.frozen = f; }, () => undefined);
     if (run.frozen) this.thaw(inst, run); // a frozen process only acts on signals once thawed
@@ -265,6 +266,13 @@ export class Supervisor {
     try { run.frozen?.thaw(); } catch (err) { this.d.log.error({ instance: inst.key, err }, 'thaw failed'); }
     run.frozen = undefined;
     inst.suspended = null;
+  }
+
+  /** Let in-flight requests (and WebSockets) finish, for at most drain_timeout. */
+  private async drain(inst: Instance): Promise<void> {
+    const deadline = Date.now() + this.d.config.settings.drain_timeout * 1000;
+    if (inst.inflight > 0) this.d.log.info({ instance: inst.key, inflight: inst.inflight }, 'draining');
+    while (inst.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Manual restart: resets the crash budget. */

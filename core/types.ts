@@ -53,6 +53,9 @@ export interface ServiceConfig {
   spawn_on_request: boolean;
   /** With spawn_on_request: no instance is created on request once the service has this many. */
   max_instances: number;
+  /** Sticky assignment for balanced requests: "cookie", or a lowercased header name whose value
+   *  identifies the user (deploy-workflows). Unset = none. */
+  sticky?: string;
   restart: RestartPolicy;
   weight: number;
   /** Raw env templates; {name} {id} {port} {data_dir} interpolated per instance. */
@@ -126,6 +129,12 @@ export interface Instance {
   /** How the process is frozen while `idle` ("cgroup-freezer" or "sigstop"; "freezing" until
    *  the kernel confirms), or null. */
   suspended: string | null;
+}
+
+export interface WeightChange {
+  instance: Instance;
+  from: number;
+  to: number;
 }
 
 export interface Transition {

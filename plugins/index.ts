@@ -1,19 +1,21 @@
 // The only list of built-in plugins, and which one fills each slot by default.
 import type { Builtins } from '../core/loader.ts';
 import type { PluginDefinition } from '../core/plugin.ts';
+import deployWorkflows from './deploy-workflows/index.ts';
 import idleScaler from './idle-scaler/index.ts';
 import leastConnections from './least-connections/index.ts';
 import processIsolation from './process-isolation/index.ts';
 import weightedBalancer from './weighted-balancer/index.ts';
 
 export const BUILTIN_PLUGINS: Readonly<Record<string, PluginDefinition>> = Object.freeze(
-  Object.fromEntries([weightedBalancer, leastConnections, processIsolation, idleScaler].map((p) => [p.name, p as PluginDefinition])),
+  Object.fromEntries([weightedBalancer, leastConnections, processIsolation, idleScaler, deployWorkflows].map((p) => [p.name, p as PluginDefinition])),
 );
 
 export const DEFAULT_SLOTS: Builtins['defaults'] = Object.freeze({
   balancer: 'weighted-balancer',
   isolation: 'process-isolation',
   scaler: 'idle-scaler',
+  workflows: 'deploy-workflows',
 });
 
 export const BUILTINS: Builtins = { plugins: BUILTIN_PLUGINS, defaults: DEFAULT_SLOTS };

@@ -6,7 +6,7 @@
 import { TenementError } from '../../core/errors.ts';
 import { definePlugin, type PluginContext } from '../../core/plugin.ts';
 import { DNS_LABEL } from '../../core/registry.ts';
-import type { Instance } from '../../core/types.ts';
+import type { Instance, InstanceState } from '../../core/types.ts';
 import { WakeQueue } from './queue.ts';
 import { sleepRoutes } from './routes.ts';
 
@@ -128,6 +128,9 @@ class IdleScaler {
       return;
     }
     const exit = inst.lastExit !== before ? inst.lastExit : null;
+    // someone else took over (ten restart started a new attempt): its waiters wait on for it
+    const now = inst.state as InstanceState; // changed while we awaited
+    if (now === 'starting' || (now === 'restarting' && exit === null)) return;
     const why = exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : `it is ${inst.state}`;
     this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, why]));
     log.warn({ instance: inst.key, why }, 'wake failed: back to idle');

@@ -1,0 +1,81 @@
+// Targeting and A/B: a header (X-Tenement-Instance) or cookie names the instance a balanced
+// request goes to (dogfooding); `sticky` services keep each user on one instance while weights
+// change, with weighted rendezvous hashing so only the share that moves is reassigned.
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PluginContext } from '../../core/plugin.ts';
+import { DNS_LABEL } from '../../core/registry.ts';
+import { parseHost } from '../../core/router.ts';
+import type { Instance } from '../../core/types.ts';
+
+export interface TargetingOptions { target_header: string; target_cookie: string; sticky_cookie: string }
+
+export function cookie(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.headers.cookie;
+  if (!raw) return undefined;
+  for (const part of raw.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Deterministic number in (0, 1) for a (user, instance) pair. */
+function unit(key: string, id: string): number {
+  const h = createHash('sha1').update(`${key}\0${id}`).digest();
+  return (h.readUIntBE(0, 6) + 1) / (2 ** 48 + 2);
+}
+
+/**
+ * Weighted rendezvous hashing: the candidate with the highest weight / -ln(u(key, id)). A user's
+ * pick changes only when an instance it would now prefer gains weight (or its own loses it).
+ */
+export function stickyPick<T extends Pick<Instance, 'id' | 'weight'>>(candidates: readonly T[], key: string): T | undefined {
+  let best: T | undefined;
+  let bestScore = -Infinity;
+  for (const c of candidates) {
+    if (c.weight <= 0) continue;
+    const score = c.weight / -Math.log(unit(key, c.id));
+    if (score > bestScore) { bestScore = score; best = c; }
+  }
+  return best;
+}
+
+export function applyTargeting(ctx: PluginContext, o: TargetingOptions): void {
+  const { hooks, registry, config } = ctx;
+  const domain = config.settings.domain;
+  // before the core host parser (stage 100): a targeted balanced request becomes a direct one
+  hooks.resolveTarget.tapPromise({ name: 'deploy-workflows', stage: 0 }, async (rc) => {
+    const id = header(rc.req, o.target_header) ?? cookie(rc.req, o.target_cookie);
+    if (!id) return undefined;
+    const t = parseHost(rc.host, domain);
+    if (t.kind !== 'service' || t.instanceId !== undefined || !DNS_LABEL.test(id) || !registry.get(t.service, id)) return undefined;
+    return { kind: 'service', service: t.service, instanceId: id };
+  });
+  hooks.filterCandidates.tap('deploy-workflows', (candidates, rc) => {
+    const service = rc.target?.kind === 'service' ? rc.target.service : undefined;
+    const sticky = service === undefined ? undefined : config.services[service]?.sticky;
+    if (!sticky || candidates.length <= 1) return candidates;
+    let key = sticky === 'cookie' ? cookie(rc.req, o.sticky_cookie) : header(rc.req, sticky);
+    if (!key && sticky === 'cookie' && rc.res) key = assignCookie(rc.res, o.sticky_cookie);
+    if (!key) return candidates;
+    const pick = stickyPick(candidates, key);
+    return pick ? [pick] : candidates;
+  });
+}
+
+/** Give a new user a sticky id; kept next to any Set-Cookie the app sends in its response. */
+function assignCookie(res: ServerResponse, name: string): string {
+  const key = randomBytes(12).toString('base64url');
+  const ours = `${name}=${key}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly`;
+  res.setHeader('set-cookie', ours);
+  const set = res.setHeader.bind(res);
+  res.setHeader = (n: string, v: number | string | readonly string[]) =>
+    n.toLowerCase() === 'set-cookie' ? set(n, [ours, ...(Array.isArray(v) ? v : [String(v)])]) : set(n, v);
+  return key;
+}
