@@ -44,8 +44,9 @@ export class Store {
 
   /** Several weights in one transaction. */
   putWeights(rows: ReadonlyArray<readonly [string, string, number]>): void {
-    const stmt = this.db.prepare('UPDATE instances SET weight = ? WHERE service = ? AND id = ?');
-    this.db.transaction(() => { for (const [s, id, w] of rows) stmt.run(w, s, id); })();
+    const stmt = this.db.prepare(`INSERT INTO instances (service, id, weight, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (service, id) DO UPDATE SET weight = excluded.weight`);
+    this.db.transaction(() => { for (const [s, id, w] of rows) stmt.run(s, id, w, Date.now()); })();
   }
 
   deleteInstance(service: string, id: string): void {

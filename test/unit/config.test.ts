@@ -53,7 +53,7 @@ describe('the example tenement.toml', () => {
     assert.deepEqual(c.services.api, {
       name: 'api', argv: ['node', 'examples/node-app/server.js'], workdir: ROOT, health: '/health',
       startup_timeout: 30, stop_timeout: 10, request_timeout: 30, isolation: 'process', idle_timeout: 0,
-      idle_action: 'stop', suspend_timeout: 300, spawn_on_request: false, max_instances: 10,
+      idle_action: 'stop', suspend_timeout: 300, spawn_on_request: false, max_instances: 10, sticky: undefined,
       restart: 'always', weight: 100, env: { INSTANCE: '{name}:{id}' },
     });
     assert.deepEqual(c.services.web.argv, ['python3', '-u', 'examples/python-app/server.py']);
@@ -101,6 +101,14 @@ describe('values', () => {
       [60, 'suspend', 0, true, 10000],
     );
     assert.equal(parseConfig(MIN + 'idle_action = "stop"\nsuspend_timeout = 0.5\nmax_instances = 1\n', FILE).services.api.max_instances, 1);
+  });
+
+  test('sticky: absent → undefined; "cookie" kept; a header name is lowercased', () => {
+    const absent = parseConfig(MIN, FILE).services.api;
+    assert.ok('sticky' in absent);
+    assert.equal(absent.sticky, undefined);
+    assert.equal(parseConfig(MIN + 'sticky = "cookie"\n', FILE).services.api.sticky, 'cookie');
+    assert.equal(parseConfig(MIN + 'sticky = "X-User"\n', FILE).services.api.sticky, 'x-user');
   });
 
   test('domain is lowercased; plugins keep options, use = false and extra order', () => {
@@ -166,6 +174,10 @@ describe('errors name the key and the line', () => {
     expectError('[settings]\ndomain = "a..b"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.domain', 2);
     expectError('[settings]\ndomain = "under_score.dev"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.domain', 2);
     expectError('[service.api]\nargs = []\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.args', 2);
+    const st = expectError(MIN + '\nsticky = "bad header!"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.sticky', 4);
+    assert.match(st.message, /"cookie"/);
+    assert.match(st.message, /"bad header!"/);
+    expectError(MIN + 'sticky = true\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.sticky', 3);
   });
 
   test('missing keys point at the table header', () => {

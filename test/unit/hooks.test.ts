@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { TenementError } from '../../core/errors.ts';
 import { createHooks } from '../../core/hooks.ts';
-import type { Instance, RequestContext, SpawnSpec, Transition } from '../../core/types.ts';
+import type { Instance, RequestContext, SpawnSpec, Transition, WeightChange } from '../../core/types.ts';
 
 /** Real hooks with a pino logger whose JSON lines are collected. */
 function setup() {
@@ -58,8 +58,8 @@ describe('createHooks(): the hooks object', () => {
   test('has the catalog of DESIGN §4', () => {
     const { hooks } = setup();
     assert.deepEqual(Object.keys(hooks).sort(), [
-      'filterCandidates', 'prepareSpawn', 'probe', 'probeResult', 'ready', 'requestDone', 'resolveTarget',
-      'selectInstance', 'shutdown', 'transition', 'wake',
+      'filterCandidates', 'forward', 'prepareSpawn', 'probe', 'probeResult', 'ready', 'requestDone', 'resolveTarget',
+      'selectInstance', 'shutdown', 'transition', 'wake', 'weights',
     ]);
   });
 
@@ -179,6 +179,36 @@ describe('notification hooks: a throwing tap is logged and isolated', () => {
     assert.deepEqual(seen, [t]);
     assert.equal(lines.length, 1);
     assert.deepEqual([lines[0].plugin, lines[0].hook], ['bad-audit', 'transition']);
+  });
+
+  test('forward (SyncHook): later taps run, call does not throw, the failure is logged', () => {
+    const { hooks, lines } = setup();
+    const seen: Array<[RequestContext, Instance]> = [];
+    hooks.forward.tap('bad-shadow', () => { throw new Error('mirror down'); });
+    hooks.forward.tap('good', (c, i) => { seen.push([c, i]); });
+    const c = ctx();
+    const inst = instance();
+    assert.doesNotThrow(() => hooks.forward.call(c, inst));
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0][0], c);
+    assert.equal(seen[0][1], inst);
+    assert.equal(lines.length, 1);
+    assert.deepEqual([lines[0].plugin, lines[0].hook], ['bad-shadow', 'forward']);
+    assert.match(String((lines[0].err as { message?: string })?.message), /mirror down/);
+  });
+
+  test('weights (SyncHook): later taps run, call does not throw, the failure is logged', () => {
+    const { hooks, lines } = setup();
+    const seen: Array<[WeightChange[], string]> = [];
+    hooks.weights.tap('bad-history', () => { throw new Error('db locked'); });
+    hooks.weights.tap('good', (changes, reason) => { seen.push([changes, reason]); });
+    const changes: WeightChange[] = [{ instance: instance('a'), from: 100, to: 90 }, { instance: instance('b'), from: 0, to: 10 }];
+    assert.doesNotThrow(() => hooks.weights.call(changes, 'canary step'));
+    assert.deepEqual(seen, [[changes, 'canary step']]);
+    assert.equal(seen[0][0], changes);
+    assert.equal(lines.length, 1);
+    assert.deepEqual([lines[0].plugin, lines[0].hook], ['bad-history', 'weights']);
+    assert.match(String((lines[0].err as { message?: string })?.message), /db locked/);
   });
 
   test('probeResult (SyncHook): isolated', () => {

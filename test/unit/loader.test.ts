@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseConfig } from '../../core/config.ts';
 import { type ErrorCode, TenementError } from '../../core/errors.ts';
 import { importPlugin, LOAD_TIMEOUT_MS, resolvePlugins, withTimeout } from '../../core/loader.ts';
+import { SLOTS } from '../../core/plugin.ts';
 import { BUILTINS } from '../../plugins/index.ts';
 
 const MIN = '[service.api]\ncommand = "node app.js"\n';
@@ -77,42 +78,50 @@ async function rejectsWith(p: Promise<unknown>, code: ErrorCode, check?: (e: Ten
 }
 
 describe('resolvePlugins(): slots', () => {
-  test('defaults fill balancer, isolation and scaler, in slot order, with default options', async () => {
+  test('defaults fill balancer, isolation, scaler and workflows, in slot order, with default options', async () => {
     const list = await resolve();
     assert.deepEqual(list.map((p) => [p.slot, p.def.name, p.use]), [
       ['balancer', 'weighted-balancer', 'weighted-balancer'],
       ['isolation', 'process-isolation', 'process-isolation'],
       ['scaler', 'idle-scaler', 'idle-scaler'],
+      ['workflows', 'deploy-workflows', 'deploy-workflows'],
     ]);
     assert.equal(list[0].def, BUILTINS.plugins['weighted-balancer']);
     assert.equal(list[2].def, BUILTINS.plugins['idle-scaler']);
-    assert.deepEqual(list.map((p) => p.options), [{}, {}, { queue_size: 1000, wait_timeout: 30, check_interval: 0.5, ready: 'health' }]);
+    assert.equal(list[3].def, BUILTINS.plugins['deploy-workflows']);
+    assert.deepEqual(list.map((p) => p.options), [
+      {}, {}, { queue_size: 1000, wait_timeout: 30, check_interval: 0.5, ready: 'health' },
+      { target_header: 'x-tenement-instance', target_cookie: 'tenement-instance', sticky_cookie: 'tenement-sticky', shadow_body_limit: 65536 },
+    ]);
   });
 
   test('[plugins.scaler] options are checked and defaults filled in; use = false leaves no scaler', async () => {
     const list = await resolve('[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 5\nready = "port"\n');
-    assert.deepEqual(list.at(-1)!.options, { queue_size: 5, wait_timeout: 30, check_interval: 0.5, ready: 'port' });
+    assert.equal(list[2].slot, 'scaler');
+    assert.deepEqual(list[2].options, { queue_size: 5, wait_timeout: 30, check_interval: 0.5, ready: 'port' });
     await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 0\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /queue_size/));
     await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nready = "tcp"\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /ready/));
-    assert.deepEqual((await resolve('[plugins.scaler]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation']);
+    assert.deepEqual((await resolve('[plugins.scaler]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'deploy-workflows']);
   });
 
   test('[plugins.balancer] use = "least-connections" picks it', async () => {
     const list = await resolve('[plugins.balancer]\nuse = "least-connections"\n');
-    assert.deepEqual(list.map((p) => p.def.name), ['least-connections', 'process-isolation', 'idle-scaler']);
+    assert.deepEqual(list.map((p) => p.def.name), ['least-connections', 'process-isolation', 'idle-scaler', 'deploy-workflows']);
     assert.equal(list[0].slot, 'balancer');
     assert.equal(list[0].def, BUILTINS.plugins['least-connections']);
   });
 
   test('use = false switches a slot off', async () => {
-    assert.deepEqual((await resolve('[plugins.balancer]\nuse = false\n')).map((p) => p.def.name), ['process-isolation', 'idle-scaler']);
-    assert.deepEqual((await resolve('[plugins.isolation]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'idle-scaler']);
+    assert.deepEqual((await resolve('[plugins.balancer]\nuse = false\n')).map((p) => p.def.name), ['process-isolation', 'idle-scaler', 'deploy-workflows']);
+    assert.deepEqual((await resolve('[plugins.isolation]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'idle-scaler', 'deploy-workflows']);
+    assert.deepEqual((await resolve('[plugins.workflows]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler']);
   });
 
   test('a slot with no default and no entry stays empty', async () => {
     const list = await resolve();
-    assert.ok(!list.some((p) => p.slot === 'metrics' || p.slot === 'workflows'));
-    assert.deepEqual(list.map((p) => p.slot), ['balancer', 'isolation', 'scaler']);
+    assert.deepEqual(SLOTS.filter((s) => BUILTINS.defaults[s] === undefined), ['metrics']);
+    assert.ok(!list.some((p) => p.slot === 'metrics'));
+    assert.deepEqual(list.map((p) => p.slot), ['balancer', 'isolation', 'scaler', 'workflows']);
   });
 
   test('a ./path relative to config.dir loads (subfolder too)', async () => {
@@ -136,12 +145,14 @@ describe('resolvePlugins(): slots', () => {
 
   test('extra plugins load after the slots, in file order', async () => {
     const list = await resolve('[[plugins.extra]]\nuse = "tenement-plugin-fake"\n[[plugins.extra]]\nuse = "./audit.js"\nurl = "http://127.0.0.1:9"\n');
-    assert.deepEqual(list.map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'fake-npm', 'audit']);
+    assert.deepEqual(list.map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'deploy-workflows', 'fake-npm', 'audit']);
   });
 
   test('an extra plugin may fill a slot that is switched off', async () => {
     const list = await resolve('[plugins.balancer]\nuse = false\n[[plugins.extra]]\nuse = "./extra-balancer.js"\n');
-    assert.deepEqual(list.map((p) => [p.def.name, p.slot]), [['process-isolation', 'isolation'], ['idle-scaler', 'scaler'], ['extra-balancer', 'balancer']]);
+    assert.deepEqual(list.map((p) => [p.def.name, p.slot]), [
+      ['process-isolation', 'isolation'], ['idle-scaler', 'scaler'], ['deploy-workflows', 'workflows'], ['extra-balancer', 'balancer'],
+    ]);
   });
 });
 

@@ -11,7 +11,7 @@ import { type ErrorCode, TenementError } from '../../core/errors.ts';
 import { createHooks } from '../../core/hooks.ts';
 import { assertName, assertWeight, DNS_LABEL, Registry } from '../../core/registry.ts';
 import { Store } from '../../core/store.ts';
-import type { Transition } from '../../core/types.ts';
+import type { Transition, WeightChange } from '../../core/types.ts';
 
 const dirs: string[] = [];
 const stores: Store[] = [];
@@ -142,6 +142,82 @@ describe('Registry persistence', () => {
     assert.equal(registry.transition(inst, 'starting', 'spawn'), true);
     assert.deepEqual(seen.map((t) => [t.from, t.to, t.reason]), [['stopped', 'starting', 'spawn']]);
     assert.throws(() => registry.transition(inst, 'idle', 'x'));
+  });
+});
+
+describe('Registry.setWeights', () => {
+  /** Records every hooks.weights call, with each instance's in-memory weight as seen by the tap. */
+  function recordWeights(hooks: ReturnType<typeof createHooks>) {
+    const calls: Array<{ changes: WeightChange[]; reason: string; seen: number[] }> = [];
+    hooks.weights.tap('rec', (changes, reason) => { calls.push({ changes, reason, seen: changes.map((c) => c.instance.weight) }); });
+    return calls;
+  }
+  const stored = (dataDir: string) =>
+    open(dataDir).store.listInstances().map(({ service, id, weight }) => `${service}:${id}=${weight}`).sort();
+
+  test('persists every row in one store call: a second Store sees them all', () => {
+    const { dataDir, registry, store } = fresh();
+    const a = registry.create('api', 'a', 100);
+    const b = registry.create('api', 'b', 0);
+    const c = registry.create('web', 'c', 50);
+    const batches: Array<ReadonlyArray<readonly [string, string, number]>> = [];
+    const put = store.putWeights.bind(store);
+    store.putWeights = (rows) => { batches.push(rows); put(rows); };
+    store.putInstance = () => { assert.fail('setWeights must not write row by row'); };
+    registry.setWeights([[a, 90], [b, 10], [c, 0]], 'canary step');
+    assert.deepEqual(batches, [[['api', 'a', 90], ['api', 'b', 10], ['web', 'c', 0]]]);
+    assert.deepEqual([a.weight, b.weight, c.weight], [90, 10, 0]);
+    assert.deepEqual(stored(dataDir), ['api:a=90', 'api:b=10', 'web:c=0']);
+  });
+
+  test('Store.putWeights writes all rows in one transaction', () => {
+    const { dataDir, store } = fresh();
+    store.putInstance('api', 'a', 100);
+    store.putInstance('api', 'b', 0);
+    store.putWeights([['api', 'a', 25], ['api', 'b', 75]]);
+    assert.deepEqual(stored(dataDir), ['api:a=25', 'api:b=75']);
+    // a failure on a later row rolls back the earlier ones
+    store.db.exec(`CREATE TRIGGER no_13 BEFORE UPDATE ON instances WHEN NEW.weight = 13
+      BEGIN SELECT RAISE(ABORT, 'weight 13 refused'); END`);
+    assert.throws(() => store.putWeights([['api', 'a', 50], ['api', 'b', 13]]), /weight 13 refused/);
+    assert.deepEqual(stored(dataDir), ['api:a=25', 'api:b=75']);
+  });
+
+  test('all-or-nothing: one invalid weight → TEN_ERR_API_INVALID_WEIGHT, nothing changes, no hook call', () => {
+    const { dataDir, registry, hooks } = fresh();
+    const calls = recordWeights(hooks);
+    const a = registry.create('api', 'a', 100);
+    const b = registry.create('api', 'b', 0);
+    for (const bad of [101, -1, 1.5, NaN, '50', null]) {
+      throwsCode(() => registry.setWeights([[a, 50], [b, bad as number]], 'split'), 'TEN_ERR_API_INVALID_WEIGHT', 400);
+      throwsCode(() => registry.setWeights([[a, bad as number], [b, 50]], 'split'), 'TEN_ERR_API_INVALID_WEIGHT', 400);
+    }
+    assert.deepEqual([a.weight, b.weight], [100, 0]);
+    assert.deepEqual(stored(dataDir), ['api:a=100', 'api:b=0']);
+    assert.deepEqual(calls, []);
+  });
+
+  test('fires hooks.weights once, with only the changed instances and the reason, after applying them', () => {
+    const { registry, hooks } = fresh();
+    const calls = recordWeights(hooks);
+    const a = registry.create('api', 'a', 100);
+    const b = registry.create('api', 'b', 0);
+    const c = registry.create('api', 'c', 30);
+    registry.setWeights([[a, 80], [b, 0], [c, 20]], 'rollout step 1');
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0].reason, 'rollout step 1');
+    assert.deepEqual(calls[0].changes.map((ch) => [ch.instance, ch.from, ch.to]), [[a, 100, 80], [c, 30, 20]]);
+    assert.equal(calls[0].changes[0].instance, a);
+    assert.equal(calls[0].changes[1].instance, c);
+    assert.deepEqual(calls[0].seen, [80, 20], 'the tap sees the new weights already applied');
+    // nothing changed → no call
+    registry.setWeights([[a, 80], [b, 0]], 'no-op');
+    assert.equal(calls.length, 1);
+    // setWeight goes through the same path: one change, the given reason
+    registry.setWeight(b, 5, 'ten weight');
+    assert.equal(calls.length, 2);
+    assert.deepEqual(calls[1].changes.map((ch) => [ch.instance, ch.from, ch.to]), [[b, 0, 5]]);
+    assert.equal(calls[1].reason, 'ten weight');
   });
 });
 
