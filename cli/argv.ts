@@ -3,7 +3,9 @@
 // negative numbers so they arrive as values and the real validators can reject them properly.
 
 /** Options that take a value: `--weight -1` becomes `--weight=-1`. */
-const VALUE_OPTIONS = new Set(['--server', '--token', '--config', '--id', '--weight', '--port', '--domain']);
+const VALUE_OPTIONS = new Set(['--server', '--token', '--config', '--id', '--weight', '--port', '--domain',
+  '--version', '--timeout', '--batch', '--steps', '--interval', '--max-error-rate', '--max-p99', '--percent', '--limit',
+  '--from', '--to', '--strategy']);
 const NEGATIVE_NUMBER = /^-\.?\d/;
 
 export function normalizeArgv(argv: readonly string[]): string[] {

@@ -2,10 +2,15 @@
 import { Builtins, Cli, type BaseContext } from 'clipanion';
 import { normalizeArgv } from './argv.ts';
 import { ConfigCommand } from './commands/config.ts';
+import { DeployCommand } from './commands/deploy.ts';
 import { HealthCommand } from './commands/health.ts';
+import { HistoryCommand } from './commands/history.ts';
 import { PsCommand } from './commands/ps.ts';
 import { RestartCommand } from './commands/restart.ts';
+import { RolloutAbortCommand, RolloutCommand, RolloutStatusCommand } from './commands/rollout.ts';
+import { RouteCommand } from './commands/route.ts';
 import { ServeCommand } from './commands/serve.ts';
+import { ShadowCommand, ShadowStatusCommand, ShadowStopCommand } from './commands/shadow.ts';
 import { SpawnCommand } from './commands/spawn.ts';
 import { StopCommand } from './commands/stop.ts';
 import { VersionCommand } from './commands/version.ts';
@@ -24,6 +29,15 @@ export function buildCli(): Cli {
     WeightCommand,
     HealthCommand,
     PsCommand,
+    DeployCommand,
+    RouteCommand,
+    RolloutCommand,
+    RolloutStatusCommand,
+    RolloutAbortCommand,
+    ShadowCommand,
+    ShadowStatusCommand,
+    ShadowStopCommand,
+    HistoryCommand,
     ConfigCommand,
     VersionCommand,
     Builtins.HelpCommand,
@@ -41,21 +55,36 @@ export async function runCli(argv: readonly string[], context: BaseContext = Cli
   try {
     command = cli.process(input, context);
   } catch (err) {
-    context.stderr.write(usageError(cli, input[0]!, err));
+    context.stderr.write(usageError(cli, input, err));
     return 2;
   }
   return cli.run(command, context);
 }
 
 /** Unknown command, missing or unknown option: clipanion's message, in our error format. */
-function usageError(cli: Cli, word: string, err: unknown): string {
+function usageError(cli: Cli, input: readonly string[], err: unknown): string {
   const defs = cli.definitions().filter((d) => d.description);
-  const def = defs.find((d) => d.path === `ten ${word}`);
+  // The command with the longest path the input starts with: `ten rollout status api` is
+  // `ten rollout status`, not `ten rollout`.
+  const def = defs
+    .filter((d) => d.path.split(' ').slice(1).every((word, i) => input[i] === word))
+    .sort((a, b) => b.path.length - a.path.length)[0];
   if (!def) {
     const commands = defs.map((d) => d.path.slice('ten '.length)).join(', ');
-    return `error TEN_ERR_CLI_INVALID_ARGUMENT: unknown command ${JSON.stringify(word)}\n  hint: commands are ${commands}; see \`ten --help\`\n`;
+    return `error TEN_ERR_CLI_INVALID_ARGUMENT: unknown command ${JSON.stringify(input[0]!)}\n  hint: commands are ${commands}; see \`ten --help\`\n`;
   }
-  const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-  const synopsis = def.usage.replace(/ \[-[^\]]*\]/g, '').trim();
+  // Options the command requires, written `--to TO`.
+  const required = def.options.filter((o) => o.required).map((o) => {
+    const name = o.definition.split(' ')[0]!;
+    return o.definition.includes('#') ? `${name} ${name.replace(/^-+/, '').toUpperCase()}` : name;
+  });
+  let message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  // clipanion reports a missing required option as "Command not found; did you mean: ...".
+  const missing = required.filter((r) => {
+    const name = r.split(' ')[0]!;
+    return !input.some((tok) => tok === name || tok.startsWith(`${name}=`));
+  });
+  if (message.startsWith('Command not found') && missing.length > 0) message = `missing ${missing.join(', ')}`;
+  const synopsis = [def.usage.replace(/ \[-[^\]]*\]/g, '').trim(), ...required].join(' ');
   return `error TEN_ERR_CLI_INVALID_ARGUMENT: ${message}\n  hint: usage: ${synopsis} [options] (see \`${def.path} --help\`)\n`;
 }

@@ -1,6 +1,6 @@
 // Pure formatters for the tables the CLI prints. Columns are left-aligned and padded with spaces;
 // the minimum widths reproduce the `ten ps` table of the original docs exactly.
-import type { HealthView, InstanceView } from './types.ts';
+import type { HealthView, HistoryEntry, InstanceView, Operation, OperationStep, RouteResult, ShadowStatus } from './types.ts';
 
 export interface Column {
   header: string;
@@ -70,4 +70,155 @@ export function formatHealth(rows: ReadonlyArray<{ instance: InstanceView; resul
         : [instance.key, result.probe.ok ? 'healthy' : 'unhealthy', result.probe.detail, `${Math.round(result.probe.latencyMs)}ms`],
     ),
   );
+}
+
+// ---------------------------------------------------------------- deploy workflows
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** Local `YYYY-MM-DD HH:MM:SS` of an ISO time; the input unchanged if it is not a time, `-` if none. */
+export function formatLocalTime(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** Local `HH:MM:SS` of an ISO time. */
+export function formatClock(iso: string): string {
+  const full = formatLocalTime(iso);
+  return /^\d{4}-\d\d-\d\d /.test(full) ? full.slice(11) : full;
+}
+
+/** One step of an operation, as `ten deploy` and `ten rollout` print it: `[12:00:01] message`. */
+export function formatStep(step: OperationStep): string {
+  return `[${formatClock(step.at)}] ${oneLine(step.message)}`;
+}
+
+/** 0.4s, 12s, 2m5s, 1h3m: tenths of seconds below a minute, then whole units; `-` if unknown. */
+export function formatElapsed(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '-';
+  if (ms < 60_000) return `${Math.floor(ms / 100) / 10}s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** The version an operation deploys or rolls out to (params.version or params.to), if known. */
+export function operationTarget(op: Operation): string | undefined {
+  const t = op.params?.version ?? op.params?.to;
+  return typeof t === 'string' && t !== '' ? t : undefined;
+}
+
+/** `deploy of api:v2`, `rolling deploy of api:v2`, `rollout of api:v2`. */
+export function operationLabel(op: Operation): string {
+  const what = op.kind === 'rolling' ? 'rolling deploy' : op.kind;
+  const target = operationTarget(op);
+  return `${what} of ${target === undefined ? op.service : `${op.service}:${target}`}`;
+}
+
+/** Time from start to end of a finished operation, e.g. `4.2s`; undefined while it runs. */
+function operationElapsed(op: Operation): string | undefined {
+  if (!op.finished_at) return undefined;
+  const ms = Date.parse(op.finished_at) - Date.parse(op.started_at);
+  return Number.isFinite(ms) && ms >= 0 ? formatElapsed(ms) : undefined;
+}
+
+/** The last line `ten deploy` / `ten rollout` print: `deploy of api:v2 succeeded in 4.2s`. */
+export function formatOperationSummary(op: Operation): string {
+  const took = operationElapsed(op);
+  return `${operationLabel(op)} ${op.status}${took === undefined ? '' : ` in ${took}`}`;
+}
+
+/** Rows of `key  value`, the keys padded to the longest one plus two spaces. */
+export function formatKeyValues(rows: ReadonlyArray<readonly [string, string]>): string {
+  const width = Math.max(0, ...rows.map(([k]) => k.length)) + 2;
+  return rows.map(([k, v]) => `${k.padEnd(width)}${v}`.trimEnd()).join('\n') + '\n';
+}
+
+/** `ten rollout status`: what, status, times, plan, the latest step, every step, and the error. */
+export function formatOperation(op: Operation): string {
+  const target = operationTarget(op);
+  const took = operationElapsed(op);
+  const rows: Array<[string, string]> = [
+    ['kind', op.kind],
+    ['target', target === undefined ? op.service : `${op.service}:${target}`],
+    ['id', op.id],
+    ['status', op.status],
+    ['started', formatLocalTime(op.started_at)],
+    ['finished', op.finished_at ? `${formatLocalTime(op.finished_at)}${took === undefined ? '' : ` (after ${took})`}` : '-'],
+  ];
+  const { steps, interval } = op.params ?? {};
+  if (Array.isArray(steps)) rows.push(['plan', `${steps.join('% → ')}%${typeof interval === 'number' ? `, ${formatElapsed(interval * 1000)} per step` : ''}`]);
+  const last = op.steps.at(-1);
+  if (op.status === 'running') rows.push(['current', last ? oneLine(last.message) : '(starting)']);
+  if (op.error) {
+    rows.push(['error', `${op.error.code}: ${oneLine(op.error.message)}`]);
+    if (op.error.hint) rows.push(['hint', oneLine(op.error.hint)]);
+  }
+  rows.push(['steps', op.steps.length === 0 ? '(none yet)' : '']);
+  return formatKeyValues(rows) + op.steps.map((s) => `  ${formatStep(s)}\n`).join('');
+}
+
+/** `ten route`: one line per instance, `api:v1  weight 0`, in the order the server sent them. */
+export function formatWeights(res: RouteResult): string {
+  const rows = Object.entries(res.weights).map(([id, w]) => [`${res.service}:${id}`, `weight ${w}`] as const);
+  return rows.length === 0 ? `${res.service}: no instances\n` : formatKeyValues(rows);
+}
+
+/** 12.3ms; `-` when unknown. */
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
+  return `${Math.round(ms * 10) / 10}ms`;
+}
+
+/** `2 (0.17%)`: a count and its share of total, when there is a total. */
+function countOf(n: number, total: number): string {
+  if (!(total > 0) || n === 0) return String(n);
+  const pct = (n / total) * 100;
+  return `${n} (${pct === 0 || pct >= 10 ? Math.round(pct) : pct.toPrecision(2)}%)`;
+}
+
+/** `ten shadow status`: the mirror and its comparison so far, as key/value lines. */
+export function formatShadow(s: ShadowStatus): string {
+  const diff = s.latency_diff_ms;
+  const diffText = diff === null || diff === undefined || !Number.isFinite(diff) ? '-'
+    : `${diff > 0 ? '+' : ''}${formatMs(diff)}${diff > 0 ? ' (shadow slower)' : diff < 0 ? ' (shadow faster)' : ''}`;
+  return formatKeyValues([
+    ['shadow', `${s.service} → ${s.service}:${s.to}, ${s.percent}% of requests${s.active ? '' : ' (stopped)'}`],
+    ['started', formatLocalTime(s.started_at)],
+    ['mirrored', String(s.mirrored)],
+    ['skipped', String(s.skipped)],
+    ['compared', String(s.compared)],
+    ['status mismatches', countOf(s.status_mismatches, s.compared)],
+    ['shadow errors', countOf(s.shadow_errors, s.mirrored)],
+    ['mean latency', `stable ${formatMs(s.stable_mean_ms)}, shadow ${formatMs(s.shadow_mean_ms)}`],
+    ['difference', diffText],
+  ]);
+}
+
+export const HISTORY_COLUMNS: readonly Column[] = [
+  { header: 'TIME', min: 19 },
+  { header: 'SERVICE', min: 8 },
+  { header: 'KIND', min: 12 },
+  { header: 'OUTCOME', min: 11 },
+  { header: 'DETAIL', min: 0 },
+];
+
+/** `ten history`: oldest first, newest last (whatever order the server sent). */
+export function formatHistory(entries: readonly HistoryEntry[]): string {
+  const time = (e: HistoryEntry) => {
+    const t = Date.parse(e.at);
+    return Number.isNaN(t) ? Infinity : t;
+  };
+  const sorted = entries.map((e, i) => ({ e, i })).sort((a, b) => time(a.e) - time(b.e) || a.i - b.i);
+  return formatTable(
+    HISTORY_COLUMNS,
+    sorted.map(({ e }) => [formatLocalTime(e.at), e.service, e.kind, e.outcome, oneLine(e.detail ?? '')]),
+  );
+}
+
+/** Text from the server on one line: newlines and runs of spaces become one space. */
+function oneLine(s: string): string {
+  return String(s).replace(/\s+/g, ' ').trim();
 }
