@@ -158,7 +158,7 @@ export class Supervisor {
     inst.port = null;
     inst.startedAt = null;
     inst.suspended = null;
-    inst.lastExit = { code, signal, at: Date.now() };
+    inst.lastExit = { code, signal, at: Date.now(), ...(run.killedFor ? { reason: run.killedFor } : {}) };
     if (run.stopping) return; // stop() owns the next state
     const why = run.killedFor ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
     this.d.log.warn({ instance: inst.key, code, signal }, `instance ${why}`);

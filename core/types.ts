@@ -123,7 +123,8 @@ export interface Instance {
   inflight: number;
   /** ms epoch until which passive health ejection keeps it out of balancing. */
   ejectedUntil: number;
-  lastExit: { code: number | null; signal: string | null; at: number } | null;
+  /** How the last process ended; `reason` when tenement killed it itself (e.g. startup_timeout). */
+  lastExit: { code: number | null; signal: string | null; at: number; reason?: string } | null;
   /** ms epoch of the last proxied request's start or end (scalers read it). */
   lastRequestAt: number;
   /** How the process is frozen while `idle` ("cgroup-freezer" or "sigstop"; "freezing" until

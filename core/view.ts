@@ -5,7 +5,7 @@ export interface InstanceView {
   service: string; id: string; key: string; state: string; health: string; weight: number;
   port: number | null; pid: number | null; socket: string | null; uptime_s: number | null;
   started_at: string | null; restarts: number; inflight: number; suspended: string | null;
-  last_exit: { code: number | null; signal: string | null; at: string } | null;
+  last_exit: { code: number | null; signal: string | null; at: string; reason?: string } | null;
 }
 
 export function viewInstance(i: Instance): InstanceView {

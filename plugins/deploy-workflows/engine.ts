@@ -72,7 +72,7 @@ export class Engine {
     clearTimeout(timer);
     if (outcome === 'done' && inst.state === 'running' && inst.health === 'healthy') return inst;
     const exit = inst.lastExit !== lastExit ? inst.lastExit : null;
-    const why = exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : `it is ${inst.state}`;
+    const why = exit ? (exit.reason ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`)) : `it is ${inst.state}`;
     await this.remove(inst, 'deploy failed');
     throw outcome === 'timeout'
       ? new TenementError('TEN_ERR_WORKFLOW_TIMEOUT', [inst.key, timeoutS])

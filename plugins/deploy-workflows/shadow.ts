@@ -16,12 +16,16 @@ interface Pair { shadow: Shadow; stable?: { status: number; ms: number }; mirror
 export class Shadows {
   private readonly byService = new Map<string, Shadow>();
   private readonly pairs = new WeakMap<RequestContext, Pair>();
+  /** Requests already considered (a retry on another instance is not mirrored twice). */
+  private readonly seen = new WeakSet<RequestContext>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   constructor(private readonly ctx: PluginContext, private readonly bodyLimit: number) {
     ctx.hooks.forward.tap('deploy-workflows', (rc, inst) => {
       const sh = this.byService.get(inst.service);
-      if (!sh?.active || inst.id === sh.to || rc.upgrade || Math.random() * 100 >= sh.percent) return;
+      if (!sh?.active || inst.id === sh.to || rc.upgrade || this.seen.has(rc)) return;
+      this.seen.add(rc);
+      if (Math.random() * 100 >= sh.percent) return;
       this.mirror(rc, sh);
     });
     ctx.hooks.requestDone.tap('deploy-workflows', (rc, outcome) => {

@@ -131,7 +131,7 @@ class IdleScaler {
     // someone else took over (ten restart started a new attempt): its waiters wait on for it
     const now = inst.state as InstanceState; // changed while we awaited
     if (now === 'starting' || (now === 'restarting' && exit === null)) return;
-    const why = exit ? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`) : `it is ${inst.state}`;
+    const why = exit ? (exit.reason ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`)) : `it is ${inst.state}`;
     this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, why]));
     log.warn({ instance: inst.key, why }, 'wake failed: back to idle');
     if (inst.state !== 'idle') await instances.stop(inst, 'idle', `wake failed: ${why}`);

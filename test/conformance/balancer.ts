@@ -92,7 +92,7 @@ export function balancerConformance(name: string, load: () => Promise<PluginDefi
       const registry = new Registry(hooks, store);
       const router = new Router({ config, registry, hooks });
       const ctx: PluginContext = {
-        hooks, registry, config, dir, instances: noControl, log: pino({ level: 'silent' }).child({ plugin: def.name }),
+        hooks, registry, config, dir, instances: noControl, db: store.db, log: pino({ level: 'silent' }).child({ plugin: def.name }),
         http: { register() {} },
       };
       const plugin = def.create(options);
@@ -224,7 +224,7 @@ export function balancerConformance(name: string, load: () => Promise<PluginDefi
     test('dispose(), when present, completes', async () => {
       const inst = def.create(options);
       const w = await world();
-      await inst.apply({ hooks: w.hooks, registry: w.registry, instances: noControl, config, dir, log: pino({ level: 'silent' }), http: { register() {} } });
+      await inst.apply({ hooks: w.hooks, registry: w.registry, instances: noControl, db: store.db, config, dir, log: pino({ level: 'silent' }), http: { register() {} } });
       await inst.dispose?.();
     });
   });
