@@ -35,11 +35,13 @@ test('kill -9 under load: no traffic to the dead process, restart with backoff, 
   // a request loop on the balanced host, recording which process answered
   let stop = false;
   let killedAt = 0;
+  // t = when the request was sent: a reply read after the kill may have been written before it
   const results: Array<{ t: number; status: number; pid?: number }> = [];
   const loop = async () => {
     while (!stop) {
+      const t = Date.now();
       const r = await ten.get('api.localhost', '/');
-      results.push({ t: Date.now(), status: r.status, pid: r.status === 200 ? r.json().pid : undefined });
+      results.push({ t, status: r.status, pid: r.status === 200 ? r.json().pid : undefined });
     }
   };
   const loops = Promise.all([loop(), loop(), loop(), loop()]);
@@ -51,7 +53,7 @@ test('kill -9 under load: no traffic to the dead process, restart with backoff, 
   stop = true;
   await loops;
 
-  const after = results.filter((r) => r.t > killedAt + 5);
+  const after = results.filter((r) => r.t > killedAt);
   assert.ok(results.length > 100, `request loop made ${results.length} requests`);
   assert.equal(after.filter((r) => r.pid === v1.pid).length, 0, 'a request reached the killed process after its exit');
   const failed = results.filter((r) => r.status !== 200);
