@@ -32,6 +32,7 @@ for (const [lang, argv] of Object.entries(apps)) {
       const counts = await share(ten, 1000);
       assert.equal(counts['api:v1'] + counts['api:v2'], 1000);
       const v1 = counts['api:v1'] / 10;
+      console.log(`seed 000 (${lang}): 1000 requests to api.localhost → v1 ${counts['api:v1']}, v2 ${counts['api:v2']}`);
       assert.ok(Math.abs(v1 - 80) <= 5, `v1 got ${v1}% of traffic, expected 80 ± 5`);
 
       // weight 0 excludes an instance from balanced traffic but keeps it running
