@@ -1,37 +1,14 @@
 // The supervisor: starts an instance's process, waits for it to be ready, stops it
 // (SIGTERM to the process group → stop_timeout → SIGKILL) and restarts crashed or unhealthy
 // instances with exponential backoff per instance, up to max_restarts within restart_window.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
-import { freeze, releaseCgroup, type Frozen } from './freezer.ts';
+import { freeze, releaseCgroup } from './freezer.ts';
 import { freePort, pollUntil, tcpConnect } from './net.ts';
 import type { Registry } from './registry.ts';
-import { instanceEnv } from './spawn-env.ts';
-import type { Instance, InstanceState, ServiceConfig, SpawnSpec, TenementConfig } from './types.ts';
-
-/** Instance logs live in {data_dir}/_logs/<service>/<id>.log: `_logs` is no DNS label, so no service can collide. */
-export const LOG_DIR = '_logs';
-
-interface Running {
-  child: ChildProcess;
-  gen: number;
-  port: number;
-  detached: boolean;
-  stopping: boolean;
-  /** Set while the process is frozen (idle_action = "suspend"), and while it is being frozen. */
-  frozen?: Frozen;
-  freezing?: Promise<Frozen>;
-  /** It was put in a freezer cgroup at some point: remove that cgroup when it exits. */
-  cgroup?: boolean;
-  /** Why we killed it ourselves (startup timeout), for the crash log. */
-  killedFor?: string;
-  exited: Promise<void>;
-  markExited(): void;
-}
+import { cgroupName, signalRun, spawnInstance, type Running } from './process.ts';
+import type { Instance, InstanceState, ServiceConfig, TenementConfig } from './types.ts';
 
 export interface SupervisorDeps {
   config: TenementConfig;
@@ -107,39 +84,11 @@ export class Supervisor {
 
   /** Reserve a port, let isolation rewrite the spec, spawn. The caller decides whether to keep it. */
   private async launch(inst: Instance, svc: ServiceConfig, gen: number): Promise<Running> {
-    const { settings } = this.d.config;
     const port = await freePort(this.ports);
     this.ports.add(port);
     try {
-      const dataDir = join(settings.data_dir, svc.name, inst.id);
-      const logDir = join(settings.data_dir, LOG_DIR, svc.name);
-      mkdirSync(dataDir, { recursive: true });
-      mkdirSync(logDir, { recursive: true });
-      let spec: SpawnSpec = {
-        service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, detached: false,
-        env: instanceEnv(svc, inst.id, port, dataDir),
-      };
-      spec = await this.d.hooks.prepareSpawn.promise(spec);
-      const fd = openSync(join(logDir, `${inst.id}.log`), 'a');
-      let child: ChildProcess;
-      try {
-        child = spawn(spec.argv[0], spec.argv.slice(1), {
-          cwd: spec.cwd, env: spec.env, detached: spec.detached, uid: spec.uid, gid: spec.gid,
-          stdio: ['ignore', fd, fd],
-        });
-      } finally {
-        closeSync(fd);
-      }
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
-      let markExited!: () => void;
-      const run: Running = {
-        child, gen, port, detached: spec.detached, stopping: false,
-        exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
-      };
-      child.once('exit', (code, signal) => this.onExit(inst, run, code, signal));
+      const run = await spawnInstance({ settings: this.d.config.settings, hooks: this.d.hooks, inst, svc, port, gen });
+      run.child.once('exit', (code, signal) => this.onExit(inst, run, code, signal));
       return run;
     } catch (err) {
       this.ports.delete(port);
@@ -289,9 +238,7 @@ export class Supervisor {
   }
 
   private signal(run: Running, sig: NodeJS.Signals): void {
-    const pid = run.child.pid;
-    if (pid === undefined) return;
-    try { process.kill(run.detached ? -pid : pid, sig); } catch { /* already gone */ }
+    signalRun(run, sig);
   }
 
   private later(inst: Instance, ms: number, fn: () => unknown): void {
@@ -307,9 +254,4 @@ export class Supervisor {
     if (t) clearTimeout(t);
     this.timers.delete(inst.key);
   }
-}
-
-/** The freezer cgroup of an instance (service and id are DNS labels, so this is a safe name). */
-function cgroupName(inst: Instance): string {
-  return `${inst.service}-${inst.id}`;
 }

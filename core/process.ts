@@ -1,0 +1,74 @@
+// One instance process: its spec (argv, env, cwd through the prepareSpawn hook), its spawn with
+// stdout/stderr appended to its log file, and signals to it (or to its process group).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Frozen } from './freezer.ts';
+import type { Hooks } from './hooks.ts';
+import { instanceEnv } from './spawn-env.ts';
+import type { Instance, ServiceConfig, Settings, SpawnSpec } from './types.ts';
+
+/** Instance logs live in {data_dir}/_logs/<service>/<id>.log: `_logs` is no DNS label, so no service can collide. */
+export const LOG_DIR = '_logs';
+
+export interface Running {
+  child: ChildProcess;
+  gen: number;
+  port: number;
+  detached: boolean;
+  stopping: boolean;
+  /** Set while the process is frozen (idle_action = "suspend"), and while it is being frozen. */
+  frozen?: Frozen;
+  freezing?: Promise<Frozen>;
+  /** It was put in a freezer cgroup at some point: remove that cgroup when it exits. */
+  cgroup?: boolean;
+  /** Why we killed it ourselves (startup timeout), for the crash log. */
+  killedFor?: string;
+  exited: Promise<void>;
+  markExited(): void;
+}
+
+/** Build the spec, let isolation rewrite it, spawn. Resolves once the process exists. */
+export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst: Instance; svc: ServiceConfig; port: number; gen: number }): Promise<Running> {
+  const { settings, inst, svc, port } = d;
+  const dataDir = join(settings.data_dir, svc.name, inst.id);
+  const logDir = join(settings.data_dir, LOG_DIR, svc.name);
+  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(logDir, { recursive: true });
+  let spec: SpawnSpec = {
+    service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, detached: false,
+    env: instanceEnv(svc, inst.id, port, dataDir),
+  };
+  spec = await d.hooks.prepareSpawn.promise(spec);
+  const fd = openSync(join(logDir, `${inst.id}.log`), 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(spec.argv[0], spec.argv.slice(1), {
+      cwd: spec.cwd, env: spec.env, detached: spec.detached, uid: spec.uid, gid: spec.gid,
+      stdio: ['ignore', fd, fd], // always consumed: a full pipe would block the app
+    });
+  } finally {
+    closeSync(fd);
+  }
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  let markExited!: () => void;
+  return {
+    child, gen: d.gen, port, detached: spec.detached, stopping: false,
+    exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
+  };
+}
+
+/** Signal the process, or its whole group when it has one. Never throws. */
+export function signalRun(run: Running, sig: NodeJS.Signals): void {
+  const pid = run.child.pid;
+  if (pid === undefined) return;
+  try { process.kill(run.detached ? -pid : pid, sig); } catch { /* already gone */ }
+}
+
+/** The freezer cgroup of an instance (service and id are DNS labels, so this is a safe name). */
+export function cgroupName(inst: Instance): string {
+  return `${inst.service}-${inst.id}`;
+}
