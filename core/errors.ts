@@ -64,6 +64,7 @@ export const ERRORS = {
   TEN_ERR_WORKFLOW_BUSY: def(409, 'a %s of %s is already in progress', 'wait for it (`ten rollout status`), or abort it first'),
   TEN_ERR_WORKFLOW_NOT_FOUND: def(404, 'no %s for service %s', 'start one first; see `ten history` for past ones'),
   TEN_ERR_WORKFLOW_ROLLED_BACK: def(422, 'rollout of %s rolled back: %s', 'see `ten history %s`; fix the new version and roll out again'),
+  TEN_ERR_WORKFLOW_INTERRUPTED: def(500, '%s of %s was interrupted by a restart of ten serve', 'check `ten ps` and `ten history`; instances were left as they were, run the operation again'),
   TEN_ERR_WORKFLOW_INVALID: def(400, 'invalid %s: %s', 'see `ten <command> --help`'),
   // CLI
   TEN_ERR_CLI_SERVER_UNREACHABLE: def(1, 'cannot reach ten serve at %s (%s)', 'start it with `ten serve`, or pass --server / set TENEMENT_SERVER'),

@@ -70,11 +70,14 @@ export class Registry {
   }
 
   /**
-   * Change several weights as one step: validated first, persisted in one transaction, applied in
+   * Change several weights as one step (all instances must still be registered): validated first, persisted in one transaction, applied in
    * memory in one synchronous block (no request sees half of it), then hooks.weights fires.
    */
   setWeights(changes: ReadonlyArray<readonly [Instance, number]>, reason: string): void {
     for (const [, w] of changes) assertWeight(w);
+    for (const [i] of changes) {
+      if (this.byKey.get(i.key) !== i) throw new TenementError('TEN_ERR_INSTANCE_NOT_FOUND', [i.key]);
+    }
     this.store.putWeights(changes.map(([i, w]) => [i.service, i.id, w] as const));
     const done = changes.filter(([i, w]) => i.weight !== w).map(([instance, to]) => ({ instance, from: instance.weight, to }));
     for (const [i, w] of changes) i.weight = w;

@@ -14,8 +14,10 @@ export async function deploy(e: Engine, op: Operation, p: DeployParams): Promise
     e.step(op, `starting ${p.service}:${p.version} at weight 0`);
     const inst = await e.launch(p.service, p.version, p.timeout);
     e.step(op, `${inst.key} is healthy (pid ${inst.pid}, ${inst.port !== null ? `127.0.0.1:${inst.port}` : '-'})`);
-    e.setWeights([[inst, p.weight]], `deploy ${inst.key}`);
-    e.step(op, `${inst.key} weight 0 → ${p.weight}`);
+    if (p.weight !== 0) {
+      e.setWeights([[inst, p.weight]], `deploy ${inst.key}`);
+      e.step(op, `${inst.key} weight 0 → ${p.weight}`);
+    }
     e.journal.finish(op, 'succeeded');
     e.journal.record(p.service, 'deploy', 'ok', `deployed ${inst.key} at weight ${p.weight}`, { ...p, op: op.id });
   } catch (err) {
@@ -48,7 +50,11 @@ export async function rolling(e: Engine, op: Operation, p: RollingParams): Promi
       const batch = olds.slice(b * p.batch, (b + 1) * p.batch);
       const ids = batch.map((_, k) => `${p.version}-${b * p.batch + k + 1}`);
       e.step(op, `batch ${b + 1}/${batches}: starting ${ids.join(', ')}`);
-      const news = await Promise.all(ids.map((id) => e.launch(p.service, id, p.timeout).then((i) => { created.push(i); return i; })));
+      const launched = await Promise.allSettled(ids.map((id) => e.launch(p.service, id, p.timeout)));
+      const news = launched.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      created.push(...news);
+      const failed = launched.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       e.setWeights(batch.flatMap((old, k) => [[news[k], old.weight] as const, [old, 0] as const]), `rolling ${op.id}`);
       e.step(op, `batch ${b + 1}/${batches}: ${batch.map((o, k) => `${o.id} → ${news[k].id} (weight ${news[k].weight})`).join(', ')}; draining the old`);
       for (const [k, old] of batch.entries()) {
@@ -62,6 +68,7 @@ export async function rolling(e: Engine, op: Operation, p: RollingParams): Promi
   } catch (err) {
     const te = asError(err);
     e.step(op, `rolling deploy failed: ${te.message}; restoring the old instances`);
+    te.details.restored = replaced.map((r) => r.id);
     await restore(e, p.service, replaced, created).catch((r) => e.ctx.log.error({ err: r }, 'restore after a failed rolling deploy failed'));
     e.step(op, 'old instances restored');
     e.journal.finish(op, 'failed', te);

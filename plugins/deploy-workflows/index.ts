@@ -1,6 +1,7 @@
 // deploy-workflows (slot `workflows`, the default): deploy, route, rolling, automated canary with
 // auto-rollback, shadow traffic, header/cookie targeting, sticky A/B assignment and the history
 // of all of it — driven only by weights, targeting and the lifecycle.
+import { TenementError } from '../../core/errors.ts';
 import { definePlugin } from '../../core/plugin.ts';
 import { Engine } from './engine.ts';
 import { rollout, type RolloutParams } from './rollout.ts';
@@ -33,8 +34,9 @@ export default definePlugin<WorkflowOptions>({
         const counters = new Counters();
         shadows = new Shadows(ctx, options.shadow_body_limit);
         applyTargeting(ctx, { ...options, target_header: options.target_header.toLowerCase() });
-        ctx.hooks.requestDone.tap('deploy-workflows', (_rc, outcome) => {
-          if (outcome.instance) counters.add(outcome.instance.key, outcome.status, outcome.durationMs);
+        ctx.hooks.requestDone.tap('deploy-workflows', (rc, outcome) => {
+          // a WebSocket's duration is its whole session, not a latency
+          if (outcome.instance && !rc.upgrade) counters.add(outcome.instance.key, outcome.status, outcome.durationMs);
         });
         ctx.http.register(workflowRoutes(engine, counters, shadows));
         // operations a previous ten serve left running: rollouts resume, the others are reported
@@ -45,7 +47,7 @@ export default definePlugin<WorkflowOptions>({
               void rollout(engine, counters, op, op.params as unknown as RolloutParams, true);
             } else {
               engine.step(op, `interrupted by a restart of ten serve; instances left as they were: ${ctx.registry.list(op.service).map((i) => `${i.id} ${i.weight}`).join(', ')}`);
-              engine.journal.finish(op, 'failed');
+              engine.journal.finish(op, 'failed', new TenementError('TEN_ERR_WORKFLOW_INTERRUPTED', [op.kind, op.service]));
               engine.journal.record(op.service, op.kind, 'failed', `${op.kind} interrupted by a restart of ten serve`, { op: op.id });
               engine.end(op);
             }

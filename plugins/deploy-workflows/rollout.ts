@@ -38,11 +38,13 @@ export async function rollout(e: Engine, counters: Counters, op: Operation, p: R
       e.journal.save(op);
     } else {
       e.step(op, `resumed after a restart of ten serve at step ${(state.step ?? 0) + 1}/${p.steps.length}`);
+      canary = registry.get(p.service, p.to); // so that a canary that does not come back is rolled back
       await waitRunning(e, p.service, p.to, p.timeout);
     }
     canary = registry.require(p.service, p.to);
     for (let k = state.step ?? 0; k < p.steps.length; k++) {
       const pct = p.steps[k];
+      if (registry.get(p.service, p.to) !== canary) throw new TenementError('TEN_ERR_INSTANCE_NOT_FOUND', [canary.key]);
       const stable = stableInstances(e, p.service, state.stable!);
       const split = proportional(100 - pct, state.stable!);
       e.setWeights([[canary, pct], ...stable.map((i) => [i, split[i.id] ?? 0] as const)], `rollout step ${k + 1}`);
@@ -58,7 +60,7 @@ export async function rollout(e: Engine, counters: Counters, op: Operation, p: R
     e.journal.record(p.service, 'rollout', 'ok', `rolled out ${canary.key} (${p.steps.join('/')})`, { op: op.id });
   } catch (err) {
     const te = asError(err);
-    if (canary && state.stable) return await rollBack(e, op, p, canary, te.message, 'rolled-back');
+    if (state.stable && state.step !== undefined) return await rollBack(e, op, p, canary, te.message, 'rolled-back');
     e.step(op, `rollout failed before any weight changed: ${te.message}`);
     e.journal.finish(op, 'failed', te);
     e.journal.record(p.service, 'rollout', 'failed', `rollout of ${p.service}:${p.to} failed: ${te.message}`, { op: op.id, code: te.code });
@@ -74,6 +76,8 @@ async function watchStep(e: Engine, counters: Counters, op: Operation, p: Rollou
     const end = Date.now() + p.interval * 1000;
     for (;;) {
       const last = Date.now() >= end;
+      if (e.ctx.registry.get(canary.service, canary.id) !== canary) return `${canary.key} was removed`;
+      if (canary.state !== 'running') return `${canary.key} is ${canary.state}${canary.lastExit ? ` (last exit: ${canary.lastExit.reason ?? canary.lastExit.signal ?? `code ${canary.lastExit.code}`})` : ''}`;
       const breach = judge(counters, p, canary, stable, last);
       if (breach) return breach;
       if (last || e.aborts.has(op.id)) return undefined;
@@ -100,14 +104,16 @@ export function judge(counters: Counters, p: RolloutParams, canary: Instance, st
 }
 
 /** Canary to 0 and the stable instances back to their weights, in one step. */
-async function rollBack(e: Engine, op: Operation, p: RolloutParams, canary: Instance, why: string, status: 'rolled-back' | 'aborted'): Promise<void> {
+async function rollBack(e: Engine, op: Operation, p: RolloutParams, canary: Instance | undefined, why: string, status: 'rolled-back' | 'aborted'): Promise<void> {
   const stableWeights = (op.state as RolloutState).stable!;
   const stable = stableInstances(e, p.service, stableWeights);
-  e.setWeights([[canary, 0], ...stable.map((i) => [i, stableWeights[i.id]] as const)], `rollback of ${canary.key}`);
+  // the canary may be gone (ten stop during the rollout): then only the stable weights come back
+  const live = canary && e.ctx.registry.get(p.service, canary.id) === canary ? canary : undefined;
+  e.setWeights([...(live ? [[live, 0] as const] : []), ...stable.map((i) => [i, stableWeights[i.id]] as const)], `rollback of ${p.service}:${p.to}`);
   const err = new TenementError('TEN_ERR_WORKFLOW_ROLLED_BACK', [p.service, why]);
-  e.step(op, `rolled back: ${why}; ${canary.id} 0%, ${stable.map((i) => `${i.id} ${i.weight}%`).join(', ')}`);
+  e.step(op, `rolled back: ${why}; ${live ? `${live.id} 0%, ` : ''}${stable.map((i) => `${i.id} ${i.weight}%`).join(', ')}`);
   e.journal.finish(op, status, err);
-  e.journal.record(p.service, 'rollback', status, `rolled back ${canary.key}: ${why}`, { op: op.id, restored: stableWeights });
+  e.journal.record(p.service, 'rollback', status, `rolled back ${p.service}:${p.to}: ${why}`, { op: op.id, restored: stableWeights });
 }
 
 function stableInstances(e: Engine, service: string, weights: Record<string, number>): Instance[] {
