@@ -140,7 +140,7 @@ describe('scale to zero', () => {
     }, 5000);
     assert.equal(frozen.pid, up.pid, 'the process is kept');
     assert.ok(['cgroup-freezer', 'sigstop'].includes(frozen.suspended!), `mechanism reported: ${frozen.suspended}`);
-    assert.match(ten.output(), /"mechanism":"(cgroup-freezer|sigstop)".*instance suspended/);
+    await waitFor('the suspend log line', () => /"mechanism":"(cgroup-freezer|sigstop)".*instance suspended/.test(ten.output()), 2000);
     const r = await ten.get('v1.api.localhost', '/');
     assert.equal(r.status, 200);
     assert.equal(r.json().pid, up.pid, 'thawed, not restarted');
