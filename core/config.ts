@@ -200,7 +200,7 @@ function parsePlugins(src: Source, t: Table): TenementConfig['plugins'] {
 /** `sticky`: "cookie", or the name of a request header whose value identifies the user. */
 function sticky(src: Source, v: string | undefined, p: TomlPath): string | undefined {
   if (v === undefined) return undefined;
-  if (v !== 'cookie' && !/^[A-Za-z0-9-]{1,64}$/.test(v)) {
+  if (v !== 'cookie' && (!/^[A-Za-z0-9-]{1,64}$/.test(v) || v.toLowerCase() === 'cookie')) {
     src.fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [formatKey(p), `must be "cookie" or a header name (letters, digits, -), got ${describe(v)}`]);
   }
   return v === 'cookie' ? v : v.toLowerCase();

@@ -15,7 +15,7 @@ export class RolloutCommand extends ApiCommand {
   static usage = Command.Usage({
     description: 'Shift traffic to a new version step by step, rolling back on errors',
     details: `
-      Gives \`SERVICE:TO\` (an instance that is already running, e.g. from \`ten deploy --weight 0\`) the traffic shares of \`--steps\` in turn, in percent, waiting \`--interval\` at each step. The rest of the traffic stays with the other instances. After each interval the new version's error rate and p99 latency are checked: above \`--max-error-rate\` (a fraction, 0.01 = 1%) or \`--max-p99\`, the rollout stops and all traffic goes back to the other instances.
+      Gives \`SERVICE:TO\` the traffic shares of \`--steps\` in turn, in percent, for \`--interval\` each; if it is not running yet it is deployed first at weight 0 (healthy within \`--timeout\`). The other instances share the rest in proportion to their weights before the rollout. During every step, every 250 ms, the new version's 5xx rate and p99 latency (from the proxy's own counters, once it has 20 requests in the step) are compared with \`--max-error-rate\` (a fraction, 0.01 = 1%, the default) and \`--max-p99\`, and with the other instances: worse than both, or not running any more, and the rollout rolls back at once — the new version to 0, the others to their weights.
 
       Steps are whole numbers from 1 to 100, strictly increasing. Durations take a unit: \`500ms\`, \`30s\`, \`2m\`; a bare number is seconds for \`--interval\` and \`--timeout\`, milliseconds for \`--max-p99\`.
 

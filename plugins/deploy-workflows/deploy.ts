@@ -21,7 +21,8 @@ export async function deploy(e: Engine, op: Operation, p: DeployParams): Promise
     e.journal.finish(op, 'succeeded');
     e.journal.record(p.service, 'deploy', 'ok', `deployed ${inst.key} at weight ${p.weight}`, { ...p, op: op.id });
   } catch (err) {
-    const te = asError(err);
+    if (e.closing) return; // shutting down: reported as interrupted at the next boot
+    const te = asError(err, e);
     e.step(op, `deploy failed: ${te.message}; weights unchanged`);
     e.journal.finish(op, 'failed', te);
     e.journal.record(p.service, 'deploy', 'failed', `deploy of ${p.service}:${p.version} failed: ${te.message}`, { ...p, op: op.id, code: te.code });
@@ -66,7 +67,8 @@ export async function rolling(e: Engine, op: Operation, p: RollingParams): Promi
     e.journal.finish(op, 'succeeded');
     e.journal.record(p.service, 'rolling', 'ok', `rolled ${p.service} to ${p.version}: ${olds.map((o) => o.id).join(', ')} → ${created.map((c) => c.id).join(', ')}`, { ...p, op: op.id });
   } catch (err) {
-    const te = asError(err);
+    if (e.closing) return; // shutting down: reported as interrupted at the next boot
+    const te = asError(err, e);
     e.step(op, `rolling deploy failed: ${te.message}; restoring the old instances`);
     te.details.restored = replaced.map((r) => r.id);
     await restore(e, p.service, replaced, created).catch((r) => e.ctx.log.error({ err: r }, 'restore after a failed rolling deploy failed'));

@@ -12,6 +12,9 @@ export class Engine {
   /** Set while a workflow changes weights itself (its own history entries say more). */
   private ownChange = false;
   readonly aborts = new Set<number>();
+  /** ten serve is shutting down: running operations stop where they are and resume (rollouts)
+   *  or are reported interrupted at the next boot, instead of taking the shutdown for a failure. */
+  closing = false;
 
   constructor(readonly ctx: PluginContext) {
     this.journal = new Journal(ctx.db);
@@ -86,6 +89,9 @@ export class Engine {
   }
 }
 
-export function asError(err: unknown): TenementError {
-  return err instanceof TenementError ? err : new TenementError('TEN_ERR_API_INTERNAL', [], {}, err);
+/** A TenementError for `err`; anything else is a bug, logged with its cause. */
+export function asError(err: unknown, e?: Engine): TenementError {
+  if (err instanceof TenementError) return err;
+  e?.ctx.log.error({ err }, 'workflow failed unexpectedly');
+  return new TenementError('TEN_ERR_API_INTERNAL', [], {}, err);
 }

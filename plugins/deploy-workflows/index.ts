@@ -39,6 +39,7 @@ export default definePlugin<WorkflowOptions>({
           if (outcome.instance && !rc.upgrade) counters.add(outcome.instance.key, outcome.status, outcome.durationMs);
         });
         ctx.http.register(workflowRoutes(engine, counters, shadows));
+        ctx.hooks.shutdown.tap('deploy-workflows', () => { engine.closing = true; });
         // operations a previous ten serve left running: rollouts resume, the others are reported
         ctx.hooks.ready.tap('deploy-workflows', () => {
           for (const op of engine.journal.unfinished()) {

@@ -24,10 +24,13 @@ export async function rollout(e: Engine, counters: Counters, op: Operation, p: R
   const state = op.state as RolloutState;
   let canary: Instance | undefined;
   try {
+    if (resumed && !state.stable) resumed = false; // interrupted before step 1: start over
     if (!resumed) {
       const existing = registry.get(p.service, p.to);
-      if (!existing || existing.state !== 'running') {
-        if (existing) throw new TenementError('TEN_ERR_WORKFLOW_NOT_HEALTHY', [existing.key, existing.state]);
+      if (existing && existing.state !== 'running') {
+        e.step(op, `waiting for ${existing.key} (${existing.state}) to be running`);
+        await waitRunning(e, p.service, p.to, p.timeout);
+      } else if (!existing) {
         e.step(op, `${p.service}:${p.to} is not running: deploying it at weight 0`);
         await e.launch(p.service, p.to, p.timeout);
         e.step(op, `${p.service}:${p.to} is healthy`);
@@ -52,6 +55,7 @@ export async function rollout(e: Engine, counters: Counters, op: Operation, p: R
       e.step(op, `step ${k + 1}/${p.steps.length}: ${canary.id} ${pct}%, ${stable.map((i) => `${i.id} ${i.weight}%`).join(', ') || 'no stable instance'}`);
       e.journal.record(p.service, 'rollout-step', 'ok', `${canary.key} at ${pct}%`, { op: op.id, step: k + 1, weights: { [canary.id]: pct, ...split } });
       const breach = await watchStep(e, counters, op, p, canary, stable);
+      if (e.closing) return; // shutting down: the next ten serve resumes this step
       if (breach) return await rollBack(e, op, p, canary, breach, 'rolled-back');
       if (e.aborts.has(op.id)) return await rollBack(e, op, p, canary, 'aborted by the user', 'aborted');
     }
@@ -59,7 +63,8 @@ export async function rollout(e: Engine, counters: Counters, op: Operation, p: R
     e.step(op, `rollout of ${canary.key} complete; ${Object.keys(state.stable!).join(', ')} kept running for an instant rollback`);
     e.journal.record(p.service, 'rollout', 'ok', `rolled out ${canary.key} (${p.steps.join('/')})`, { op: op.id });
   } catch (err) {
-    const te = asError(err);
+    if (e.closing) return;
+    const te = asError(err, e);
     if (state.stable && state.step !== undefined) return await rollBack(e, op, p, canary, te.message, 'rolled-back');
     e.step(op, `rollout failed before any weight changed: ${te.message}`);
     e.journal.finish(op, 'failed', te);
@@ -76,11 +81,12 @@ async function watchStep(e: Engine, counters: Counters, op: Operation, p: Rollou
     const end = Date.now() + p.interval * 1000;
     for (;;) {
       const last = Date.now() >= end;
+      if (e.closing) return undefined;
       if (e.ctx.registry.get(canary.service, canary.id) !== canary) return `${canary.key} was removed`;
       if (canary.state !== 'running') return `${canary.key} is ${canary.state}${canary.lastExit ? ` (last exit: ${canary.lastExit.reason ?? canary.lastExit.signal ?? `code ${canary.lastExit.code}`})` : ''}`;
       const breach = judge(counters, p, canary, stable, last);
       if (breach) return breach;
-      if (last || e.aborts.has(op.id)) return undefined;
+      if (last || e.aborts.has(op.id) || e.closing) return undefined;
       await new Promise((r) => setTimeout(r, Math.min(CHECK_EVERY_MS, Math.max(0, end - Date.now()))));
     }
   } finally {
@@ -125,6 +131,7 @@ async function waitRunning(e: Engine, service: string, id: string, timeoutS: num
   for (;;) {
     const inst = e.ctx.registry.get(service, id);
     if (inst?.state === 'running') return;
+    if (inst && (inst.state === 'failed' || inst.state === 'stopped')) throw new TenementError('TEN_ERR_WORKFLOW_NOT_HEALTHY', [inst.key, inst.state]);
     if (!inst || Date.now() > deadline) throw new TenementError('TEN_ERR_WORKFLOW_TIMEOUT', [`${service}:${id}`, timeoutS]);
     await new Promise((r) => setTimeout(r, 50));
   }

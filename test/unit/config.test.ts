@@ -178,6 +178,8 @@ describe('errors name the key and the line', () => {
     assert.match(st.message, /"cookie"/);
     assert.match(st.message, /"bad header!"/);
     expectError(MIN + 'sticky = true\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.sticky', 3);
+    // "Cookie" would read as a header name but lowercase to cookie mode: ambiguous, refused
+    expectError(MIN + 'sticky = "Cookie"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.sticky', 3);
   });
 
   test('missing keys point at the table header', () => {
