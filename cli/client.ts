@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TenementError, tenErr } from '../core/errors.ts';
+import { API_HEADER } from '../core/view.ts';
 import { instancePath, type InstanceRef } from './instance-ref.ts';
 import type { HealthView, InstanceView } from './types.ts';
 
@@ -124,10 +125,12 @@ export class Client {
       json = text === '' ? undefined : JSON.parse(text);
     } catch {}
     const e = json as { code?: unknown; message?: unknown; hint?: unknown } | undefined;
-    if (!res.ok && typeof e?.code === 'string' && typeof e.message === 'string') {
+    // ten serve marks every management answer; anything else (an app, another proxy) is not it
+    const fromTen = res.headers.has(API_HEADER);
+    if (fromTen && !res.ok && typeof e?.code === 'string' && typeof e.message === 'string') {
       throw new ApiError(e.code, e.message, typeof e.hint === 'string' ? e.hint : '', res.status);
     }
-    if (!res.ok || json === undefined) {
+    if (!fromTen || !res.ok || json === undefined) {
       const what = `HTTP ${res.status} from ${method} ${path} is not a ten serve API answer`;
       throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, what]);
     }

@@ -9,7 +9,7 @@ import { assertName, assertWeight, type Registry } from './registry.ts';
 import type { Store } from './store.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { Instance, TenementConfig } from './types.ts';
-import { viewInstance } from './view.ts';
+import { API_HEADER, viewInstance } from './view.ts';
 
 export interface ApiDeps {
   config: TenementConfig;
@@ -26,8 +26,9 @@ const instanceParams = { type: 'object', properties: { service: { type: 'string'
 const body = (properties: Record<string, object>, required: string[]) =>
   ({ type: 'object', properties, required, additionalProperties: false });
 
-/** Install the error/404 handlers and the token check on the root instance. */
+/** Install the error/404 handlers, the token check and the API header on the root instance. */
 export function installApiBase(app: FastifyInstance, d: ApiDeps): void {
+  app.addHook('onRequest', async (_req, reply) => { reply.header(API_HEADER, d.version); });
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0];
     if (PUBLIC.has(path)) return;

@@ -1,6 +1,9 @@
 // The JSON shape of an instance on the management API (docs/cli.md documents it).
 import type { Instance } from './types.ts';
 
+/** Every management answer carries it, so a client can tell ten serve from whatever else answers. */
+export const API_HEADER = 'x-tenement-api';
+
 export interface InstanceView {
   service: string; id: string; key: string; state: string; health: string; weight: number;
   port: number | null; pid: number | null; socket: string | null; uptime_s: number | null;

@@ -7,7 +7,7 @@ export class RestartCommand extends ApiCommand {
   static usage = Command.Usage({
     description: 'Restart an instance',
     details: `
-      Stops the instance's process gracefully and starts a new one with the same id, port and weight. Its restart counter goes up by one. Returns once the server has begun the restart; check progress with \`ten ps\`.
+      Stops the instance's process gracefully (draining in-flight requests) and starts a new one with the same id and weight, on a new port. A manual restart resets the crash budget (max_restarts) and is not counted in RESTARTS; a failed instance comes back this way. Returns once the new process is running, or its start failed.
     `,
     examples: [
       ['Restart api:v1', '$0 restart api:v1'],

@@ -1,24 +1,21 @@
 // The workflow commands of the `ten` CLI (deploy, route, rollout, shadow, history): value parsers,
-// formatters, following an operation, the commands against a fake API, and bad arguments through
-// the real CLI as a child process (they must fail before any request is sent).
+// formatters, following an operation (with a scripted poll function, no server), and bad arguments
+// through the real CLI as a child process against a closed port (they must fail before any request
+// is sent). The commands against a real ten serve: test/integration/cli-workflows.test.ts.
 process.env.TZ = 'UTC';
 
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cli } from 'clipanion';
 import { TenementError } from '../../core/errors.ts';
 import { parseDuration, parseInteger, parseMilliseconds, parseRatio, parseSeconds, parseSteps, parseVersionRef } from '../../cli/durations.ts';
 import { followOperation, formatOperationFailure, progressMode } from '../../cli/progress.ts';
 import {
   formatElapsed, formatHistory, formatLocalTime, formatOperation, formatOperationSummary, formatShadow, formatStep, formatWeights,
 } from '../../cli/table.ts';
-import { runCli } from '../../cli/index.ts';
 import type { HistoryEntry, Operation, ShadowStatus } from '../../cli/types.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -259,182 +256,6 @@ test('progressMode: tty only on a terminal without NO_COLOR and without --json',
   assert.equal(progressMode({ isTTY: true, write: () => 0 }, false, { NO_COLOR: '1' }), 'plain');
   assert.equal(progressMode({ isTTY: false, write: () => 0 }, false, {}), 'plain');
   assert.equal(progressMode({ isTTY: true, write: () => 0 }, true, {}), 'silent');
-});
-
-// ---------------------------------------------------------------- the commands against a fake API
-
-const TOKEN = 'secret-token';
-const requests: string[] = [];
-const ops = new Map<string, { op: Operation; script: string[]; end: Operation['status'] }>();
-let nextOp = 0;
-
-function startOp(kind: Operation['kind'], params: Record<string, unknown>): Operation {
-  const service = String(params.service);
-  const target = String(params.version ?? params.to);
-  const fail = target === 'bad';
-  const op = operation({ id: `op-${++nextOp}`, kind, service, params, started_at: new Date().toISOString() });
-  const script = [`starting ${service}:${target}`, `${service}:${target} healthy`, `${service}:${target} weight 100`];
-  ops.set(op.id, { op, script: fail ? script.slice(0, 1) : script, end: fail ? 'failed' : 'succeeded' });
-  return structuredClone(op);
-}
-
-function poll(id: string): Operation | undefined {
-  const entry = ops.get(id);
-  if (!entry) return undefined;
-  const { op, script, end } = entry;
-  if (op.status === 'running') {
-    if (op.steps.length < script.length) op.steps.push({ at: new Date().toISOString(), message: script[op.steps.length]! });
-    else {
-      Object.assign(op, { status: end, finished_at: new Date().toISOString() });
-      if (end === 'failed') op.error = { code: 'TEN_ERR_WORKFLOW_UNHEALTHY', message: `${op.service}:bad did not become healthy: HTTP 500`, hint: 'check the new version\'s log; nothing else was changed' };
-    }
-  }
-  return structuredClone(op);
-}
-
-const server = http.createServer(async (req, res) => {
-  let body = '';
-  for await (const chunk of req) body += chunk;
-  requests.push(`${req.method} ${req.url}${body ? ` ${body}` : ''}`);
-  const send = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-  if (req.headers.authorization !== `Bearer ${TOKEN}`) return send(401, { code: 'TEN_ERR_API_UNAUTHORIZED', message: 'missing or invalid API token', hint: 'pass --token' });
-  const b = body ? (JSON.parse(body) as Record<string, unknown>) : {};
-  const url = new URL(req.url!, 'http://x');
-  const path = `${req.method} ${url.pathname}`;
-  let m: RegExpExecArray | null;
-  if (path === 'POST /api/workflows/deploy') return send(202, { operation: startOp(b.strategy === 'rolling' ? 'rolling' : 'deploy', b) });
-  if (path === 'POST /api/workflows/rollout') return send(202, { operation: startOp('rollout', b) });
-  if ((m = /^GET \/api\/workflows\/operations\/([^/]+)$/.exec(path))) {
-    const op = poll(decodeURIComponent(m[1]!));
-    return op ? send(200, op) : send(404, { code: 'TEN_ERR_WORKFLOW_NOT_FOUND', message: 'no operation', hint: '' });
-  }
-  if (path === 'POST /api/workflows/route') {
-    if (b.to === 'sick' && !b.force) return send(409, { code: 'TEN_ERR_WORKFLOW_NOT_HEALTHY', message: 'refusing to route to api:sick: it is unhealthy', hint: 'wait until it is running and healthy, or pass --force' });
-    return send(200, { service: b.service, weights: { [String(b.from)]: 0, [String(b.to)]: 100 } });
-  }
-  if ((m = /^(GET|POST) \/api\/workflows\/rollout\/([^/]+)(\/abort)?$/.exec(path))) {
-    const latest = [...ops.values()].reverse().find((e) => e.op.kind === 'rollout' && e.op.service === m![2]);
-    if (!latest) return send(404, { code: 'TEN_ERR_WORKFLOW_NOT_FOUND', message: `no rollout for service ${m[2]}`, hint: 'start one first; see `ten history` for past ones' });
-    if (m[3]) Object.assign(latest.op, { status: 'aborted', finished_at: latest.op.started_at });
-    return send(200, latest.op);
-  }
-  if (path === 'POST /api/workflows/shadow') return send(200, { ...SHADOW, service: b.service, to: b.to, percent: b.percent ?? 100, mirrored: 0 });
-  if ((m = /^(GET|DELETE) \/api\/workflows\/shadow\/([^/]+)$/.exec(path))) return send(200, { ...SHADOW, active: m[1] === 'GET' });
-  if (path === 'GET /api/workflows/history') {
-    return send(200, { entries: [
-      { id: 2, at: '2025-01-01T12:05:00Z', service: 'api', kind: 'route', outcome: 'ok', detail: 'routed api from blue to green', data: {} },
-      { id: 1, at: '2025-01-01T12:00:00Z', service: 'api', kind: 'deploy', outcome: 'ok', detail: 'deployed api:green', data: {} },
-    ] });
-  }
-  return send(404, { code: 'TEN_ERR_API_NOT_FOUND', message: `no API route ${req.method} ${url.pathname}`, hint: '' });
-});
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-after(() => server.close());
-const SERVER = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-
-async function ten(...args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
-  requests.length = 0;
-  const code = await runCli([...args, '--server', SERVER, '--token', TOKEN], { ...Cli.defaultContext, stdout, stderr, colorDepth: 1 });
-  return { code, out, err, requests: [...requests] };
-}
-
-const STEP_LINE = /^\[\d\d:\d\d:\d\d\] /;
-
-test('ten deploy api --version v2: posts, follows, prints each step then a summary', async () => {
-  const r = await ten('deploy', 'api', '--version', 'v2', '--weight', '50', '--timeout', '2m');
-  assert.equal(r.err, '');
-  assert.equal(r.code, 0);
-  assert.equal(r.requests[0], 'POST /api/workflows/deploy {"service":"api","version":"v2","weight":50,"timeout":120}');
-  assert.ok(r.requests.slice(1).every((q) => q === 'GET /api/workflows/operations/op-1'), r.requests.join('\n'));
-  const lines = r.out.trimEnd().split('\n');
-  assert.deepEqual(lines.slice(0, 3).map((l) => l.replace(STEP_LINE, '')), ['starting api:v2', 'api:v2 healthy', 'api:v2 weight 100']);
-  assert.ok(lines.slice(0, 3).every((l) => STEP_LINE.test(l)));
-  assert.match(lines[3]!, /^deploy of api:v2 succeeded in \d+(\.\d)?s$/);
-  assert.equal(lines.length, 4);
-});
-
-test('ten deploy api:v2 --strategy rolling --batch 2; --json prints only the final operation', async () => {
-  const r = await ten('deploy', 'api:v3', '--strategy', 'rolling', '--batch', '2', '--json');
-  assert.equal(r.code, 0);
-  assert.equal(r.requests[0], 'POST /api/workflows/deploy {"service":"api","version":"v3","strategy":"rolling","batch":2}');
-  const op = JSON.parse(r.out) as Operation;
-  assert.deepEqual([op.kind, op.status, op.steps.length], ['rolling', 'succeeded', 3]);
-});
-
-test('a failed deploy exits 1 with the operation\'s error and hint', async () => {
-  const r = await ten('deploy', 'api:bad');
-  assert.equal(r.code, 1);
-  assert.match(r.out, /^\[\d\d:\d\d:\d\d\] starting api:bad\n$/);
-  assert.equal(r.err, 'error TEN_ERR_WORKFLOW_UNHEALTHY: api:bad did not become healthy: HTTP 500\n  hint: check the new version\'s log; nothing else was changed\n');
-  const json = await ten('deploy', 'api:bad', '--json');
-  assert.equal(json.code, 1);
-  assert.equal(json.err, '');
-  assert.equal((JSON.parse(json.out) as Operation).error?.code, 'TEN_ERR_WORKFLOW_UNHEALTHY');
-});
-
-test('ten route: prints the weights; a 409 is relayed', async () => {
-  const r = await ten('route', 'api', '--from', 'blue', '--to', 'green');
-  assert.equal(r.code, 0);
-  assert.equal(r.requests[0], 'POST /api/workflows/route {"service":"api","from":"blue","to":"green"}');
-  assert.equal(r.out, 'api:blue   weight 0\napi:green  weight 100\n');
-  const sick = await ten('route', 'api', '--from', 'blue', '--to', 'sick');
-  assert.equal(sick.code, 1);
-  assert.match(sick.err, /^error TEN_ERR_WORKFLOW_NOT_HEALTHY: refusing to route to api:sick: it is unhealthy\n  hint: .*--force/);
-  const forced = await ten('route', 'api', '--from', 'blue', '--to', 'sick', '--force', '--json');
-  assert.equal(forced.requests[0], 'POST /api/workflows/route {"service":"api","from":"blue","to":"sick","force":true}');
-  assert.deepEqual(JSON.parse(forced.out), { service: 'api', weights: { blue: 0, sick: 100 } });
-});
-
-test('ten rollout: durations converted (interval s, max-p99 ms); status and abort', async () => {
-  const none = await ten('rollout', 'status', 'web');
-  assert.equal(none.code, 1);
-  assert.match(none.err, /^error TEN_ERR_WORKFLOW_NOT_FOUND: no rollout for service web\n/);
-  const r = await ten('rollout', 'web', '--to', 'v2', '--steps', '5,25,100', '--interval', '500ms', '--max-error-rate', '0.01', '--max-p99', '1s', '--timeout', '60');
-  assert.equal(r.err, '');
-  assert.equal(r.code, 0);
-  assert.equal(r.requests[0], 'POST /api/workflows/rollout {"service":"web","to":"v2","steps":[5,25,100],"interval":0.5,"max_error_rate":0.01,"max_p99_ms":1000,"timeout":60}');
-  assert.match(r.out, /\nrollout of web:v2 succeeded in \d+(\.\d)?s\n$/);
-  const status = await ten('rollout', 'status', 'web');
-  assert.equal(status.requests[0], 'GET /api/workflows/rollout/web');
-  assert.match(status.out, /^kind +rollout\ntarget +web:v2\n.*^status +succeeded$.*^plan +5% → 25% → 100%, 0\.5s per step$.*^steps\n {2}\[\d\d:\d\d:\d\d\] starting web:v2\n/ms);
-  const abort = await ten('rollout', 'abort', 'web');
-  assert.equal(abort.requests[0], 'POST /api/workflows/rollout/web/abort');
-  assert.equal(abort.out, 'rollout of web:v2 aborted in 0s\n');
-  assert.equal((JSON.parse((await ten('rollout', 'status', 'web', '--json')).out) as Operation).status, 'aborted');
-});
-
-test('ten shadow, shadow status, shadow stop', async () => {
-  const r = await ten('shadow', 'api', '--to', 'v2', '--percent', '10');
-  assert.equal(r.requests[0], 'POST /api/workflows/shadow {"service":"api","to":"v2","percent":10}');
-  assert.equal(r.out, 'mirroring 10% of api requests to api:v2\n');
-  assert.equal((await ten('shadow', 'api', '--to', 'v2')).requests[0], 'POST /api/workflows/shadow {"service":"api","to":"v2"}');
-  const status = await ten('shadow', 'status', 'api');
-  assert.equal(status.requests[0], 'GET /api/workflows/shadow/api');
-  assert.equal(status.out, formatShadow(SHADOW));
-  const stop = await ten('shadow', 'stop', 'api');
-  assert.equal(stop.requests[0], 'DELETE /api/workflows/shadow/api');
-  assert.match(stop.out, /^stopped mirroring api to api:v2\nshadow +api → api:v2, 10% of requests \(stopped\)\n/);
-  assert.equal((JSON.parse((await ten('shadow', 'status', 'api', '--json')).out) as ShadowStatus).mirrored, 1200);
-});
-
-test('ten history [service] [--limit N]: newest last; --json as returned', async () => {
-  const r = await ten('history');
-  assert.equal(r.requests[0], 'GET /api/workflows/history');
-  assert.equal(r.out, [
-    'TIME                SERVICE  KIND         OUTCOME     DETAIL',
-    '2025-01-01 12:00:00 api      deploy       ok          deployed api:green',
-    '2025-01-01 12:05:00 api      route        ok          routed api from blue to green',
-    '',
-  ].join('\n'));
-  const one = await ten('history', 'api', '--limit', '10', '--json');
-  assert.equal(one.requests[0], 'GET /api/workflows/history?service=api&limit=10');
-  assert.deepEqual((JSON.parse(one.out) as { entries: HistoryEntry[] }).entries.map((e) => e.id), [2, 1]);
 });
 
 // ---------------------------------------------------------------- bad arguments, through the real CLI
