@@ -2,20 +2,14 @@
 // CLI run as a child process (bad input must fail before any request is sent).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TenementError } from '../../core/errors.ts';
+import { closedPort, runTen as ten } from './cli-process.ts';
 import { parseInstanceRef, parseWeight, validateName } from '../../cli/instance-ref.ts';
 import { normalizeArgv } from '../../cli/argv.ts';
 import { resolveServer } from '../../cli/client.ts';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** `--import tsx`, resolved here so that it works from any cwd. */
-const TSX = import.meta.resolve('tsx');
 
 function throwsCode(fn: () => unknown, code: string) {
   assert.throws(fn, (e: unknown) => e instanceof TenementError && e.code === code);
@@ -65,24 +59,6 @@ test('resolveServer: flag, env, default; scheme optional', () => {
 
 // ---------------------------------------------------------------- the real CLI, as a child process
 
-interface Run { code: number; stdout: string; stderr: string }
-
-function ten(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...opts.env };
-  for (const k of ['TENEMENT_SERVER', 'TENEMENT_TOKEN', 'TENEMENT_CONFIG']) if (!opts.env?.[k]) delete env[k];
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, join(ROOT, 'cli/main.ts'), ...args], { cwd: opts.cwd ?? ROOT, env, timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
-  });
-}
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 // Nothing listens here: if validation did not come first, these would fail with SERVER_UNREACHABLE.
 const NOWHERE = { TENEMENT_SERVER: 'http://127.0.0.1:9', TENEMENT_TOKEN: 't' };

@@ -6,11 +6,8 @@ process.env.TZ = 'UTC';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TenementError } from '../../core/errors.ts';
+import { closedPort, runTen } from './cli-process.ts';
 import { parseDuration, parseInteger, parseMilliseconds, parseRatio, parseSeconds, parseSteps, parseVersionRef } from '../../cli/durations.ts';
 import { followOperation, formatOperationFailure, progressMode } from '../../cli/progress.ts';
 import {
@@ -18,8 +15,6 @@ import {
 } from '../../cli/table.ts';
 import type { HistoryEntry, Operation, ShadowStatus } from '../../cli/types.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 function throwsCode(fn: () => unknown, code: string, message?: RegExp) {
   assert.throws(fn, (e: unknown) => e instanceof TenementError && e.code === code && (!message || message.test(e.message)));
@@ -260,23 +255,6 @@ test('progressMode: tty only on a terminal without NO_COLOR and without --json',
 
 // ---------------------------------------------------------------- bad arguments, through the real CLI
 
-function tenProcess(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  const full: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...env };
-  delete full.TENEMENT_CONFIG;
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, join(ROOT, 'cli/main.ts'), ...args], { cwd: ROOT, env: full, timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
-  });
-}
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 // Nothing listens there: if validation did not come first, these would fail with SERVER_UNREACHABLE.
 const port = await closedPort();
 const NOWHERE = { TENEMENT_SERVER: `http://127.0.0.1:${port}`, TENEMENT_TOKEN: 't' };
@@ -306,7 +284,7 @@ for (const [args, code, exit] of [
   [['rollout', 'status'], 'TEN_ERR_CLI_INVALID_ARGUMENT', 2],
 ] as const) {
   test(`ten ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')} fails with ${code} before any request`, async () => {
-    const r = await tenProcess([...args], NOWHERE);
+    const r = await runTen([...args], { env: NOWHERE });
     assert.equal(r.code, exit);
     assert.match(r.stderr, new RegExp(`^error ${code}: .+\\n  hint: .+`));
     assert.doesNotMatch(r.stderr, /SERVER_UNREACHABLE/);
@@ -315,16 +293,16 @@ for (const [args, code, exit] of [
 }
 
 test('usage errors of subcommands name the subcommand and its required options', async () => {
-  const r = await tenProcess(['rollout', 'api', '--to', 'v2'], NOWHERE);
+  const r = await runTen(['rollout', 'api', '--to', 'v2'], { env: NOWHERE });
   assert.equal(r.code, 2);
   assert.equal(r.stderr, 'error TEN_ERR_CLI_INVALID_ARGUMENT: missing --steps STEPS, --interval INTERVAL\n'
     + '  hint: usage: ten rollout <service> --to TO --steps STEPS --interval INTERVAL [options] (see `ten rollout --help`)\n');
-  const s = await tenProcess(['shadow', 'status', 'api', '--to', 'v2'], NOWHERE);
+  const s = await runTen(['shadow', 'status', 'api', '--to', 'v2'], { env: NOWHERE });
   assert.match(s.stderr, /^error TEN_ERR_CLI_INVALID_ARGUMENT: Unsupported option name \("--to"\)\.\n  hint: usage: ten shadow status <service> \[options\] \(see `ten shadow status --help`\)\n$/);
 });
 
 test('a valid command against the closed port does reach the network (SERVER_UNREACHABLE)', async () => {
-  const r = await tenProcess(['deploy', 'api:v2', '--timeout', '60s'], NOWHERE);
+  const r = await runTen(['deploy', 'api:v2', '--timeout', '60s'], { env: NOWHERE });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^error TEN_ERR_CLI_SERVER_UNREACHABLE: /);
 });
