@@ -7,12 +7,19 @@ const VALUE_OPTIONS = new Set(['--server', '--token', '--config', '--id', '--wei
   '--version', '--timeout', '--batch', '--steps', '--interval', '--max-error-rate', '--max-p99', '--percent', '--limit',
   '--from', '--to', '--strategy']);
 const NEGATIVE_NUMBER = /^-\.?\d/;
+/** Options whose value may be anything, even text starting with "-" (a token someone chose). */
+const ANY_VALUE_OPTIONS = new Set(['--token']);
 
 export function normalizeArgv(argv: readonly string[]): string[] {
   const head: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i]!;
     if (tok === '--') return [...head, ...argv.slice(i)];
+    const before = head[head.length - 1];
+    if (before !== undefined && ANY_VALUE_OPTIONS.has(before) && tok.startsWith('-') && !isValueOf(head)) {
+      head[head.length - 1] = `${before}=${tok}`;
+      continue;
+    }
     if (!NEGATIVE_NUMBER.test(tok)) {
       head.push(tok);
       continue;

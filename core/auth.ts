@@ -15,7 +15,8 @@ export function hashToken(token: string): string {
 export function ensureToken(dataDir: string, store: Store): string {
   const file = join(dataDir, TOKEN_FILE);
   if (!existsSync(file)) {
-    writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    // hex: a token never starts with '-', so `--token TOKEN` is never read as an option
+    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   }
   chmodSync(file, 0o600);
   store.replaceToken('admin', hashToken(readFileSync(file, 'utf8').trim()));

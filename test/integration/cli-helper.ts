@@ -35,7 +35,7 @@ export function inProcessCli(ten: Pick<Ten, 'port' | 'token'>): TenCli {
     stdout.on('data', (c) => (out += c));
     stderr.on('data', (c) => (err += c));
     const token = opts.token === undefined ? ten.token : opts.token;
-    const argv = [...args, '--server', opts.server ?? server, ...(token === null ? [] : ['--token', token])];
+    const argv = [...args, '--server', opts.server ?? server, ...(token === null ? [] : [`--token=${token}`])];
     const code = await runCli(argv, { ...Cli.defaultContext, stdout, stderr, colorDepth: 1 });
     return { code, out, err };
   };

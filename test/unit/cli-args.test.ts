@@ -42,6 +42,11 @@ test('parseWeight: whole numbers 0-100 only', () => {
   }
 });
 
+test('normalizeArgv: a --token value may start with "-"', () => {
+  assert.deepEqual(normalizeArgv(['ps', '--token', '-abc', '--json']), ['ps', '--token=-abc', '--json']);
+  assert.deepEqual(normalizeArgv(['ps', '--token', 'abc']), ['ps', '--token', 'abc']);
+});
+
 test('normalizeArgv: negative numbers reach the validators', () => {
   assert.deepEqual(normalizeArgv(['weight', 'api:v1', '80']), ['weight', 'api:v1', '80']);
   assert.deepEqual(normalizeArgv(['weight', 'api:v1', '-1']), ['weight', 'api:v1', '--', '-1']);
