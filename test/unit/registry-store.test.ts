@@ -302,7 +302,7 @@ describe('tokens', () => {
     assert.equal(file, join(dataDir, TOKEN_FILE));
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const token = readFileSync(file, 'utf8').trim();
-    assert.match(token, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
+    assert.match(token, /^[0-9a-f]{64}$/, '32 random bytes as hex (never starts with -)');
     assert.ok(store.hasToken(hashToken(token)));
     assert.equal(store.hasToken(token), false, 'the plain token is never stored');
   });
