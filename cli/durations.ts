@@ -2,7 +2,7 @@
 // `service:version`). Like instance-ref.ts, everything here runs before any request is sent; a bad
 // value fails with TEN_ERR_CLI_INVALID_ARGUMENT (or TEN_ERR_API_INVALID_NAME for a bad name).
 import { tenErr } from '../core/errors.ts';
-import { validateName } from './instance-ref.ts';
+import { parseRef } from './instance-ref.ts';
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 /** `30`, `30s`, `1.5s`, `500ms`, `2m`, `1h`: a plain decimal number, then an optional unit. */
@@ -80,19 +80,6 @@ export interface VersionRef {
  * becomes the instance id, so it must be a DNS label too.
  */
 export function parseVersionRef(ref: string, versionOption?: string): VersionRef {
-  const colon = ref.indexOf(':');
-  const service = colon === -1 ? ref : ref.slice(0, colon);
-  let version = colon === -1 ? undefined : ref.slice(colon + 1);
-  validateName('service', service);
-  if (versionOption !== undefined) {
-    if (version !== undefined && version !== versionOption) {
-      throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `conflicting versions: ${JSON.stringify(ref)} and --version ${JSON.stringify(versionOption)}`);
-    }
-    version = versionOption;
-  }
-  if (version === undefined) {
-    throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `missing version for ${JSON.stringify(service)}: write ${service}:VERSION or ${service} --version VERSION`);
-  }
-  validateName('instance id', version);
+  const { service, name: version } = parseRef(ref, versionOption, { noun: 'version', plural: 'versions', flag: '--version', meta: 'VERSION' });
   return { service, version, key: `${service}:${version}` };
 }

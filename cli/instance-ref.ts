@@ -18,25 +18,37 @@ export function validateName(kind: 'service' | 'instance id', value: string): st
   return value;
 }
 
+/** How a `service:x` reference names its second part, for the messages. */
+interface RefPart { noun: string; plural: string; flag: string; meta: string }
+
+/**
+ * `service:x`, or `service` together with `flag x`; both must agree if both are given. `x`
+ * becomes an instance id, so it must be a DNS label too.
+ */
+export function parseRef(ref: string, option: string | undefined, part: RefPart): { service: string; name: string } {
+  const colon = ref.indexOf(':');
+  const service = colon === -1 ? ref : ref.slice(0, colon);
+  let name = colon === -1 ? undefined : ref.slice(colon + 1);
+  validateName('service', service);
+  if (option !== undefined) {
+    if (name !== undefined && name !== option) {
+      throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `conflicting ${part.plural}: ${JSON.stringify(ref)} and ${part.flag} ${JSON.stringify(option)}`);
+    }
+    name = option;
+  }
+  if (name === undefined) {
+    throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `missing ${part.noun} for ${JSON.stringify(service)}: write ${service}:${part.meta} or ${service} ${part.flag} ${part.meta}`);
+  }
+  validateName('instance id', name);
+  return { service, name };
+}
+
 /**
  * Parses `api:v1`, or `api` together with `--id v1` (both forms are in the docs). Giving the id
  * twice is allowed only if both agree.
  */
 export function parseInstanceRef(ref: string, idOption?: string): InstanceRef {
-  const colon = ref.indexOf(':');
-  const service = colon === -1 ? ref : ref.slice(0, colon);
-  let id = colon === -1 ? undefined : ref.slice(colon + 1);
-  validateName('service', service);
-  if (idOption !== undefined) {
-    if (id !== undefined && id !== idOption) {
-      throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `conflicting instance ids: ${JSON.stringify(ref)} and --id ${JSON.stringify(idOption)}`);
-    }
-    id = idOption;
-  }
-  if (id === undefined) {
-    throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `missing instance id for ${JSON.stringify(service)}: write ${service}:ID or ${service} --id ID`);
-  }
-  validateName('instance id', id);
+  const { service, name: id } = parseRef(ref, idOption, { noun: 'instance id', plural: 'instance ids', flag: '--id', meta: 'ID' });
   return { service, id, key: `${service}:${id}` };
 }
 
