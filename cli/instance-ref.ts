@@ -1,9 +1,7 @@
 // Parsing and validation of what users type for instances, services and weights. Everything here
 // runs before any request is sent, so a bad name never reaches the server.
+import { DNS_LABEL } from '../core/config-schema.ts';
 import { TenementError, tenErr } from '../core/errors.ts';
-
-/** A DNS label: what service names and instance ids must be (they become host name parts). */
-export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export interface InstanceRef {
   service: string;

@@ -114,7 +114,8 @@ export function didYouMean(key: string, candidates: readonly string[]): string {
 
 export type Table = Record<string, unknown>;
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Service names and instance ids (they become host name labels). The one definition. */
+export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const DNS_RULE = 'must be a DNS label (a-z, 0-9, -; 1 to 63 chars; no leading or trailing -)';
 
 /** True for a valid service name / instance id: `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`. */

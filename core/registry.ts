@@ -3,10 +3,11 @@
 import type { Hooks } from './hooks.ts';
 import { transition } from './lifecycle.ts';
 import type { Store } from './store.ts';
+import { DNS_LABEL } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { Instance, InstanceState } from './types.ts';
 
-export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export { DNS_LABEL };
 
 export function assertName(kind: 'service' | 'id', value: string): void {
   if (typeof value !== 'string' || !DNS_LABEL.test(value)) {

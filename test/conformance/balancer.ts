@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { pino } from 'pino';
+import { DNS_LABEL } from '../../core/config-schema.ts';
 import { parseConfig } from '../../core/config.ts';
 import { createHooks, type Hooks } from '../../core/hooks.ts';
 import { resolvePlugins } from '../../core/loader.ts';
@@ -41,7 +42,6 @@ export interface BalancerConformanceOptions {
 }
 
 const SERVICE = 'api';
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** A request context with a real (unconnected) IncomingMessage. */
 export function requestContext(headers: Record<string, string> = {}, host = `${SERVICE}.example.com`): RequestContext {
