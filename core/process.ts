@@ -61,6 +61,11 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
   };
 }
 
+/** How a process ended, in words: tenement's own reason if it killed it, else the signal or code. */
+export function describeExit(e: { code: number | null; signal: string | null; reason?: string }): string {
+  return e.reason ?? (e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`);
+}
+
 /** Signal the process, or its whole group when it has one. Never throws. */
 export function signalRun(run: Running, sig: NodeJS.Signals): void {
   const pid = run.child.pid;

@@ -7,7 +7,7 @@ import type { Hooks } from './hooks.ts';
 import { freeze, releaseCgroup } from './freezer.ts';
 import { freePort, pollUntil, tcpConnect } from './net.ts';
 import type { Registry } from './registry.ts';
-import { cgroupName, signalRun, spawnInstance, type Running } from './process.ts';
+import { cgroupName, describeExit, signalRun, spawnInstance, type Running } from './process.ts';
 import type { Instance, InstanceState, ServiceConfig, TenementConfig } from './types.ts';
 
 export interface SupervisorDeps {
@@ -58,7 +58,7 @@ export class Supervisor {
     }
     if (!wanted()) { // stopped or restarted while it was being launched: this process is not wanted
       run.stopping = true;
-      this.signal(run, 'SIGKILL');
+      signalRun(run, 'SIGKILL');
       return;
     }
     this.running.set(inst.key, run);
@@ -73,7 +73,7 @@ export class Supervisor {
     if (!alive()) return; // exited or stopped meanwhile: the exit path owns the state
     if (!ready) {
       run.killedFor = `not ready within startup_timeout (${svc.startup_timeout} s)`;
-      this.signal(run, 'SIGKILL');
+      signalRun(run, 'SIGKILL');
       await run.exited; // the exit path has decided what follows when start() resolves
       return;
     }
@@ -98,7 +98,7 @@ export class Supervisor {
 
   private onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): void {
     this.ports.delete(run.port);
-    if (run.detached) this.signal(run, 'SIGKILL'); // reap what the app left in its group (a bare pid may be reused)
+    if (run.detached) signalRun(run, 'SIGKILL'); // reap what the app left in its group (a bare pid may be reused)
     if (run.cgroup) releaseCgroup(cgroupName(inst));
     run.markExited();
     if (this.running.get(inst.key) !== run) return; // a process that was never kept
@@ -109,7 +109,7 @@ export class Supervisor {
     inst.suspended = null;
     inst.lastExit = { code, signal, at: Date.now(), ...(run.killedFor ? { reason: run.killedFor } : {}) };
     if (run.stopping) return; // stop() owns the next state
-    const why = run.killedFor ?? (signal ? `killed by ${signal}` : `exited with code ${code}`);
+    const why = describeExit(inst.lastExit);
     this.d.log.warn({ instance: inst.key, code, signal }, `instance ${why}`);
     this.afterExit(inst, code, signal, why);
   }
@@ -170,10 +170,10 @@ export class Supervisor {
     run.stopping = true;
     this.d.registry.transition(inst, 'stopping', reason); // no new requests from here on
     await this.drain(inst);
-    this.signal(run, 'SIGTERM');
+    signalRun(run, 'SIGTERM');
     if (run.freezing) await run.freezing.then((f) => { run.frozen = f; }, () => undefined);
     if (run.frozen) this.thaw(inst, run); // a frozen process only acts on signals once thawed
-    const kill = setTimeout(() => this.signal(run, 'SIGKILL'), this.service(inst).stop_timeout * 1000);
+    const kill = setTimeout(() => signalRun(run, 'SIGKILL'), this.service(inst).stop_timeout * 1000);
     await run.exited;
     clearTimeout(kill);
     this.d.registry.transition(inst, final, reason);
@@ -235,10 +235,6 @@ export class Supervisor {
   async stopAll(reason: string): Promise<void> {
     await Promise.all(this.d.registry.list().map((i) => this.stop(i, 'stopped', reason).catch((err) =>
       this.d.log.error({ instance: i.key, err }, 'stop failed'))));
-  }
-
-  private signal(run: Running, sig: NodeJS.Signals): void {
-    signalRun(run, sig);
   }
 
   private later(inst: Instance, ms: number, fn: () => unknown): void {

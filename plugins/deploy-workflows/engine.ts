@@ -1,6 +1,7 @@
 // What every workflow shares: one running operation per service, starting an instance and
 // waiting (bounded) for it to be healthy, removing one, and weight changes recorded as history.
 import { TenementError } from '../../core/errors.ts';
+import { describeExit } from '../../core/process.ts';
 import type { PluginContext } from '../../core/plugin.ts';
 import type { Instance } from '../../core/types.ts';
 import { Journal, type Operation, type OpKind } from './journal.ts';
@@ -75,7 +76,7 @@ export class Engine {
     clearTimeout(timer);
     if (outcome === 'done' && inst.state === 'running' && inst.health === 'healthy') return inst;
     const exit = inst.lastExit !== lastExit ? inst.lastExit : null;
-    const why = exit ? (exit.reason ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`)) : `it is ${inst.state}`;
+    const why = exit ? describeExit(exit) : `it is ${inst.state}`;
     await this.remove(inst, 'deploy failed');
     throw outcome === 'timeout'
       ? new TenementError('TEN_ERR_WORKFLOW_TIMEOUT', [inst.key, timeoutS])

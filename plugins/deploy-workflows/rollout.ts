@@ -3,6 +3,7 @@
 // instances; on a breach roll back at once. State lives in the store so a restart of ten serve
 // resumes the rollout.
 import { TenementError } from '../../core/errors.ts';
+import { describeExit } from '../../core/process.ts';
 import type { Instance } from '../../core/types.ts';
 import { asError, type Engine } from './engine.ts';
 import type { Operation } from './journal.ts';
@@ -83,7 +84,7 @@ async function watchStep(e: Engine, counters: Counters, op: Operation, p: Rollou
       const last = Date.now() >= end;
       if (e.closing) return undefined;
       if (e.ctx.registry.get(canary.service, canary.id) !== canary) return `${canary.key} was removed`;
-      if (canary.state !== 'running') return `${canary.key} is ${canary.state}${canary.lastExit ? ` (last exit: ${canary.lastExit.reason ?? canary.lastExit.signal ?? `code ${canary.lastExit.code}`})` : ''}`;
+      if (canary.state !== 'running') return `${canary.key} is ${canary.state}${canary.lastExit ? ` (last exit: ${describeExit(canary.lastExit)})` : ''}`;
       const breach = judge(counters, p, canary, stable, last);
       if (breach) return breach;
       if (last || e.aborts.has(op.id) || e.closing) return undefined;

@@ -4,6 +4,7 @@
 // however many requests arrive. The same queue holds direct requests for an instance that is
 // starting or restarting after a crash.
 import { TenementError } from '../../core/errors.ts';
+import { describeExit } from '../../core/process.ts';
 import { definePlugin, type PluginContext } from '../../core/plugin.ts';
 import { DNS_LABEL } from '../../core/registry.ts';
 import type { Instance, InstanceState } from '../../core/types.ts';
@@ -131,7 +132,7 @@ class IdleScaler {
     // someone else took over (ten restart started a new attempt): its waiters wait on for it
     const now = inst.state as InstanceState; // changed while we awaited
     if (now === 'starting' || (now === 'restarting' && exit === null)) return;
-    const why = exit ? (exit.reason ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`)) : `it is ${inst.state}`;
+    const why = exit ? describeExit(exit) : `it is ${inst.state}`;
     this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, why]));
     log.warn({ instance: inst.key, why }, 'wake failed: back to idle');
     if (inst.state !== 'idle') await instances.stop(inst, 'idle', `wake failed: ${why}`);
