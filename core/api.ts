@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { verifyBearer } from './auth.ts';
+import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { HealthChecker } from './health.ts';
 import { assertName, assertWeight, type Registry } from './registry.ts';
@@ -79,7 +80,7 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
       const b = req.body as { service: string; id: string; weight?: unknown };
       assertName('service', b.service);
       assertName('id', b.id);
-      const svc = Object.hasOwn(config.services, b.service) ? config.services[b.service] : undefined;
+      const svc = serviceOf(config, b.service);
       if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [b.service]);
       const weight = b.weight ?? svc.weight;
       assertWeight(weight);

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { type ErrorCode, TenementError } from './errors.ts';
 import { formatKey, TomlLines, type TomlPath } from './toml-lines.ts';
-import type { Settings } from './types.ts';
+import type { ServiceConfig, Settings, TenementConfig } from './types.ts';
 
 export interface Field {
   type: 'number' | 'integer' | 'string' | 'boolean' | 'string[]' | 'table';
@@ -192,4 +192,9 @@ export class Source {
     if (!isHostname(d)) this.fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [formatKey(p), `must be a host name made of dot-separated DNS labels (a-z, 0-9, -), got ${describe(v)}`]);
     return d;
   }
+}
+
+/** The service called `name`, or undefined; never an Object.prototype member (`constructor`). */
+export function serviceOf(config: TenementConfig, name: string): ServiceConfig | undefined {
+  return Object.hasOwn(config.services, name) ? config.services[name] : undefined;
 }

@@ -1,5 +1,6 @@
 // Routing: Host header → target, and target → one instance through the hooks
 // (filterCandidates → selectInstance → wake). No policy here beyond the core filter.
+import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
 import type { Registry } from './registry.ts';
@@ -44,7 +45,7 @@ export class Router {
    *  `exclude`: an instance that just failed this request (a direct route then waits for it). */
   async pick(ctx: RequestContext, target: Extract<Target, { kind: 'service' }>, exclude?: Instance): Promise<Instance> {
     const { config, registry, hooks } = this.d;
-    if (!Object.hasOwn(config.services, target.service)) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_SERVICE', [target.service]);
+    if (!serviceOf(config, target.service)) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_SERVICE', [target.service]);
     if (target.instanceId !== undefined) {
       const key = `${target.service}:${target.instanceId}`;
       const inst = registry.get(target.service, target.instanceId);

@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
 import { releaseCgroupRoot } from './freezer.ts';
+import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import { HealthChecker } from './health.ts';
 import { createHooks, type Hooks } from './hooks.ts';
@@ -140,7 +141,7 @@ async function applyPlugins(d: {
  *  All start at boot, except those a spawn_on_request service created, which come back idle. */
 function restoreInstances(config: TenementConfig, store: Store, registry: Registry, log: Logger): void {
   for (const s of store.listInstances()) {
-    if (!Object.hasOwn(config.services, s.service)) {
+    if (!serviceOf(config, s.service)) {
       log.warn({ instance: `${s.service}:${s.id}` }, 'stored instance of a service no longer in the config: skipped');
       continue;
     }

@@ -2,6 +2,7 @@
 // (SIGTERM to the process group → stop_timeout → SIGKILL) and restarts crashed or unhealthy
 // instances with exponential backoff per instance, up to max_restarts within restart_window.
 import type { Logger } from 'pino';
+import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
 import { freeze, releaseCgroup } from './freezer.ts';
@@ -30,7 +31,7 @@ export class Supervisor {
   constructor(private readonly d: SupervisorDeps) {}
 
   service(inst: Instance): ServiceConfig {
-    const svc = Object.hasOwn(this.d.config.services, inst.service) ? this.d.config.services[inst.service] : undefined;
+    const svc = serviceOf(this.d.config, inst.service);
     if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [inst.service]);
     return svc;
   }
