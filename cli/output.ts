@@ -1,6 +1,6 @@
 // How the CLI reports errors: `error CODE: message` and `  hint: ...` on stderr, the stack only
 // with --debug. Works for TenementError and for ApiError (a server error relayed by the client).
-import { readFileSync } from 'node:fs';
+import { VERSION } from '../core/version.ts';
 
 interface Writable {
   write(chunk: string): unknown;
@@ -37,10 +37,7 @@ export function printError(stderr: Writable, err: unknown, debug = false): void 
   stderr.write(formatError(err, debug));
 }
 
-let cachedVersion: string | undefined;
-
 /** The version field of package.json. */
 export function packageVersion(): string {
-  cachedVersion ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return cachedVersion;
+  return VERSION;
 }

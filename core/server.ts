@@ -1,6 +1,6 @@
 // `ten serve`: wires store, registry, hooks, supervisor, health, router, proxy and plugins behind
 // one listener, restores the desired state, and shuts all of it down in order.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
@@ -19,8 +19,8 @@ import { Router } from './router.ts';
 import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
 import type { TenementConfig } from './types.ts';
+import { VERSION } from './version.ts';
 
-export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 export interface RunningServer {
   url: string;

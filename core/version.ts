@@ -1,0 +1,4 @@
+// tenement's version: the `version` field of package.json, read once.
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
