@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { freePort, tcpConnect } from '../core/net.ts';
+import { canConnect, freePort } from '../core/net.ts';
 import { PASSTHROUGH_ENV } from '../core/spawn-env.ts';
 import { cleanup, NODE_EXAMPLE, PY_EXAMPLE, request, ROOT, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
 
@@ -32,7 +32,7 @@ async function bare(argv: string[]): Promise<number> {
   for (const k of PASSTHROUGH_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
   const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore' });
   for (;;) {
-    if (await tcpConnect(port, 500)) {
+    if (await canConnect({ port }, 500)) {
       const r = await request(port, 'bench', '/').catch(() => undefined);
       if (r?.status === 200) break;
     }

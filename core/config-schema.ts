@@ -38,10 +38,21 @@ export const SETTINGS_FIELDS: Record<keyof Settings, Field> = {
   backoff_base: seconds(0.5),
   backoff_max: seconds(30),
   drain_timeout: { type: 'number', default: 10, min: 0 },
+  trusted_proxies: { type: 'string[]', default: [] },
+  forwarded: { type: 'boolean', default: false },
+  client_header_timeout: seconds(10),
+  client_body_timeout: seconds(30),
+  keepalive_timeout: seconds(5),
+  max_pipelined: { type: 'integer', default: 16, min: 1, max: 1024 },
+  max_requests: { type: 'integer', default: 10000, min: 1 },
+  max_header_size: { type: 'integer', default: 16384, min: 1024, max: 1048576 },
+  max_uri_length: { type: 'integer', default: 8192, min: 256, max: 1048576 },
 };
 
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
 export const IDLE_ACTIONS = ['stop', 'suspend'] as const;
+/** How an instance takes connections: on 127.0.0.1:$PORT, or on the Unix socket $SOCKET_PATH. */
+export const LISTEN_MODES = ['port', 'socket'] as const;
 
 export const SERVICE_FIELDS: Record<string, Field> = {
   command: { type: 'string' },
@@ -51,6 +62,11 @@ export const SERVICE_FIELDS: Record<string, Field> = {
   startup_timeout: seconds(30),
   stop_timeout: { type: 'number', default: 10, min: 0 },
   request_timeout: seconds(30),
+  response_idle_timeout: seconds(60),
+  max_connections: { type: 'integer', default: 128, min: 1, max: 65536 },
+  max_queue: { type: 'integer', default: 256, min: 0, max: 1000000 },
+  queue_timeout: seconds(5),
+  listen: { type: 'string', default: 'port', oneOf: LISTEN_MODES },
   isolation: { type: 'string', default: 'process' },
   idle_timeout: { type: 'number', default: 0, min: 0 },
   idle_action: { type: 'string', default: 'stop', oneOf: IDLE_ACTIONS },

@@ -11,6 +11,7 @@ import { SLOTS } from './plugin.ts';
 import type { PluginEntry, ServiceConfig, Settings, TenementConfig } from './types.ts';
 import { describe, didYouMean, DNS_RULE, isDnsLabel, isTable, SERVICE_FIELDS, SETTINGS_FIELDS, Source, type Table, TOP_LEVEL_KEYS } from './config-schema.ts';
 import { formatKey, type TomlPath } from './toml-lines.ts';
+import { parseCidr } from './forward/trust.ts';
 
 export { isDnsLabel };
 
@@ -98,6 +99,11 @@ export function parseConfig(text: string, file: string): TenementConfig {
     src.fail('TEN_ERR_CONFIG_OUT_OF_RANGE', ['settings', 'backoff_base'], ['settings.backoff_base', `must be at most settings.backoff_max (${settings.backoff_max}), got ${settings.backoff_base}`]);
   }
   settings.data_dir = path.resolve(dir, settings.data_dir);
+  settings.trusted_proxies.forEach((cidr, i) => {
+    if (parseCidr(cidr) === undefined) {
+      src.fail('TEN_ERR_CONFIG_INVALID_VALUE', ['settings', 'trusted_proxies', i], ['settings.trusted_proxies', `has ${describe(cidr)}, which is not an IP address or CIDR such as "10.0.0.0/8" or "::1/128"`]);
+    }
+  });
 
   const services: Record<string, ServiceConfig> = {};
   for (const [name, raw] of Object.entries(src.table(doc.service, ['service']))) {
@@ -156,6 +162,11 @@ function parseService(src: Source, name: string, raw: unknown, dir: string): Ser
     startup_timeout: f.startup_timeout as number,
     stop_timeout: f.stop_timeout as number,
     request_timeout: f.request_timeout as number,
+    response_idle_timeout: f.response_idle_timeout as number,
+    max_connections: f.max_connections as number,
+    max_queue: f.max_queue as number,
+    queue_timeout: f.queue_timeout as number,
+    listen: f.listen as ServiceConfig['listen'],
     isolation: f.isolation as string,
     idle_timeout: f.idle_timeout as number,
     idle_action: f.idle_action as ServiceConfig['idle_action'],

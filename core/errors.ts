@@ -52,6 +52,16 @@ export const ERRORS = {
   TEN_ERR_ROUTE_NO_INSTANCE: def(503, 'no running instance of %s', 'spawn one or give one a weight above 0; retry after a moment'),
   TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE: def(502, 'instance %s did not answer (%s)', 'the app crashed or refused the connection; it is being restarted, retry'),
   TEN_ERR_ROUTE_UPSTREAM_TIMEOUT: def(504, 'instance %s did not respond within %s s', 'raise request_timeout for the service, or make the app respond sooner'),
+  TEN_ERR_ROUTE_UPSTREAM_FAILED: def(502, 'instance %s closed the connection before answering (%s)', 'the app crashed or dropped the request; check its log ({data_dir}/_logs/<service>/<id>.log) and retry'),
+  TEN_ERR_ROUTE_QUEUE_FULL: def(503, 'instance %s is busy: %s requests in progress and %s waiting', 'retry after a moment; raise max_connections / max_queue for the service if the app can take more'),
+  TEN_ERR_ROUTE_QUEUE_TIMEOUT: def(503, 'instance %s had no free connection within %s s (max_connections = %s)', 'retry after a moment; raise queue_timeout or max_connections for the service, or make the app answer sooner'),
+  TEN_ERR_ROUTE_OVERLOADED: def(503, 'ten serve is at max_requests = %s requests in flight', 'retry after a moment; raise [settings] max_requests if the machine can take more'),
+  // HTTP: requests tenement refuses before routing (RFC 9110 §15.5, RFC 9112 §3, RFC 6585 §5)
+  TEN_ERR_HTTP_BAD_REQUEST: def(400, 'bad request: %s', 'send a well-formed HTTP/1.1 request with exactly one valid Host header'),
+  TEN_ERR_HTTP_REQUEST_TIMEOUT: def(408, 'the request was not received in time (%s)', 'send the request head within client_header_timeout and keep the body flowing (client_body_timeout)'),
+  TEN_ERR_HTTP_URI_TOO_LONG: def(414, 'the request target is longer than %s bytes', 'send a shorter URL (or raise [settings] max_uri_length)'),
+  TEN_ERR_HTTP_HEADERS_TOO_LARGE: def(431, 'the request head is larger than %s bytes', 'send fewer or smaller headers (or raise [settings] max_header_size)'),
+  TEN_ERR_HTTP_METHOD_NOT_ALLOWED: def(405, '%s is not supported: tenement is a reverse proxy, not a forward proxy', 'send the request to the service host itself'),
   // scaler (idle-scaler)
   TEN_ERR_SCALER_WAKE_TIMEOUT: def(503, '%s was not ready within %s s', 'retry after a moment; if the app starts slowly, raise wait_timeout under [plugins.scaler]'),
   TEN_ERR_SCALER_WAKE_FAILED: def(503, '%s failed to start: %s', 'check the instance log ({data_dir}/_logs/<service>/<id>.log); the next request tries again'),

@@ -3,7 +3,7 @@
 // core taps the default (HTTP GET of the service's health path, else a TCP connect) at stage 100.
 import type { Logger } from 'pino';
 import type { Hooks } from './hooks.ts';
-import { httpGet, tcpConnect } from './net.ts';
+import { canConnect, httpGet, instanceAddress } from './net.ts';
 import type { Registry } from './registry.ts';
 import type { Instance, ProbeResult, TenementConfig } from './types.ts';
 
@@ -21,12 +21,14 @@ export interface HealthDeps {
 export async function defaultProbe(inst: Instance, health: string | undefined, timeoutMs: number): Promise<ProbeResult> {
   const t0 = performance.now();
   const latency = () => Math.round((performance.now() - t0) * 10) / 10;
-  if (inst.port === null) return { ok: false, detail: 'no process', latencyMs: 0 };
+  const addr = instanceAddress(inst);
+  if (addr === undefined) return { ok: false, detail: 'no process', latencyMs: 0 };
   if (health === undefined) {
-    const ok = await tcpConnect(inst.port, timeoutMs);
-    return { ok, detail: ok ? 'TCP connect' : 'TCP connect failed', latencyMs: latency() };
+    const ok = await canConnect(addr, timeoutMs);
+    const what = addr.socketPath === undefined ? 'TCP connect' : 'socket connect';
+    return { ok, detail: ok ? what : `${what} failed`, latencyMs: latency() };
   }
-  const r = await httpGet(inst.port, health, timeoutMs);
+  const r = await httpGet(addr, health, timeoutMs);
   if (r.status === undefined) return { ok: false, detail: r.error ?? 'error', latencyMs: latency() };
   return { ok: r.status >= 200 && r.status < 400, detail: `HTTP ${r.status}`, latencyMs: latency() };
 }

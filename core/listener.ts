@@ -1,50 +1,162 @@
-// The one public listener: every request and upgrade is resolved through hooks.resolveTarget;
+// The one public listener. Every request is checked before anything routes it (Host, target
+// length; Node's parser answers the rest through clientError), then resolved by the router:
 // service hosts go straight to the proxy, management hosts to fastify (its serverFactory), so
-// only management traffic pays for fastify.
+// only management traffic pays for fastify. Client-side bounds live in connections.ts.
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { installApiBase, managementApi, type ApiDeps } from './api.ts';
+import { BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
+import { TenementError } from './errors.ts';
+import { trustList, type ClientInfo } from './forward/index.ts';
 import type { Hooks } from './hooks.ts';
-import type { Proxy } from './proxy.ts';
-import { hostName } from './router.ts';
-import type { RequestContext } from './types.ts';
+import { rawError, writeError, type Proxy } from './proxy.ts';
+import { hostName, type Router } from './router.ts';
+import type { RequestContext, Settings, Target } from './types.ts';
 
 export interface Listener {
   server: http.Server;
   app: FastifyInstance;
   /** Requests being answered right now (proxied or management). */
   inflight(): number;
+  close(): void;
 }
 
-export async function createListener(d: { hooks: Hooks; proxy: Proxy; api: ApiDeps; routes: FastifyPluginAsync[] }): Promise<Listener> {
-  const { hooks, proxy } = d;
+export async function createListener(d: {
+  settings: Settings; hooks: Hooks; router: Router; proxy: Proxy; api: ApiDeps; routes: FastifyPluginAsync[];
+}): Promise<Listener> {
+  const { settings, router, proxy } = d;
+  const trusted = trustList(settings.trusted_proxies);
+  const bodies = new BodyWatch(settings.client_body_timeout * 1000);
   let inflight = 0;
+  let proxied = 0;
   let fastifyHandler!: http.RequestListener;
-  const reject = (socket: Duplex, status: number) => socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
 
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse | undefined, socket?: Duplex, head?: Buffer) => {
-    const ctx: RequestContext = { req, res, host: hostName(req.headers.host), upgrade: !res, start: performance.now() };
-    try {
-      ctx.target = await hooks.resolveTarget.promise(ctx);
-    } catch (err) {
-      return res ? proxy.fail(res, err) : proxy.failUpgrade(socket!, err);
+  const server = http.createServer({
+    maxHeaderSize: settings.max_header_size,
+    // a missing Host is answered by requestAuthority() with a JSON 400 like every other bad Host
+    requireHostHeader: false,
+    headersTimeout: settings.client_header_timeout * 1000,
+    // the body is bounded by its idle time (BodyWatch), not by a total: long uploads are fine
+    requestTimeout: 0,
+    keepAliveTimeout: settings.keepalive_timeout * 1000,
+    connectionsCheckingInterval: Math.min(1000, settings.client_header_timeout * 500),
+  });
+  server.on('connection', (socket: Socket) => new Conn(socket, settings.max_pipelined));
+
+  const client = (req: http.IncomingMessage, authority: string): ClientInfo => ({
+    peer: req.socket.remoteAddress ?? '', trusted: trusted(req.socket.remoteAddress), authority,
+    port: req.socket.localPort ?? settings.port, forwarded: settings.forwarded, httpVersion: req.httpVersion,
+    maxForwards: req.method === 'TRACE' || req.method === 'OPTIONS',
+  });
+
+  /** Checks every request shares; the context, or the error to answer with. */
+  const context = (req: http.IncomingMessage, res: http.ServerResponse | undefined): RequestContext | TenementError => {
+    const url = req.url ?? '/';
+    if (url.length > settings.max_uri_length) return new TenementError('TEN_ERR_HTTP_URI_TOO_LONG', [settings.max_uri_length]);
+    let authority = requestAuthority(req);
+    if (authority instanceof TenementError) return authority;
+    let path = url;
+    // absolute-form (RFC 9112 §3.2.2): the target's authority wins over Host; the app gets origin-form
+    if (url.charCodeAt(0) !== 47 /* / */ && url !== '*') {
+      const m = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(url);
+      if (!m) return new TenementError('TEN_ERR_HTTP_BAD_REQUEST', [`invalid request target ${JSON.stringify(url.slice(0, 100))}`]);
+      authority = m[1];
+      path = m[2] === '' ? '/' : m[2].startsWith('/') ? m[2] : `/${m[2]}`;
     }
-    const target = ctx.target;
-    if (!target || target.kind === 'management') {
-      // the management API speaks no WebSocket
-      return res ? fastifyHandler(req, res) : reject(socket!, 404);
-    }
-    return res ? proxy.web(ctx, target) : proxy.ws(ctx, socket!, head!, target);
+    return { req, res, host: hostName(authority), authority, path, upgrade: !res, start: performance.now() };
   };
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean) => {
+    const conn = Conn.of(req.socket);
+    if (!conn) return void res.destroy();
+    conn.admit(() => start(conn, req, res, expect));
+  };
+
+  const start = (conn: Conn, req: http.IncomingMessage, res: http.ServerResponse, expect: boolean) => {
     inflight += 1;
-    res.once('close', () => { inflight -= 1; });
-    void handle(req, res);
+    let ctx: RequestContext | undefined;
+    let exchange: { cancel(): void } | undefined;
+    let ended = false;
+    const live: Live = {
+      end: (aborted) => {
+        if (ended) return;
+        ended = true;
+        inflight -= 1;
+        bodies.delete(live.body);
+        conn.untrack(live);
+        if (exchange) {
+          proxied -= 1;
+          if (aborted) exchange.cancel();
+          const status = !aborted && res.writableFinished ? res.statusCode : 499; // 499: the client left first (nginx's figure)
+          d.hooks.requestDone.call(ctx!, { instance: ctx!.instance, status, durationMs: performance.now() - ctx!.start, code: ctx!.code });
+        }
+      },
+    };
+    conn.track(live);
+    res.once('finish', () => live.end(false));
+    res.once('close', () => live.end(!res.writableFinished));
+    const c = context(req, res);
+    if (c instanceof TenementError) return writeError(res, c, undefined, true);
+    ctx = c;
+    const route = (target: Target) => {
+      if (target.kind === 'management') {
+        if (expect) res.writeContinue(); // fastify reads the body itself
+        return fastifyHandler(req, res);
+      }
+      if (proxied >= settings.max_requests) return writeError(res, new TenementError('TEN_ERR_ROUTE_OVERLOADED', [settings.max_requests]));
+      proxied += 1;
+      if (!req.complete) {
+        live.body = { req, bytes: req.socket.bytesRead, since: Date.now(), timeout: () => {
+          if (res.headersSent) return void res.destroy();
+          exchange?.cancel();
+          writeError(res, new TenementError('TEN_ERR_HTTP_REQUEST_TIMEOUT', [`the request body was idle for client_body_timeout = ${settings.client_body_timeout} s`]), undefined, true);
+        } };
+        bodies.add(live.body);
+      }
+      exchange = proxy.web(c, target, client(req, c.authority), expect);
+    };
+    let t: Target | Promise<Target>;
+    try {
+      t = router.resolve(c);
+    } catch (err) {
+      return proxy.fail(c, err);
+    }
+    if (t instanceof Promise) t.then(route, (err) => proxy.fail(c, err));
+    else route(t);
+  };
+
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const c = context(req, undefined);
+    if (c instanceof TenementError) return void socket.end(rawError(c));
+    Promise.resolve(router.resolve(c)).then((target) => {
+      // the management API speaks no WebSocket
+      if (target.kind === 'management') return void socket.end(rawError(new TenementError('TEN_ERR_API_NOT_FOUND', ['GET', c.path])));
+      return proxy.upgrade(c, socket, head, target, client(req, c.authority));
+    }, (err) => proxy.failUpgrade(socket, err));
+  };
+
+  server.on('request', (req, res) => onRequest(req, res, false));
+  // Expect: 100-continue goes to the app, which decides (RFC 9110 §10.1.1): Node must not answer it
+  server.on('checkContinue', (req, res) => onRequest(req, res, true));
+  server.on('upgrade', onUpgrade);
+  // CONNECT asks for a tunnel: a forward proxy's job, not a reverse proxy's (RFC 9110 §9.3.6)
+  server.on('connect', (_req, socket: Duplex) => socket.end(rawError(new TenementError('TEN_ERR_HTTP_METHOD_NOT_ALLOWED', ['CONNECT']))));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const answer = parseErrorAnswer(err, { headerTimeout: settings.client_header_timeout, maxHeaderSize: settings.max_header_size });
+    const s = socket as Socket;
+    const busy = (s as Socket & { _httpMessage?: http.ServerResponse })._httpMessage?.headersSent;
+    if (answer && s.writable && !busy) {
+      // answer, then close once it is out; the rest of what the client sends is read and dropped
+      // so that the close is a FIN, not a reset that could discard the answer (RFC 9112 §9.6)
+      s.end(rawError(answer));
+      s.resume();
+      setTimeout(() => s.destroy(), 2000).unref();
+    } else {
+      s.destroy();
+    }
   });
-  server.on('upgrade', (req, socket, head) => void handle(req, undefined, socket, head));
-  server.on('clientError', (_err, socket) => socket.destroy());
 
   const app = Fastify({
     logger: false,
@@ -56,5 +168,5 @@ export async function createListener(d: { hooks: Hooks; proxy: Proxy; api: ApiDe
   await app.register(managementApi(d.api));
   for (const r of d.routes) await app.register(r);
   await app.ready();
-  return { server, app, inflight: () => inflight };
+  return { server, app, inflight: () => inflight, close: () => bodies.close() };
 }

@@ -1,6 +1,22 @@
-// Small socket helpers: free ports, TCP connect checks, a bounded HTTP GET.
+// Small socket helpers: free ports, connect checks, a bounded HTTP GET — to an instance's TCP
+// port on 127.0.0.1 or to its Unix socket.
 import http from 'node:http';
 import net from 'node:net';
+import type { Instance } from './types.ts';
+
+/** Where an instance listens: a TCP port on 127.0.0.1, or a Unix socket path (`listen = "socket"`). */
+export type Address = { port: number; socketPath?: undefined } | { port?: undefined; socketPath: string };
+
+/** The address the proxy and the probes use for an instance, or undefined while it has no process. */
+export function instanceAddress(inst: Pick<Instance, 'port' | 'socket'>): Address | undefined {
+  if (inst.port === null) return undefined;
+  return inst.socket !== null ? { socketPath: inst.socket } : { port: inst.port };
+}
+
+/** Node's connect options for an address. */
+function connectTo(a: Address): { host: string; port: number } | { path: string } {
+  return a.socketPath === undefined ? { host: '127.0.0.1', port: a.port } : { path: a.socketPath };
+}
 
 /** A port the OS says is free on 127.0.0.1, not in `taken`. Checked by binding, not assumed. */
 export async function freePort(taken: ReadonlySet<number>): Promise<number> {
@@ -19,10 +35,10 @@ export async function freePort(taken: ReadonlySet<number>): Promise<number> {
   throw new Error('no free port found after 20 attempts');
 }
 
-/** true when something accepts a TCP connection on 127.0.0.1:port within timeoutMs. */
-export function tcpConnect(port: number, timeoutMs: number): Promise<boolean> {
+/** true when something accepts a connection at `addr` within timeoutMs. */
+export function canConnect(addr: Address, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = net.connect({ port, host: '127.0.0.1' });
+    const sock = net.connect(connectTo(addr));
     const done = (ok: boolean) => { clearTimeout(timer); sock.destroy(); resolve(ok); };
     const timer = setTimeout(() => done(false), timeoutMs);
     sock.once('connect', () => done(true));
@@ -30,10 +46,11 @@ export function tcpConnect(port: number, timeoutMs: number): Promise<boolean> {
   });
 }
 
-/** GET http://127.0.0.1:port{path}; resolves with the status, or an error string. Never rejects. */
-export function httpGet(port: number, path: string, timeoutMs: number): Promise<{ status?: number; error?: string }> {
+/** GET {path} at `addr`; resolves with the status, or an error string. Never rejects. */
+export function httpGet(addr: Address, path: string, timeoutMs: number): Promise<{ status?: number; error?: string }> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, headers: { 'user-agent': 'tenement-health' } }, (res) => {
+    const to = addr.socketPath === undefined ? { host: '127.0.0.1', port: addr.port } : { socketPath: addr.socketPath };
+    const req = http.get({ ...to, path, agent: false, headers: { host: 'localhost', 'user-agent': 'tenement-health' } }, (res) => {
       res.resume();
       res.once('end', () => resolve({ status: res.statusCode }));
       res.once('error', () => resolve({ status: res.statusCode }));

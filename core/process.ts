@@ -1,8 +1,8 @@
 // One instance process: its spec (argv, env, cwd through the prepareSpawn hook), its spawn with
 // stdout/stderr appended to its log file, and signals to it (or to its process group).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Frozen } from './freezer.ts';
 import type { Hooks } from './hooks.ts';
 import { instanceEnv } from './spawn-env.ts';
@@ -10,11 +10,22 @@ import type { Instance, ServiceConfig, Settings, SpawnSpec } from './types.ts';
 
 /** Instance logs live in {data_dir}/_logs/<service>/<id>.log: `_logs` is no DNS label, so no service can collide. */
 export const LOG_DIR = '_logs';
+/** Unix sockets of instances: {data_dir}/_sockets/<service>/<id>.sock (same reasoning). */
+export const SOCKET_DIR = '_sockets';
+/** sun_path holds 108 bytes with its terminating NUL (unix(7)). */
+const SUN_PATH_MAX = 107;
+
+/** Where an instance's SOCKET_PATH points. */
+export function socketPathOf(dataDir: string, inst: Pick<Instance, 'service' | 'id'>): string {
+  return join(dataDir, SOCKET_DIR, inst.service, `${inst.id}.sock`);
+}
 
 export interface Running {
   child: ChildProcess;
   gen: number;
   port: number;
+  /** The Unix socket the app listens on, when its service says `listen = "socket"`. */
+  socket: string | null;
   detached: boolean;
   stopping: boolean;
   /** Set while the process is frozen (idle_action = "suspend"), and while it is being frozen. */
@@ -33,11 +44,17 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
   const { settings, inst, svc, port } = d;
   const dataDir = join(settings.data_dir, svc.name, inst.id);
   const logDir = join(settings.data_dir, LOG_DIR, svc.name);
+  const socket = socketPathOf(settings.data_dir, inst);
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(logDir, { recursive: true });
+  mkdirSync(dirname(socket), { recursive: true });
+  if (svc.listen === 'socket') {
+    if (Buffer.byteLength(socket) > SUN_PATH_MAX) throw new Error(`the socket path ${socket} is longer than ${SUN_PATH_MAX} bytes: use a shorter data_dir`);
+    rmSync(socket, { force: true }); // a previous process's socket would make the app's bind fail
+  }
   let spec: SpawnSpec = {
     service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, detached: false,
-    env: instanceEnv(svc, inst.id, port, dataDir),
+    env: instanceEnv(svc, inst.id, port, dataDir, socket),
   };
   spec = await d.hooks.prepareSpawn.promise(spec);
   const fd = openSync(join(logDir, `${inst.id}.log`), 'a');
@@ -56,7 +73,7 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
   });
   let markExited!: () => void;
   return {
-    child, gen: d.gen, port, detached: spec.detached, stopping: false,
+    child, gen: d.gen, port, socket: svc.listen === 'socket' ? socket : null, detached: spec.detached, stopping: false,
     exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
   };
 }

@@ -1,102 +1,131 @@
-// The proxy: forwards a routed request or WebSocket to its instance with http-proxy-3 over a
-// keep-alive agent per instance, adds X-Forwarded-*, maps upstream failures to 502/503/504,
-// retries once on another instance when the first refused or reset a bodiless idempotent
-// request, and reports every request to hooks.requestDone.
+// The proxy: for each routed request, ask the router for an instance, have the forwarder send it,
+// and decide what a failure means — retry (RFC 9112 §9.3.1), another instance, or an answer of
+// tenement's own (502/503/504 with a code). WebSocket upgrades go through http-proxy-3.
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
+import { PassThrough, type Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
-import { TenementError, type ErrorCode } from './errors.ts';
+import { TenementError } from './errors.ts';
+import { Forwarder, requestHeaders, type AttemptError, type AttemptRequest, type ClientInfo } from './forward/index.ts';
 import type { Hooks } from './hooks.ts';
+import { describeExit } from './process.ts';
 import type { Router } from './router.ts';
 import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
 
-type ServiceTarget = Extract<Target, { kind: 'service' }>;
+export type ServiceTarget = Extract<Target, { kind: 'service' }>;
 
 /** How long a connection refusal keeps an instance out of balancing (health may clear it sooner). */
 const EJECT_MS = 2000;
 
+/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** One proxied request: the instance it is on, the attempt in flight, and how to stop it. */
+export interface Exchange {
+  /** The client left: stop the attempt (the upstream slot and `inflight` are released). */
+  cancel(): void;
+}
+
 export class Proxy {
-  private readonly proxy = createProxyServer({ xfwd: true });
-  private readonly agents = new Map<string, { port: number; agent: http.Agent }>();
+  readonly forwarder: Forwarder;
+  private readonly ws = createProxyServer({ xfwd: false });
 
   constructor(private readonly d: { config: TenementConfig; hooks: Hooks; router: Router; log: Logger }) {
-    this.proxy.on('error', (err) => d.log.error({ err }, 'proxy error without handler'));
+    this.forwarder = new Forwarder(d.config);
+    this.ws.on('error', (err) => d.log.error({ err }, 'websocket proxy error without handler'));
     d.hooks.transition.tap('tenement', ({ instance, to }) => {
-      if (to !== 'running' && to !== 'unhealthy' && to !== 'stopping') this.dropAgent(instance.key);
+      if (to !== 'running' && to !== 'unhealthy' && to !== 'stopping') this.forwarder.drop(instance.key);
       if (to === 'running') instance.ejectedUntil = 0;
     });
   }
 
-  async web(ctx: RequestContext, target: ServiceTarget): Promise<void> {
+  /**
+   * Forward a request to its service: pick, send, and on failure retry or answer. `client`
+   * describes the connection (X-Forwarded-*); `expect`: the client sent Expect: 100-continue.
+   */
+  web(ctx: RequestContext, target: ServiceTarget, client: ClientInfo, expect: boolean): Exchange {
+    const req = ctx.req;
     const res = ctx.res!;
-    let current: Instance | undefined;
-    res.once('close', () => {
-      if (current) {
-        current.inflight -= 1;
-        current.lastRequestAt = Date.now();
-      }
-      this.d.hooks.requestDone.call(ctx, {
-        instance: current, durationMs: performance.now() - ctx.start,
-        // 499 (as nginx logs it): the client went away before the response was complete
-        status: res.writableFinished ? res.statusCode : 499,
-        code: (res as { tenCode?: string }).tenCode,
-      });
-    });
-    const forward = (inst: Instance, retried: boolean) => {
-      current = inst;
+    if (client.maxForwards && maxForwardsZero(req.rawHeaders)) {
+      answerAsRecipient(req, res);
+      return { cancel: () => undefined };
+    }
+    const svc = this.d.config.services[target.service];
+    const body = hasBody(req.rawHeaders);
+    const r: AttemptRequest = {
+      method: req.method!, path: ctx.path, body: null, head: req.method === 'HEAD',
+      headers: requestHeaders(req.rawHeaders, client, ctx.authority !== client.authority ? ctx.authority : undefined),
+      headersTimeoutMs: (svc?.request_timeout ?? 30) * 1000, bodyTimeoutMs: (svc?.response_idle_timeout ?? 60) * 1000,
+    };
+    const replayable = !body && !expect;
+    const idempotent = IDEMPOTENT.has(req.method!);
+    let cancel: ((err: Error) => void) | undefined;
+    let left = false;
+    let forwarded = false;
+
+    const send = (inst: Instance, fresh: boolean, tries: number) => {
       ctx.instance = inst;
-      inst.inflight += 1;
-      inst.lastRequestAt = Date.now();
-      const timeoutMs = this.d.config.services[inst.service].request_timeout * 1000;
-      // proxyTimeout aborts the upstream request with a plain reset; this flag tells the two apart
-      let timedOut = false;
-      const timer = setTimeout(() => { timedOut = true; }, timeoutMs);
-      res.once('close', () => clearTimeout(timer));
-      this.d.hooks.forward.call(ctx, inst);
-      this.proxy.web(ctx.req, res, {
-        target: { host: '127.0.0.1', port: inst.port! }, agent: this.agent(inst), proxyTimeout: timeoutMs,
-      }, (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        if (res.headersSent) { res.destroy(); return; }
-        if (err.code === 'ECONNREFUSED') inst.ejectedUntil = Date.now() + EJECT_MS;
-        if (!timedOut && !retried && retryable(ctx.req, err.code)) {
-          inst.inflight -= 1;
-          current = undefined;
-          // balanced: another instance; direct: the same one once its exit is seen (the scaler,
-          // if any, then holds the request until the restarted process is ready)
-          const next = target.instanceId === undefined ? this.d.router.pick(ctx, target, inst)
-            : exited(inst).then((gone) => {
-              if (!gone) throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [inst.key]); // alive: answer 502 below
-              return this.d.router.pick(ctx, target, inst);
-            });
-          next.then((n) => forward(n, true), (e) => this.fail(res,
-            // no other instance to try: report what happened to this one, not an empty service
-            e instanceof TenementError && e.code === 'TEN_ERR_ROUTE_NO_INSTANCE'
-              ? new TenementError('TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', [inst.key, err.code ?? err.message]) : e));
-          return;
-        }
-        if (timedOut) {
-          this.fail(res, new TenementError('TEN_ERR_ROUTE_UPSTREAM_TIMEOUT', [inst.key, timeoutMs / 1000]));
-        } else {
-          this.fail(res, new TenementError('TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', [inst.key, err.code ?? err.message]));
-        }
+      r.extra = ctx.responseHeaders;
+      if (!forwarded) {
+        forwarded = true;
+        this.d.hooks.forward.call(ctx, inst);
+        // the body goes through a PassThrough: when the app fails mid-upload undici destroys the
+        // stream it was given, and that must not be the client's request (which would close the
+        // client's connection before it gets the 502). Piped in the same tick as the forward hook,
+        // so a tap listening to the body (shadow) sees every chunk.
+        if (body) r.body = req.pipe(new PassThrough());
+      }
+      cancel = this.forwarder.send(inst, res, r, { fresh, expect }, (err, started) => {
+        cancel = undefined;
+        if (err === null || left) return;
+        if (started) { res.destroy(); return; } // the head is out: cut the body, the client sees it incomplete
+        if (err instanceof TenementError) return this.fail(ctx, err);
+        onError(inst, err, fresh, tries);
       });
     };
-    try {
-      forward(await this.d.router.pick(ctx, target), false);
-    } catch (err) {
-      this.fail(res, err);
-    }
+
+    const onError = (inst: Instance, err: AttemptError, fresh: boolean, tries: number) => {
+      const kind = classify(err);
+      if (kind === 'timeout') return this.fail(ctx, new TenementError('TEN_ERR_ROUTE_UPSTREAM_TIMEOUT', [inst.key, r.headersTimeoutMs / 1000]));
+      if (kind === 'refused') inst.ejectedUntil = Date.now() + EJECT_MS;
+      // a pooled keep-alive connection the app had just closed: once more on a fresh one (RFC 9112 §9.3.1)
+      if (kind === 'reset' && replayable && idempotent && !fresh) return send(inst, true, tries + 1);
+      const again = replayable && tries < 3 && (kind === 'refused' || (kind === 'reset' && idempotent));
+      if (!again) return this.failUpstream(ctx, inst, err, kind);
+      // balanced: another instance; direct: the same one once its exit is seen (a scaler, if any,
+      // then holds the request until the restarted process is ready)
+      const next = target.instanceId === undefined ? this.d.router.pick(ctx, target, inst)
+        : exited(inst, 250).then((isGone) => {
+          if (!isGone) throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [inst.key]);
+          return this.d.router.pick(ctx, target, inst);
+        });
+      next.then((n) => { if (!left) send(n, false, tries + 1); }, (e) => {
+        if (left) return;
+        // no other instance to try: report what happened to this one, not an empty service
+        if (e instanceof TenementError && e.code === 'TEN_ERR_ROUTE_NO_INSTANCE') this.failUpstream(ctx, inst, err, kind);
+        else this.fail(ctx, e);
+      });
+    };
+
+    this.d.router.pick(ctx, target).then((inst) => { if (!left) send(inst, false, 0); }, (err) => { if (!left) this.fail(ctx, err); });
+    return {
+      cancel: () => {
+        left = true;
+        cancel?.(Object.assign(new Error('the client closed the connection'), { code: 'ECONNABORTED' }));
+      },
+    };
   }
 
-  async ws(ctx: RequestContext, socket: Duplex, head: Buffer, target: ServiceTarget): Promise<void> {
+  /** A WebSocket upgrade (RFC 6455 §4.1 over RFC 9110 §7.8): through http-proxy-3. */
+  async upgrade(ctx: RequestContext, socket: Duplex, head: Buffer, target: ServiceTarget, client: ClientInfo): Promise<void> {
     let inst: Instance;
     try {
       inst = await this.d.router.pick(ctx, target);
     } catch (err) {
       return this.failUpgrade(socket, err);
     }
+    const addr = this.forwarder.address(inst);
+    if (addr === undefined) return this.failUpgrade(socket, new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [inst.key]));
     ctx.instance = inst;
     inst.inflight += 1;
     inst.lastRequestAt = Date.now();
@@ -105,7 +134,21 @@ export class Proxy {
       inst.lastRequestAt = Date.now();
       this.d.hooks.requestDone.call(ctx, { instance: inst, status: 101, durationMs: performance.now() - ctx.start });
     });
-    this.proxy.ws(ctx.req, socket, head, { target: { host: '127.0.0.1', port: inst.port! } }, (err: Error) => {
+    // the same X-Forwarded-* / Forwarded / Via as a plain request: client-supplied values replaced
+    // unless trusted (http-proxy copies req.headers and then applies options.headers)
+    const headers: Record<string, string> = {};
+    const raw = requestHeaders(ctx.req.rawHeaders, client);
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i].toLowerCase();
+      if (name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'via') headers[name] = raw[i + 1];
+    }
+    for (const name of Object.keys(ctx.req.headers)) {
+      if (name.startsWith('x-forwarded-') || name === 'forwarded') delete ctx.req.headers[name];
+    }
+    this.ws.ws(ctx.req, socket, head, {
+      target: addr.socketPath === undefined ? { host: '127.0.0.1', port: addr.port } : { host: 'localhost', port: 80, socketPath: addr.socketPath },
+      headers,
+    }, (err: Error) => {
       this.d.log.warn({ instance: inst.key, err: err.message }, 'websocket proxy error');
       socket.destroy();
     });
@@ -114,63 +157,103 @@ export class Proxy {
   /** Answer an upgrade the proxy could not forward, on the raw socket, the same way as fail(). */
   failUpgrade(socket: Duplex, err: unknown): void {
     const e = asTenementError(err, this.d.log);
-    const body = JSON.stringify(e.toJSON());
-    socket.end(`HTTP/1.1 ${e.statusCode} ${http.STATUS_CODES[e.statusCode]}\r\nconnection: close\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `${e.statusCode === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`);
+    socket.end(rawError(e));
   }
 
   /** Answer a request the proxy could not forward: JSON {code, message, hint}, Retry-After on 503. */
-  fail(res: http.ServerResponse, err: unknown): void {
+  fail(ctx: RequestContext, err: unknown): void {
     const e = asTenementError(err, this.d.log);
+    ctx.code = e.code;
+    const res = ctx.res!;
     if (res.headersSent) { res.destroy(); return; }
-    const body = JSON.stringify(e.toJSON());
-    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-    if (e.statusCode === 503) headers['retry-after'] = '1';
-    (res as { tenCode?: ErrorCode }).tenCode = e.code;
-    res.writeHead(e.statusCode, headers).end(body);
+    writeError(res, e, ctx.responseHeaders);
   }
 
-  private agent(inst: Instance): http.Agent {
-    const have = this.agents.get(inst.key);
-    if (have && have.port === inst.port) return have.agent;
-    have?.agent.destroy();
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 60_000 });
-    this.agents.set(inst.key, { port: inst.port!, agent });
-    return agent;
-  }
-
-  private dropAgent(key: string): void {
-    this.agents.get(key)?.agent.destroy();
-    this.agents.delete(key);
+  /** 502 for a connection that failed; waits briefly for the exit so the message can say what happened. */
+  private failUpstream(ctx: RequestContext, inst: Instance, err: AttemptError, kind: Kind): void {
+    const pid = inst.pid;
+    void exited(inst, 100).then(() => {
+      const exit = inst.pid !== pid && inst.lastExit ? `; the process ${describeExit(inst.lastExit)}` : '';
+      const what = `${err.code ?? 'error'}: ${err.message}${exit}`;
+      this.fail(ctx, new TenementError(kind === 'refused' ? 'TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE' : 'TEN_ERR_ROUTE_UPSTREAM_FAILED', [inst.key, what]));
+    });
   }
 
   close(): void {
-    for (const key of [...this.agents.keys()]) this.dropAgent(key);
-    this.proxy.close();
+    this.forwarder.close();
+    this.ws.close();
   }
 }
 
-/** true once the instance's process is seen to be gone (state or pid change); false after 250 ms. */
-async function exited(inst: Instance): Promise<boolean> {
+type Kind = 'refused' | 'reset' | 'timeout' | 'other';
+
+/** What a failed attempt's error says about the request: was it sent, is it worth sending again. */
+function classify(err: AttemptError): Kind {
+  switch (err.code) {
+    case 'ECONNREFUSED': case 'ENOENT': case 'UND_ERR_CONNECT_TIMEOUT': return 'refused';
+    case 'ECONNRESET': case 'EPIPE': case 'UND_ERR_SOCKET': case 'UND_ERR_CLOSED': return 'reset';
+    case 'UND_ERR_HEADERS_TIMEOUT': return 'timeout';
+    default: return 'other';
+  }
+}
+
+/** Whether the request has a body (RFC 9112 §6.3: Transfer-Encoding, or Content-Length > 0). */
+function hasBody(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i];
+    if (n.length === 17 && n.toLowerCase() === 'transfer-encoding') return true;
+    if (n.length === 14 && n.toLowerCase() === 'content-length' && raw[i + 1].trim() !== '0') return true;
+  }
+  return false;
+}
+
+/** A Max-Forwards: 0 on TRACE or OPTIONS: the request must not go further (RFC 9110 §7.6.2). */
+function maxForwardsZero(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 12 && raw[i].toLowerCase() === 'max-forwards') return raw[i + 1].trim() === '0';
+  }
+  return false;
+}
+
+/** Answer as the final recipient (RFC 9110 §7.6.2): OPTIONS → 200; TRACE → the request as
+ *  received, less the fields that carry credentials (RFC 9110 §9.3.8). */
+function answerAsRecipient(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (req.method === 'OPTIONS') return void res.writeHead(200, ['content-length', '0']).end();
+  const sensitive = new Set(['authorization', 'cookie', 'proxy-authorization']);
+  let echo = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (!sensitive.has(req.rawHeaders[i].toLowerCase())) echo += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+  }
+  echo += '\r\n';
+  res.writeHead(200, ['content-type', 'message/http', 'content-length', String(Buffer.byteLength(echo, 'latin1'))]).end(echo, 'latin1');
+}
+
+/** true once the instance's process is seen to be gone (state or pid change); false after `ms`. */
+async function exited(inst: Instance, ms: number): Promise<boolean> {
   const pid = inst.pid;
-  for (let waited = 0; waited < 250; waited += 5) {
+  for (let waited = 0; waited < ms; waited += 5) {
     if (inst.pid !== pid || inst.state !== 'running') return true;
     await new Promise((r) => setTimeout(r, 5));
   }
   return false;
 }
 
-/**
- * A failed attempt may be sent again, to another instance, when nothing of it can have been
- * acted on: a refused connection for any bodiless request, and a reset (typically a keep-alive
- * socket to a process that just died) for bodiless idempotent methods only.
- */
-function retryable(req: http.IncomingMessage, code: string | undefined): boolean {
-  const len = req.headers['content-length'];
-  if (req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0')) return false;
-  if (code === 'ECONNREFUSED') return true;
-  return code === 'ECONNRESET' && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS');
+/** The JSON error response tenement gives itself; 503s carry Retry-After (RFC 9110 §10.2.3). */
+export function writeError(res: http.ServerResponse, e: TenementError, extra?: string[], close = false): void {
+  const body = JSON.stringify(e.toJSON());
+  const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))];
+  if (e.statusCode === 503) headers.push('retry-after', '1');
+  if (close) headers.push('connection', 'close');
+  if (extra) headers.push(...extra);
+  res.writeHead(e.statusCode, headers).end(body);
+}
+
+/** The same error as a whole raw HTTP/1.1 response, for sockets Node's server no longer owns. */
+export function rawError(e: TenementError): string {
+  const body = JSON.stringify(e.toJSON());
+  return `HTTP/1.1 ${e.statusCode} ${http.STATUS_CODES[e.statusCode]}\r\nconnection: close\r\n` +
+    `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+    `${e.statusCode === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`;
 }
 
 export function asTenementError(err: unknown, log: Logger): TenementError {

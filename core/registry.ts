@@ -23,6 +23,11 @@ export function assertWeight(value: unknown): asserts value is number {
 
 export class Registry {
   private readonly byKey = new Map<string, Instance>();
+  /** Each service's instances in creation order: lookups never scan other services. */
+  private readonly byService = new Map<string, Instance[]>();
+  /** Per service, the instances that may take balanced traffic (running, weight > 0), rebuilt
+   *  only when a state, a weight or the membership of that service changes. */
+  private readonly routableCache = new Map<string, readonly Instance[]>();
 
   constructor(private readonly hooks: Hooks, private readonly store: Store) {}
 
@@ -37,10 +42,21 @@ export class Registry {
     return inst;
   }
 
-  /** All instances, or one service's, in creation order. */
+  /** All instances, or one service's, in creation order (a copy the caller may change). */
   list(service?: string): Instance[] {
-    const all = [...this.byKey.values()];
-    return service === undefined ? all : all.filter((i) => i.service === service);
+    if (service === undefined) return [...this.byKey.values()];
+    return [...(this.byService.get(service) ?? [])];
+  }
+
+  /** A service's instances that are running with a weight above 0, in creation order: the
+   *  balanced route's candidates. Frozen and cached (the hot path allocates nothing here). */
+  routable(service: string): readonly Instance[] {
+    let r = this.routableCache.get(service);
+    if (r === undefined) {
+      r = Object.freeze((this.byService.get(service) ?? []).filter((i) => i.state === 'running' && i.weight > 0));
+      this.routableCache.set(service, r);
+    }
+    return r;
   }
 
   /** Add a new instance in state `stopped` and persist it. */
@@ -51,18 +67,26 @@ export class Registry {
     const key = `${service}:${id}`;
     if (this.byKey.has(key)) throw new TenementError('TEN_ERR_INSTANCE_EXISTS', [key]);
     const inst: Instance = {
-      service, id, key, state: 'stopped', weight, health: 'unknown', port: null, pid: null,
+      service, id, key, state: 'stopped', weight, health: 'unknown', port: null, socket: null, pid: null,
       startedAt: null, restartTimes: [], restarts: 0, inflight: 0, ejectedUntil: 0, lastExit: null,
       lastRequestAt: 0, suspended: null,
     };
     if (persist) this.store.putInstance(service, id, weight);
     this.byKey.set(key, inst);
+    let list = this.byService.get(service);
+    if (!list) this.byService.set(service, list = []);
+    list.push(inst);
+    this.routableCache.delete(service);
     return inst;
   }
 
   /** Forget an instance (it must not be running any more). */
   remove(inst: Instance): void {
     this.byKey.delete(inst.key);
+    const list = this.byService.get(inst.service);
+    const at = list?.indexOf(inst) ?? -1;
+    if (at >= 0) list!.splice(at, 1);
+    this.routableCache.delete(inst.service);
     this.store.deleteInstance(inst.service, inst.id);
   }
 
@@ -81,12 +105,16 @@ export class Registry {
     }
     this.store.putWeights(changes.map(([i, w]) => [i.service, i.id, w] as const));
     const done = changes.filter(([i, w]) => i.weight !== w).map(([instance, to]) => ({ instance, from: instance.weight, to }));
-    for (const [i, w] of changes) i.weight = w;
+    for (const [i, w] of changes) {
+      i.weight = w;
+      this.routableCache.delete(i.service);
+    }
     if (done.length > 0) this.hooks.weights.call(done, reason);
   }
 
   /** The only way to change an instance's state (see lifecycle.ts). */
   transition(inst: Instance, to: InstanceState, reason: string): boolean {
+    this.routableCache.delete(inst.service);
     return transition(this.hooks, inst, to, reason);
   }
 }

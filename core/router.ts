@@ -32,13 +32,28 @@ export function parseHost(host: string, domain: string): Target {
 }
 
 export class Router {
+  private readonly domain: string;
+
   constructor(private readonly d: { config: TenementConfig; registry: Registry; hooks: Hooks }) {
-    const domain = d.config.settings.domain;
-    d.hooks.resolveTarget.tapPromise({ name: CORE_TAP, stage: 100 }, async (ctx) => parseHost(ctx.host, domain));
+    this.domain = d.config.settings.domain;
+    // candidates come from registry.routable() (running, weight > 0); the core filter only drops
+    // instances a refused connection ejected a moment ago, and copies nothing when none is
     d.hooks.filterCandidates.tap({ name: CORE_TAP, stage: -100 }, (candidates) => {
       const now = Date.now();
-      return candidates.filter((i) => i.state === 'running' && i.weight > 0 && i.ejectedUntil <= now);
+      for (const c of candidates) if (c.ejectedUntil > now) return candidates.filter((i) => i.ejectedUntil <= now);
+      return candidates;
     });
+  }
+
+  /**
+   * Where a request goes: the host parse of seed 000 (synchronous, once per request, left in
+   * `ctx.target`), then the resolveTarget taps, which may refine it (header targeting, path
+   * routing). Resolves synchronously-fast when nothing taps the hook.
+   */
+  resolve(ctx: RequestContext): Target | Promise<Target> {
+    ctx.target = parseHost(ctx.host, this.domain);
+    if (this.d.hooks.resolveTarget.taps.length === 0) return ctx.target;
+    return this.d.hooks.resolveTarget.promise(ctx).then((t) => (ctx.target = t ?? ctx.target!));
   }
 
   /** One instance for this request, or a TenementError (404 unknown, 503 nothing running).
@@ -47,16 +62,16 @@ export class Router {
     const { config, registry, hooks } = this.d;
     if (!serviceOf(config, target.service)) throw new TenementError('TEN_ERR_ROUTE_UNKNOWN_SERVICE', [target.service]);
     if (target.instanceId !== undefined) {
-      const key = `${target.service}:${target.instanceId}`;
       const inst = registry.get(target.service, target.instanceId);
       if (inst && inst !== exclude && (inst.state === 'running' || inst.state === 'unhealthy')) return inst;
       // not running, or unknown: a scaler may start it (or create it, with spawn_on_request)
       const woken = await hooks.wake.promise({ service: target.service, instanceId: target.instanceId, ctx });
       if (woken) return woken;
-      throw new TenementError(inst ? 'TEN_ERR_ROUTE_NO_INSTANCE' : 'TEN_ERR_ROUTE_UNKNOWN_INSTANCE', [key]);
+      throw new TenementError(inst ? 'TEN_ERR_ROUTE_NO_INSTANCE' : 'TEN_ERR_ROUTE_UNKNOWN_INSTANCE', [`${target.service}:${target.instanceId}`]);
     }
-    const all = registry.list(target.service).filter((i) => i !== exclude);
-    const chosen = hooks.selectInstance.call(hooks.filterCandidates.call(all, ctx), ctx);
+    let all = registry.routable(target.service);
+    if (exclude) all = all.filter((i) => i !== exclude);
+    const chosen = hooks.selectInstance.call(hooks.filterCandidates.call(all as Instance[], ctx), ctx);
     if (chosen) return chosen;
     const woken = await hooks.wake.promise({ service: target.service, ctx });
     if (woken) return woken;

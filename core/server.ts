@@ -63,6 +63,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
       const deadline = Date.now() + settings.drain_timeout * 1000;
       while (listener.inflight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       listener.server.closeAllConnections();
+      listener.close();
     }
     health.close();
     await hooks.shutdown.promise().catch((err) => log.error({ err }, 'shutdown hook failed'));
@@ -79,7 +80,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     ensureToken(settings.data_dir, store);
     const routes: FastifyPluginAsync[] = [];
     await applyPlugins({ config, builtins, hooks, registry, log, control, store, routes, applied });
-    listener = await createListener({ hooks, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION } });
+    listener = await createListener({ settings, hooks, router, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION } });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));

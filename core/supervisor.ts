@@ -6,7 +6,7 @@ import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
 import { freeze, releaseCgroup } from './freezer.ts';
-import { freePort, pollUntil, tcpConnect } from './net.ts';
+import { canConnect, freePort, pollUntil } from './net.ts';
 import type { Registry } from './registry.ts';
 import { cgroupName, describeExit, signalRun, spawnInstance, type Running } from './process.ts';
 import type { Instance, InstanceState, ServiceConfig, TenementConfig } from './types.ts';
@@ -64,10 +64,12 @@ export class Supervisor {
     }
     this.running.set(inst.key, run);
     inst.port = run.port;
+    inst.socket = run.socket;
     inst.pid = run.child.pid ?? null;
     const alive = () => this.running.get(inst.key) === run;
     const deadline = Date.now() + svc.startup_timeout * 1000;
-    let ready = await pollUntil(() => tcpConnect(run.port, 500), { deadline, alive });
+    const addr = run.socket === null ? { port: run.port } : { socketPath: run.socket };
+    let ready = await pollUntil(() => canConnect(addr, 500), { deadline, alive });
     if (ready && svc.health && opts.ready !== 'port') {
       ready = await pollUntil(async () => (await this.d.probe(inst)).ok, { deadline, alive, maxDelayMs: 250 });
     }
@@ -80,7 +82,7 @@ export class Supervisor {
     }
     inst.startedAt = Date.now();
     this.d.registry.transition(inst, 'running', 'ready');
-    this.d.log.info({ instance: inst.key, pid: inst.pid, port: run.port }, 'instance running');
+    this.d.log.info({ instance: inst.key, pid: inst.pid, port: run.port, ...(run.socket ? { socket: run.socket } : {}) }, 'instance running');
   }
 
   /** Reserve a port, let isolation rewrite the spec, spawn. The caller decides whether to keep it. */
@@ -106,6 +108,7 @@ export class Supervisor {
     this.running.delete(inst.key);
     inst.pid = null;
     inst.port = null;
+    inst.socket = null;
     inst.startedAt = null;
     inst.suspended = null;
     inst.lastExit = { code, signal, at: Date.now(), ...(run.killedFor ? { reason: run.killedFor } : {}) };

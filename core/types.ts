@@ -29,6 +29,24 @@ export interface Settings {
   backoff_max: number;
   /** Seconds ten serve waits for in-flight requests on shutdown. */
   drain_timeout: number;
+  /** CIDRs whose X-Forwarded-* / Forwarded headers are extended instead of replaced. */
+  trusted_proxies: string[];
+  /** Also send the standard `Forwarded` header (RFC 7239). */
+  forwarded: boolean;
+  /** Seconds a client has to send a whole request head (then 408). */
+  client_header_timeout: number;
+  /** Seconds a client's request body may stay idle (then 408, or the connection is closed). */
+  client_body_timeout: number;
+  /** Seconds an idle client keep-alive connection is kept open. */
+  keepalive_timeout: number;
+  /** Unanswered requests per client connection before its socket is paused. */
+  max_pipelined: number;
+  /** Proxied requests in flight across all clients before new ones get 503. */
+  max_requests: number;
+  /** Bytes of request line + headers before 431. */
+  max_header_size: number;
+  /** Bytes of request target before 414. */
+  max_uri_length: number;
 }
 
 export interface ServiceConfig {
@@ -41,7 +59,18 @@ export interface ServiceConfig {
   health?: string;
   startup_timeout: number;
   stop_timeout: number;
+  /** Seconds from the request sent to the app's response head (then 504). */
   request_timeout: number;
+  /** Seconds the app may stay silent once its response has started (then the client connection is closed). */
+  response_idle_timeout: number;
+  /** Concurrent upstream requests (= keep-alive connections) per instance. */
+  max_connections: number;
+  /** Requests per instance waiting for a free upstream connection (beyond: 503). */
+  max_queue: number;
+  /** Seconds a request may wait for a free upstream connection (then 503). */
+  queue_timeout: number;
+  /** "port": the app listens on 127.0.0.1:$PORT; "socket": on the Unix socket $SOCKET_PATH. */
+  listen: 'port' | 'socket';
   isolation: string;
   /** Seconds without traffic before the scaler puts an instance to sleep; 0 = never. */
   idle_timeout: number;
@@ -112,6 +141,8 @@ export interface Instance {
   weight: number;
   health: HealthStatus;
   port: number | null;
+  /** The Unix socket the app listens on (`listen = "socket"`) while it has a process, else null. */
+  socket: string | null;
   pid: number | null;
   /** ms epoch when the current process became running. */
   startedAt: number | null;
@@ -156,14 +187,24 @@ export interface RequestContext {
   req: IncomingMessage;
   /** undefined for WebSocket upgrades. */
   res?: ServerResponse;
-  /** Lowercased Host without port. */
+  /** Lowercased host name without port or trailing dot, from `authority`. */
   host: string;
+  /** The authority the request names: its Host header as sent, or the authority of an
+   *  absolute-form target (RFC 9112 §3.2.2). */
+  authority: string;
+  /** The request target in origin-form (path and query), byte for byte as the client sent it. */
+  path: string;
   /** true for a WebSocket upgrade. */
   upgrade: boolean;
   /** performance.now() at arrival. */
   start: number;
+  /** Where the request goes: the core host parse, refined by resolveTarget taps. */
   target?: Target;
   instance?: Instance;
+  /** Error code when tenement answered the request itself (404/502/503/504). */
+  code?: string;
+  /** Header pairs (flat [name, value, …]) plugins add to the response, e.g. a sticky cookie. */
+  responseHeaders?: string[];
 }
 
 export interface Outcome {

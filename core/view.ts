@@ -14,7 +14,7 @@ export interface InstanceView {
 export function viewInstance(i: Instance): InstanceView {
   return {
     service: i.service, id: i.id, key: i.key, state: i.state, health: i.health, weight: i.weight,
-    port: i.port, pid: i.pid, socket: i.port === null ? null : `127.0.0.1:${i.port}`,
+    port: i.port, pid: i.pid, socket: i.port === null ? null : i.socket ?? `127.0.0.1:${i.port}`,
     uptime_s: i.startedAt === null ? null : Math.floor((Date.now() - i.startedAt) / 1000),
     started_at: i.startedAt === null ? null : new Date(i.startedAt).toISOString(),
     restarts: i.restarts, inflight: i.inflight, suspended: i.suspended,

@@ -2,6 +2,7 @@
 // get the stable response; the mirror's status and latency are compared and counted. Bodies of
 // mirrored requests are capped (larger ones are not mirrored, and counted as skipped).
 import http from 'node:http';
+import { instanceAddress } from '../../core/net.ts';
 import type { PluginContext } from '../../core/plugin.ts';
 import type { RequestContext } from '../../core/types.ts';
 
@@ -58,7 +59,8 @@ export class Shadows {
 
   private mirror(rc: RequestContext, sh: Shadow): void {
     const target = this.ctx.registry.get(sh.service, sh.to);
-    if (!target || target.state !== 'running' || target.port === null) { sh.skipped += 1; return; }
+    const addr = target && target.state === 'running' ? instanceAddress(target) : undefined;
+    if (!addr) { sh.skipped += 1; return; }
     const req = rc.req;
     const len = Number(req.headers['content-length'] ?? 0);
     const chunked = req.headers['transfer-encoding'] !== undefined;
@@ -75,7 +77,8 @@ export class Shadows {
       delete headers['transfer-encoding'];
       const body = Buffer.concat(chunks);
       headers['content-length'] = String(body.length);
-      const out = http.request({ host: '127.0.0.1', port: target.port!, method: req.method, path: req.url, headers, agent: this.agent }, (res) => {
+      const to = addr.socketPath === undefined ? { host: '127.0.0.1', port: addr.port } : { socketPath: addr.socketPath };
+      const out = http.request({ ...to, method: req.method, path: rc.path, headers, agent: this.agent }, (res) => {
         res.resume();
         res.once('end', () => { pair.mirror = { status: res.statusCode ?? 0, ms: performance.now() - t0 }; this.settle(pair); });
       });

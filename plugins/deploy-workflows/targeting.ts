@@ -2,11 +2,10 @@
 // request goes to (dogfooding); `sticky` services keep each user on one instance while weights
 // change, with weighted rendezvous hashing so only the share that moves is reassigned.
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { PluginContext } from '../../core/plugin.ts';
 import { DNS_LABEL } from '../../core/registry.ts';
-import { parseHost } from '../../core/router.ts';
-import type { Instance } from '../../core/types.ts';
+import type { Instance, RequestContext } from '../../core/types.ts';
 
 export interface TargetingOptions { target_header: string; target_cookie: string; sticky_cookie: string }
 
@@ -15,7 +14,10 @@ export function cookie(req: IncomingMessage, name: string): string | undefined {
   if (!raw) return undefined;
   for (const part of raw.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      try { return decodeURIComponent(value); } catch { return value; } // a malformed %-escape is the client's, not a 500
+    }
   }
   return undefined;
 }
@@ -48,12 +50,11 @@ export function stickyPick<T extends Pick<Instance, 'id' | 'weight'>>(candidates
 
 export function applyTargeting(ctx: PluginContext, o: TargetingOptions): void {
   const { hooks, registry, config } = ctx;
-  const domain = config.settings.domain;
   // before the core host parser (stage 100): a targeted balanced request becomes a direct one
   hooks.resolveTarget.tapPromise({ name: 'deploy-workflows', stage: 0 }, async (rc) => {
     const id = header(rc.req, o.target_header) ?? cookie(rc.req, o.target_cookie);
     if (!id) return undefined;
-    const t = parseHost(rc.host, domain);
+    const t = rc.target!; // the core host parse, done once before this hook
     if (t.kind !== 'service' || t.instanceId !== undefined || !DNS_LABEL.test(id) || !registry.get(t.service, id)) return undefined;
     return { kind: 'service', service: t.service, instanceId: id };
   });
@@ -62,20 +63,16 @@ export function applyTargeting(ctx: PluginContext, o: TargetingOptions): void {
     const sticky = service === undefined ? undefined : config.services[service]?.sticky;
     if (!sticky || candidates.length <= 1) return candidates;
     let key = sticky === 'cookie' ? cookie(rc.req, o.sticky_cookie) : header(rc.req, sticky);
-    if (!key && sticky === 'cookie' && rc.res) key = assignCookie(rc.res, o.sticky_cookie);
+    if (!key && sticky === 'cookie' && rc.res) key = assignCookie(rc, o.sticky_cookie);
     if (!key) return candidates;
     const pick = stickyPick(candidates, key);
     return pick ? [pick] : candidates;
   });
 }
 
-/** Give a new user a sticky id; kept next to any Set-Cookie the app sends in its response. */
-function assignCookie(res: ServerResponse, name: string): string {
+/** Give a new user a sticky id: a Set-Cookie added after any the app sends in its response. */
+function assignCookie(rc: RequestContext, name: string): string {
   const key = randomBytes(12).toString('base64url');
-  const ours = `${name}=${key}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly`;
-  res.setHeader('set-cookie', ours);
-  const set = res.setHeader.bind(res);
-  res.setHeader = (n: string, v: number | string | readonly string[]) =>
-    n.toLowerCase() === 'set-cookie' ? set(n, [ours, ...(Array.isArray(v) ? v : [String(v)])]) : set(n, v);
+  (rc.responseHeaders ??= []).push('set-cookie', `${name}=${key}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly`);
   return key;
 }

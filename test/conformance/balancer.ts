@@ -47,7 +47,7 @@ const SERVICE = 'api';
 export function requestContext(headers: Record<string, string> = {}, host = `${SERVICE}.example.com`): RequestContext {
   const req = new IncomingMessage(new Socket());
   req.headers = { host, ...headers };
-  return { req, host, upgrade: false, start: performance.now() };
+  return { req, host, authority: host, path: '/', upgrade: false, start: performance.now() };
 }
 
 interface World {

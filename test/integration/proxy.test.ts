@@ -149,26 +149,27 @@ describe('proxy errors', () => {
     assert.equal(ok.status, 200, ok.body);
   });
 
-  test('502 TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE when the app drops the connection; the next request works', async () => {
+  test('502 TEN_ERR_ROUTE_UPSTREAM_FAILED when the app drops the connection (after a retry on a fresh connection); the next request works', async () => {
     const before = await ten.get('v1.api.localhost', '/');
     assert.equal(before.status, 200);
-    assertRouteError(await ten.get('v1.api.localhost', '/reset'), 502, 'TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', 'reset direct');
+    assertRouteError(await ten.get('v1.api.localhost', '/reset'), 502, 'TEN_ERR_ROUTE_UPSTREAM_FAILED', 'reset direct');
     const next = await ten.get('v1.api.localhost', '/');
     assert.equal(next.status, 200, next.body);
     assert.equal(next.json().pid, before.json().pid, 'same process');
   });
 
   test('502 on the balanced host too, when every instance drops the connection (after the retry)', async () => {
-    // hc has two running instances: the reset GET is retried once on the other, which drops it as well
-    assertRouteError(await ten.get('hc.localhost', '/reset'), 502, 'TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', 'reset balanced, 2 instances');
+    // hc has two running instances: the reset GET is retried on a fresh connection, then on the
+    // other instance, which drops it as well
+    assertRouteError(await ten.get('hc.localhost', '/reset'), 502, 'TEN_ERR_ROUTE_UPSTREAM_FAILED', 'reset balanced, 2 instances');
     assert.equal((await ten.get('hc.localhost', '/')).status, 200);
   });
 
   test('502 (not 503) on the balanced host of a single-instance service whose app drops the connection', async () => {
     // api has one running instance. The proxy retries the reset GET on "another" instance, finds
-    // none, and must still report what happened (502 UPSTREAM_UNREACHABLE), not claim that no
+    // none, and must still report what happened (502 UPSTREAM_FAILED), not claim that no
     // instance of api is running (503 NO_INSTANCE: "spawn one or give one a weight above 0").
-    assertRouteError(await ten.get('api.localhost', '/reset'), 502, 'TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE', 'reset balanced, 1 instance');
+    assertRouteError(await ten.get('api.localhost', '/reset'), 502, 'TEN_ERR_ROUTE_UPSTREAM_FAILED', 'reset balanced, 1 instance');
     const again = await ten.get('api.localhost', '/');
     assert.equal(again.status, 200, again.body);
   });

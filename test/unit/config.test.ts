@@ -48,11 +48,14 @@ describe('the example tenement.toml', () => {
       domain: 'localhost', listen: '127.0.0.1', port: 8080, data_dir: path.join(ROOT, 'tenement-data'),
       health_interval: 5, health_timeout: 2, unhealthy_threshold: 3, healthy_threshold: 1, max_restarts: 5,
       restart_window: 60, backoff_base: 0.5, backoff_max: 30, drain_timeout: 10,
+      trusted_proxies: [], forwarded: false, client_header_timeout: 10, client_body_timeout: 30, keepalive_timeout: 5,
+      max_pipelined: 16, max_requests: 10000, max_header_size: 16384, max_uri_length: 8192,
     });
     assert.deepEqual(Object.keys(c.services), ['api', 'web']);
     assert.deepEqual(c.services.api, {
       name: 'api', argv: ['node', 'examples/node-app/server.js'], workdir: ROOT, health: '/health',
-      startup_timeout: 30, stop_timeout: 10, request_timeout: 30, isolation: 'process', idle_timeout: 0,
+      startup_timeout: 30, stop_timeout: 10, request_timeout: 30, response_idle_timeout: 60, max_connections: 128,
+      max_queue: 256, queue_timeout: 5, listen: 'port', isolation: 'process', idle_timeout: 0,
       idle_action: 'stop', suspend_timeout: 300, spawn_on_request: false, max_instances: 10, sticky: undefined,
       restart: 'always', weight: 100, env: { INSTANCE: '{name}:{id}' },
     });

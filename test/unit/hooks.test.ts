@@ -25,11 +25,11 @@ function setup() {
 
 function instance(id = 'v1'): Instance {
   return {
-    service: 'api', id, key: `api:${id}`, state: 'running', weight: 50, health: 'healthy', port: 30001, pid: 1234,
+    service: 'api', id, key: `api:${id}`, state: 'running', weight: 50, health: 'healthy', port: 30001, socket: null, pid: 1234,
     startedAt: 0, restartTimes: [], restarts: 0, inflight: 0, ejectedUntil: 0, lastExit: null, lastRequestAt: 0, suspended: null,
   };
 }
-const ctx = (): RequestContext => ({ req: new IncomingMessage(new Socket()), host: 'api.example.com', upgrade: false, start: 0 });
+const ctx = (): RequestContext => ({ req: new IncomingMessage(new Socket()), host: 'api.example.com', authority: 'api.example.com', path: '/', upgrade: false, start: 0 });
 
 function isPluginFailed(plugin: string, hook: string, cause?: Error) {
   return (e: unknown) => {

@@ -15,7 +15,7 @@ void exhaustive;
 
 function instance(state: InstanceState = 'stopped'): Instance {
   return {
-    service: 'api', id: 'v1', key: 'api:v1', state, weight: 100, health: 'unknown', port: null, pid: null,
+    service: 'api', id: 'v1', key: 'api:v1', state, weight: 100, health: 'unknown', port: null, socket: null, pid: null,
     startedAt: null, restartTimes: [], restarts: 0, inflight: 0, ejectedUntil: 0, lastExit: null, lastRequestAt: 0, suspended: null,
   };
 }

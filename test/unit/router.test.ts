@@ -144,15 +144,29 @@ describe('Router (real hooks, real registry on a temp store)', () => {
   v2.ejectedUntil = Date.now() + 60_000;
   // v1: weight 0; v2: ejected; v3: stopped; v4: the only eligible one
 
-  const ctx = (host: string): RequestContext => ({ req: new IncomingMessage(new Socket()), host, upgrade: false, start: performance.now() });
+  const ctx = (host: string): RequestContext => ({ req: new IncomingMessage(new Socket()), host, authority: host, path: '/', upgrade: false, start: performance.now() });
 
-  test('resolveTarget runs the core host parser', async () => {
-    assert.deepEqual(await hooks.resolveTarget.promise(ctx('v2.api.example.com')), { kind: 'service', service: 'api', instanceId: 'v2' });
-    assert.deepEqual(await hooks.resolveTarget.promise(ctx('example.com')), { kind: 'management' });
+  test('resolve() runs the core host parser, synchronously when nothing taps resolveTarget', async () => {
+    assert.deepEqual(router.resolve(ctx('v2.api.example.com')), { kind: 'service', service: 'api', instanceId: 'v2' });
+    assert.deepEqual(router.resolve(ctx('example.com')), { kind: 'management' });
   });
 
-  test('the core filter drops weight-0, ejected and non-running instances', async () => {
-    assert.deepEqual(hooks.filterCandidates.call(registry.list('api'), ctx('api.example.com')).map((i) => i.id), ['v4']);
+  test('a resolveTarget tap refines the parsed target, which it finds in ctx.target', async () => {
+    const h = createHooks(pino({ level: 'silent' }));
+    const r = new Router({ config, registry: new Registry(h, store), hooks: h });
+    const seen: unknown[] = [];
+    h.resolveTarget.tapPromise('path-router', async (c) => {
+      seen.push(c.target);
+      return c.path === '/other' ? { kind: 'service', service: 'other' } : undefined;
+    });
+    assert.deepEqual(await r.resolve({ ...ctx('api.example.com'), path: '/other' }), { kind: 'service', service: 'other' });
+    assert.deepEqual(await r.resolve(ctx('api.example.com')), { kind: 'service', service: 'api' });
+    assert.deepEqual(seen, [{ kind: 'service', service: 'api' }, { kind: 'service', service: 'api' }]);
+  });
+
+  test('routable() holds running instances with a weight; the core filter then drops ejected ones', async () => {
+    assert.deepEqual(registry.routable('api').map((i) => i.id), ['v2', 'v4']);
+    assert.deepEqual(hooks.filterCandidates.call([...registry.routable('api')], ctx('api.example.com')).map((i) => i.id), ['v4']);
     assert.equal(await router.pick(ctx('api.example.com'), { kind: 'service', service: 'api' }), v4);
   });
 

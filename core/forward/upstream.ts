@@ -1,0 +1,108 @@
+// One instance's upstream: an undici keep-alive Pool to its port or Unix socket, and the bound on
+// how many requests may use it at once. Requests past `connections` wait in a FIFO queue of at
+// most `queue` entries for at most `queueTimeoutMs`; past either bound they fail with a 503 code
+// at once, so a slow or stuck app holds a bounded amount of ten serve's memory and nobody waits
+// forever in a library's internal queue.
+import { Pool } from 'undici';
+import { TenementError } from '../errors.ts';
+import type { Address } from '../net.ts';
+
+export type { Address };
+
+export interface UpstreamLimits {
+  /** Concurrent requests = keep-alive connections to the app. */
+  connections: number;
+  /** Requests that may wait for a connection; 0 = none wait. */
+  queue: number;
+  /** How long one may wait (ms). */
+  queueTimeoutMs: number;
+}
+
+interface Waiter { go(): void; fail(err: TenementError): void; timer: NodeJS.Timeout }
+
+export class Upstream {
+  readonly pool: Pool;
+  /** The origin undici connects to (a placeholder host for a Unix socket). */
+  readonly origin: string;
+  /** Requests holding a connection slot right now. */
+  active = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(readonly key: string, readonly address: Address, readonly limits: UpstreamLimits) {
+    this.origin = address.socketPath === undefined ? `http://127.0.0.1:${address.port}` : 'http://localhost';
+    this.pool = new Pool(this.origin, {
+      socketPath: address.socketPath,
+      connections: limits.connections,
+      pipelining: 1,
+      // the app's own Keep-Alive: timeout=N hint wins when it sends one (less undici's 2 s margin)
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 60_000,
+      maxHeaderSize: 65_536,
+      connect: { timeout: 5_000 },
+    });
+  }
+
+  /** Whether `addr` is still where this upstream connects (a restarted instance gets a new port). */
+  sameAddress(addr: Address): boolean {
+    return addr.port === this.address.port && addr.socketPath === this.address.socketPath;
+  }
+
+  /**
+   * Take a slot: `go()` runs now, or later from the queue; `fail()` gets
+   * TEN_ERR_ROUTE_QUEUE_FULL or TEN_ERR_ROUTE_QUEUE_TIMEOUT (503). Returns a cancel function for
+   * a request that left while queued (it then neither goes nor fails). Every `go()` must be
+   * paired with one `release()`.
+   */
+  acquire(go: () => void, fail: (err: TenementError) => void): () => void {
+    if (this.active < this.limits.connections) {
+      this.active += 1;
+      go();
+      return noop;
+    }
+    if (this.waiting.length >= this.limits.queue) {
+      fail(new TenementError('TEN_ERR_ROUTE_QUEUE_FULL', [this.key, this.limits.connections, this.limits.queue]));
+      return noop;
+    }
+    const w: Waiter = {
+      go, fail,
+      timer: setTimeout(() => {
+        this.drop(w);
+        fail(new TenementError('TEN_ERR_ROUTE_QUEUE_TIMEOUT', [this.key, this.limits.queueTimeoutMs / 1000, this.limits.connections]));
+      }, this.limits.queueTimeoutMs),
+    };
+    this.waiting.push(w);
+    return () => { clearTimeout(w.timer); this.drop(w); };
+  }
+
+  /** Give a slot back; the longest waiter takes it. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) {
+      clearTimeout(next.timer);
+      next.go();
+      return;
+    }
+    this.active -= 1;
+  }
+
+  /** Requests waiting for a slot. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /** Close every connection; requests still queued fail with `why`. */
+  close(why: TenementError): void {
+    for (const w of this.waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.fail(why);
+    }
+    this.pool.destroy().catch(() => undefined);
+  }
+
+  private drop(w: Waiter): void {
+    const i = this.waiting.indexOf(w);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+}
+
+function noop(): void {}
