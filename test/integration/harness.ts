@@ -99,6 +99,14 @@ async function launch(dir: string, configPath: string, port: number): Promise<Te
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => { exited = code; r(code); }));
   live.add(child);
   exit.then(() => live.delete(child));
+  // registered before the wait: a server that never answers is stopped by cleanup() all the same
+  cleanups.push(async () => {
+    if (exited === undefined) {
+      child.kill('SIGTERM');
+      await Promise.race([exit, sleep(15_000, { unref: true })]);
+      if (exited === undefined) child.kill('SIGKILL');
+    }
+  });
   await waitFor(`ten serve on port ${port}`, async () => {
     if (exited !== undefined) throw new Error(`ten serve exited with ${exited}:\n${out}`);
     return request(port, 'localhost', '/health').then((r) => r.status === 200, () => false);
@@ -119,13 +127,6 @@ async function launch(dir: string, configPath: string, port: number): Promise<Te
     },
     restart: () => launch(dir, configPath, port),
   };
-  cleanups.push(async () => {
-    if (exited === undefined) {
-      child.kill('SIGTERM');
-      await Promise.race([exit, sleep(15_000, { unref: true })]);
-      if (exited === undefined) child.kill('SIGKILL');
-    }
-  });
   return ten;
 }
 
