@@ -26,9 +26,17 @@ export class Conn {
   private closed = false;
   readonly live = new Set<Live>();
 
+  private readonly resume: () => void;
+
   constructor(readonly socket: Socket, private readonly maxPipelined: number) {
     (socket as Socket & { [kConn]?: Conn })[kConn] = this;
     socket.once('close', () => this.close());
+    // Node's http server resumes a socket from several places of its own (dumping a request body
+    // nobody read, draining its output queue): while this connection is over its bound, only
+    // untrack() may resume it, or a client that never reads its answers is read without end
+    const resume = socket.resume.bind(socket);
+    this.resume = () => void resume();
+    socket.resume = () => (this.paused ? socket : resume());
   }
 
   static of(socket: Socket): Conn | undefined {
@@ -60,7 +68,7 @@ export class Conn {
     while (!this.closed && this.active < this.maxPipelined && this.pending.length > 0) this.pending.shift()!();
     if (this.paused && this.pending.length === 0 && !this.closed) {
       this.paused = false;
-      this.socket.resume();
+      this.resume();
     }
   }
 
