@@ -7,6 +7,7 @@ import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { TenementError } from './errors.ts';
 import { Forwarder, requestHeaders, type AttemptError, type AttemptRequest, type ClientInfo } from './forward/index.ts';
+import { answerAsRecipient, classify, hasBody, IDEMPOTENT, maxForwardsZero, type Kind } from './forward/rules.ts';
 import type { Hooks } from './hooks.ts';
 import { describeExit } from './process.ts';
 import type { Router } from './router.ts';
@@ -16,9 +17,6 @@ export type ServiceTarget = Extract<Target, { kind: 'service' }>;
 
 /** How long a connection refusal keeps an instance out of balancing (health may clear it sooner). */
 const EJECT_MS = 2000;
-
-/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** One proxied request: the instance it is on, the attempt in flight, and how to stop it. */
 export interface Exchange {
@@ -183,49 +181,6 @@ export class Proxy {
     this.forwarder.close();
     this.ws.close();
   }
-}
-
-type Kind = 'refused' | 'reset' | 'timeout' | 'other';
-
-/** What a failed attempt's error says about the request: was it sent, is it worth sending again. */
-function classify(err: AttemptError): Kind {
-  switch (err.code) {
-    case 'ECONNREFUSED': case 'ENOENT': case 'UND_ERR_CONNECT_TIMEOUT': return 'refused';
-    case 'ECONNRESET': case 'EPIPE': case 'UND_ERR_SOCKET': case 'UND_ERR_CLOSED': return 'reset';
-    case 'UND_ERR_HEADERS_TIMEOUT': return 'timeout';
-    default: return 'other';
-  }
-}
-
-/** Whether the request has a body (RFC 9112 §6.3: Transfer-Encoding, or Content-Length > 0). */
-function hasBody(raw: readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    const n = raw[i];
-    if (n.length === 17 && n.toLowerCase() === 'transfer-encoding') return true;
-    if (n.length === 14 && n.toLowerCase() === 'content-length' && raw[i + 1].trim() !== '0') return true;
-  }
-  return false;
-}
-
-/** A Max-Forwards: 0 on TRACE or OPTIONS: the request must not go further (RFC 9110 §7.6.2). */
-function maxForwardsZero(raw: readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 12 && raw[i].toLowerCase() === 'max-forwards') return raw[i + 1].trim() === '0';
-  }
-  return false;
-}
-
-/** Answer as the final recipient (RFC 9110 §7.6.2): OPTIONS → 200; TRACE → the request as
- *  received, less the fields that carry credentials (RFC 9110 §9.3.8). */
-function answerAsRecipient(req: http.IncomingMessage, res: http.ServerResponse): void {
-  if (req.method === 'OPTIONS') return void res.writeHead(200, ['content-length', '0']).end();
-  const sensitive = new Set(['authorization', 'cookie', 'proxy-authorization']);
-  let echo = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (!sensitive.has(req.rawHeaders[i].toLowerCase())) echo += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
-  }
-  echo += '\r\n';
-  res.writeHead(200, ['content-type', 'message/http', 'content-length', String(Buffer.byteLength(echo, 'latin1'))]).end(echo, 'latin1');
 }
 
 /** true once the instance's process is seen to be gone (state or pid change); false after `ms`. */
