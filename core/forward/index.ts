@@ -76,7 +76,7 @@ export class Forwarder {
       } else {
         attempt = sendUndici(up.pool, res, r, end);
       }
-    }, (err) => end(err as unknown as AttemptError, false));
+    }, (err) => end(err, false));
     return (err) => {
       if (over) return;
       if (attempt) attempt.cancel(err);
@@ -98,7 +98,7 @@ export class Forwarder {
     const up = this.upstreams.get(key);
     if (up) {
       this.upstreams.delete(key);
-      up.close(new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [key]));
+      up.close(gone()); // queued requests were never sent: the proxy may try them elsewhere
     }
     this.agents.get(key)?.destroy();
     this.agents.delete(key);

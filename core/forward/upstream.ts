@@ -18,7 +18,7 @@ export interface UpstreamLimits {
   queueTimeoutMs: number;
 }
 
-interface Waiter { go(): void; fail(err: TenementError): void; timer: NodeJS.Timeout }
+interface Waiter { go(): void; fail(err: Error): void; timer: NodeJS.Timeout }
 
 export class Upstream {
   readonly pool: Pool;
@@ -49,11 +49,11 @@ export class Upstream {
 
   /**
    * Take a slot: `go()` runs now, or later from the queue; `fail()` gets
-   * TEN_ERR_ROUTE_QUEUE_FULL or TEN_ERR_ROUTE_QUEUE_TIMEOUT (503). Returns a cancel function for
+   * TEN_ERR_ROUTE_QUEUE_FULL or TEN_ERR_ROUTE_QUEUE_TIMEOUT (503), or close()'s error. Returns a cancel function for
    * a request that left while queued (it then neither goes nor fails). Every `go()` must be
    * paired with one `release()`.
    */
-  acquire(go: () => void, fail: (err: TenementError) => void): () => void {
+  acquire(go: () => void, fail: (err: Error) => void): () => void {
     if (this.active < this.limits.connections) {
       this.active += 1;
       go();
@@ -90,8 +90,8 @@ export class Upstream {
     return this.waiting.length;
   }
 
-  /** Close every connection; requests still queued fail with `why`. */
-  close(why: TenementError): void {
+  /** Close every connection; requests still queued fail with `why` (nothing of them was sent). */
+  close(why: Error): void {
     for (const w of this.waiting.splice(0)) {
       clearTimeout(w.timer);
       w.fail(why);
