@@ -9,8 +9,10 @@ import type { Instance, RequestContext } from '../../core/types.ts';
 
 export interface TargetingOptions { target_header: string; target_cookie: string; sticky_cookie: string }
 
+/** A cookie's value, from every Cookie field line (read from rawHeaders: building `req.headers`
+ *  for every request just to find none would cost the hot path). */
 export function cookie(req: IncomingMessage, name: string): string | undefined {
-  const raw = req.headers.cookie;
+  const raw = allValues(req, 'cookie');
   if (!raw) return undefined;
   for (const part of raw.split(';')) {
     const eq = part.indexOf('=');
@@ -22,9 +24,21 @@ export function cookie(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
+/** The first value of a header (`name` lowercase), from rawHeaders. */
 function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === name.length && raw[i].toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
+/** Every value of a header joined with "; " (how split Cookie lines combine, RFC 9113 §8.2.3). */
+function allValues(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders;
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i].toLowerCase() === name) out = out === undefined ? raw[i + 1] : `${out}; ${raw[i + 1]}`;
+  }
+  return out;
 }
 
 /** Deterministic number in (0, 1) for a (user, instance) pair. */
