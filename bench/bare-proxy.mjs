@@ -1,6 +1,6 @@
 // The "bare http-proxy" peer of bench/proxy.ts: http-proxy-3 in front of one upstream with the
-// same options tenement uses (xfwd, a keep-alive agent with the same limits), an error handler,
-// and nothing else. Usage: PORT=... UPSTREAM_PORT=... node bench/bare-proxy.mjs
+// options tenement used before its undici rewrite (xfwd, a keep-alive agent with the same limits),
+// an error handler, and nothing else. Usage: PORT=... UPSTREAM_PORT=... node bench/bare-proxy.mjs
 import http from 'node:http';
 import { createProxyServer } from 'http-proxy-3';
 

@@ -2,8 +2,8 @@
 # npm run bench: every benchmark, side by side with its peers in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# bench/proxy.ts needs wrk (the load generator) and nginx (a peer), both Debian packages:
-# installed when missing (the test suite needs neither)
+# bench/proxy.ts and bench/tenants.ts need wrk (the load generator), bench/proxy.ts nginx (a peer),
+# both Debian packages: installed when missing (the test suite needs neither)
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v nginx >/dev/null || missing+=(nginx)
@@ -11,4 +11,5 @@ if ((${#missing[@]})); then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 fi
 node --import tsx bench/wake.ts
-node --import tsx bench/proxy.ts
+node --import tsx bench/proxy.ts # also writes docs/benchmarks-proxy.svg
+node --import tsx bench/tenants.ts
