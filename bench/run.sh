@@ -10,6 +10,8 @@ command -v nginx >/dev/null || missing+=(nginx)
 if ((${#missing[@]})); then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 fi
+# the `ten` binary runs the bundle when it is fresh (bench/tenants.ts times `ten ps`)
+node scripts/build-cli.mjs
 node --import tsx bench/wake.ts
 node --import tsx bench/proxy.ts # also writes docs/benchmarks-proxy.svg
 node --import tsx bench/tenants.ts

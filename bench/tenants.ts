@@ -15,7 +15,8 @@
 //   (a) routing with 10 vs 10,000 registered: wrk -t2 -c50 req/s and p50 on the balanced route
 //       (svc.localhost) and a direct route (t00000.svc.localhost), interleaved rounds (shuffled), both
 //       servers up at once; plus ten serve's CPU per request.
-//   (b) `ten ps` (the CLI: node --import tsx cli/main.ts ps) and the raw GET /api/instances, wall
+//   (b) `ten ps` (the binary users run: bin/ten.js ps, which runs the bundle `npm install` built
+//       in dist/) and the raw GET /api/instances, wall
 //       time, against both servers. Target: < 300 ms with 10,000.
 //   (c) ten serve's start time to the first 200 on /health (polled every 5 ms), with 10 stored
 //       (10 start), 10,000 stored (none starts: the registry's restore alone) and 10,000 stored
@@ -48,6 +49,21 @@ const BODY = 'hello, bench\n';
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const TSX = import.meta.resolve('tsx');
 const MAIN = join(ROOT, 'cli/main.ts');
+const BIN = join(ROOT, 'bin/ten.js');
+
+/** Run the `ten` binary (bin/ten.js) against a server; resolves with its exit code and output. */
+function tenBinary(t: Ten, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, TENEMENT_SERVER: `http://127.0.0.1:${t.port}`, TENEMENT_TOKEN: t.token }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
 
 const id = (i: number) => `t${String(i).padStart(5, '0')}`;
 const ids = (n: number) => Array.from({ length: n }, (_, i) => id(i));
@@ -218,7 +234,7 @@ async function main(): Promise<void> {
   };
   for (let r = 0; r < PS_RUNS; r++) {
     for (const [k, t] of [['small', small], ['large', large]] as const) {
-      const [cliMs, out] = await timed(() => t.cli('ps'));
+      const [cliMs, out] = await timed(() => tenBinary(t, ['ps']));
       if (out.code !== 0) throw new Error(`ten ps failed (${out.code}): ${out.stderr}`);
       ps[k].cli.push(cliMs);
       ps[k].lines = out.stdout.trim().split('\n').length;
@@ -282,7 +298,7 @@ async function main(): Promise<void> {
   console.log(`\n(b) \`ten ps\` and GET /api/instances, wall time, median of ${PS_RUNS} CLI runs and ${2 * PS_RUNS} API calls\n`);
   console.log(`| | ${SMALL} registered | ${REGISTERED.toLocaleString('en')} registered | target (${REGISTERED.toLocaleString('en')}) | |`);
   console.log('|---|---|---|---|---|');
-  console.log(`| \`ten ps\` (node --import tsx cli/main.ts ps), ms | ${ms(median(ps.small.cli))} | ${ms(psL)} | < ${TARGET_PS_MS} | ${verdict(psL < TARGET_PS_MS)} |`);
+  console.log(`| \`ten ps\` (bin/ten.js ps), ms | ${ms(median(ps.small.cli))} | ${ms(psL)} | < ${TARGET_PS_MS} | ${verdict(psL < TARGET_PS_MS)} |`);
   console.log(`| GET /api/instances, ms | ${median(ps.small.api).toFixed(1)} | ${apiL.toFixed(1)} | < ${TARGET_PS_MS} | ${verdict(apiL < TARGET_PS_MS)} |`);
   console.log(`| answer size, bytes / ps lines | ${ps.small.bytes} / ${ps.small.lines} | ${ps.large.bytes} / ${ps.large.lines} | | |`);
   for (const [k, n] of [['small', registered.small], ['large', registered.large]] as const) {
