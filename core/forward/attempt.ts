@@ -53,9 +53,11 @@ function informational(res: http.ServerResponse, status: number, raw: ReadonlyAr
   }
 }
 
-/** Addresses trailers to the client when the response is chunked to it (RFC 9112 §7.1.2). */
+/** Passes the app's trailer fields on (RFC 9110 §6.5); Node sends them when the response to the
+ *  client is chunked (RFC 9112 §7.1.2) and drops them otherwise, as a length-framed message has
+ *  no place for them. */
 function trailers(res: http.ServerResponse, raw: ReadonlyArray<Buffer | string> | null | undefined): void {
-  if (!raw || raw.length === 0 || res.hasHeader('content-length')) return;
+  if (!raw || raw.length === 0) return;
   const pairs: Array<[string, string]> = [];
   for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i].toString('latin1'), raw[i + 1].toString('latin1')]);
   res.addTrailers(pairs);
@@ -126,11 +128,16 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
       this.head = undefined;
       const body = this.queued.length === 1 ? this.queued[0] : Buffer.concat(this.queued);
       this.queued = [];
-      if (!this.r.head && head.status !== 204 && head.status !== 304 && !hasField(head.headers, 'content-length')) {
+      const withTrailers = raw !== null && raw.length > 0; // they need chunked framing to travel
+      if (!withTrailers && !this.r.head && head.status !== 204 && head.status !== 304 && !hasField(head.headers, 'content-length')) {
         head.headers.push('content-length', String(body.length));
       }
       this.res.writeHead(head.status, head.text || undefined, head.headers);
-      this.res.end(body);
+      if (withTrailers) {
+        this.res.write(body);
+        trailers(this.res, raw);
+      }
+      this.res.end(withTrailers ? undefined : body);
     } else {
       trailers(this.res, raw);
       this.res.end();

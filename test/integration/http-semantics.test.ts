@@ -15,6 +15,7 @@
 // with listen = "socket"). B and C use keys the old config loader does not know; if one of them
 // fails to start, only its own tests fail (with the startup error).
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
@@ -650,6 +651,48 @@ describe('1xx informational responses are forwarded', () => {
     assert.deepEqual(r.interim[0].all('link'), ['</style.css>; rel=preload; as=style']);
     assert.equal(r.head.status, 200, r.text);
     assert.equal(r.json().hinted, true);
+  });
+});
+
+/** node:http options reaching the same place as `v.target` (a port, or the control's socket). */
+const connectTo = (v: Via) => ('port' in v.target ? { host: '127.0.0.1', port: v.target.port } : { socketPath: v.target.path });
+
+describe('trailers and bodiless responses keep their framing', () => {
+  /** GET with Node's client, which reads trailer fields; `te: trailers` says the client takes them. */
+  const getWithTrailers = (v: Via, path: string) => new Promise<{ status: number; body: string; trailers: http.IncomingHttpHeaders }>((resolve, reject) => {
+    http.get({ ...connectTo(v), path, agent: false, headers: { host: v.host, te: 'trailers' } }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, body, trailers: res.trailers }));
+    }).on('error', reject);
+  });
+
+  each('a trailer field the app sends reaches the client (the response stays chunked)', async (v) => {
+    const r = await getWithTrailers(v, '/_/trailers');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'abc');
+    assert.deepEqual(r.trailers, { 'x-checksum': 'sum-of-abc' });
+  });
+
+  each('HEAD: the Content-Length of the GET, no body; the connection stays usable', async (v) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const one = (method: string) => new Promise<{ status: number; length?: string; body: string }>((resolve, reject) => {
+      const req = http.request({ ...connectTo(v), path: '/_/hop', method, agent, headers: { host: v.host } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode!, length: res.headers['content-length'], body }));
+      });
+      req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+      req.on('error', reject).end();
+    });
+    try {
+      assert.deepEqual(await one('HEAD'), { status: 200, length: '4', body: '' });
+      assert.deepEqual(await one('GET'), { status: 200, length: '4', body: 'hop\n' });
+      assert.deepEqual(await one('HEAD'), { status: 200, length: '4', body: '' });
+    } finally {
+      agent.destroy();
+    }
   });
 });
 
