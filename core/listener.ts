@@ -10,6 +10,7 @@ import { installApiBase, managementApi, type ApiDeps } from './api.ts';
 import { BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
+import { hasBody } from './forward/rules.ts';
 import type { Hooks } from './hooks.ts';
 import { rawError, writeError, type Proxy } from './proxy.ts';
 import { hostName, type Router } from './router.ts';
@@ -107,7 +108,7 @@ export async function createListener(d: {
       }
       if (proxied >= settings.max_requests) return writeError(res, new TenementError('TEN_ERR_ROUTE_OVERLOADED', [settings.max_requests]));
       proxied += 1;
-      if (!req.complete) {
+      if (hasBody(req.rawHeaders)) { // a GET is not complete yet when it is routed, but has no body to wait for
         live.body = { req, bytes: req.socket.bytesRead, since: Date.now(), timeout: () => {
           if (res.headersSent) return void res.destroy();
           exchange?.cancel();
