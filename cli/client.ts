@@ -3,6 +3,7 @@
 // Token: --token, else TENEMENT_TOKEN, else {data_dir}/api_token (data_dir from the config file if
 // one is found, else ./tenement-data).
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { TenementError, tenErr } from '../core/errors.ts';
 import { API_HEADER } from '../core/view.ts';
@@ -65,7 +66,33 @@ export async function resolveToken(opts: ClientOptions): Promise<string | undefi
 function reason(e: unknown): string {
   if (e instanceof Error && e.name === 'TimeoutError') return 'no answer in time';
   const cause = e instanceof Error ? (e.cause as { code?: string; message?: string } | undefined) : undefined;
-  return cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+  return (e as { code?: string }).code ?? cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
+}
+
+interface Answer { status: number; ok: boolean; headers: http.IncomingHttpHeaders; text: string }
+
+/**
+ * One request with node:http(s). (fetch would make every `ten` command compile its HTTP parser
+ * first: about 0.2 s of a command's start.) `timeoutMs` bounds the whole exchange; it fails with
+ * an Error named TimeoutError, a connection failure with the socket's error (code ECONNREFUSED…).
+ */
+async function exchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Answer> {
+  const mod = url.startsWith('https:') ? await import('node:https') : http;
+  return new Promise<Answer>((resolve, reject) => {
+    const req = mod.request(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('error', reject);
+      res.once('end', () => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        resolve({ status, ok: status >= 200 && status < 300, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError' })), timeoutMs);
+    req.once('error', (err) => { clearTimeout(timer); reject(err); });
+    req.end(body);
+  });
 }
 
 export class Client {
@@ -107,18 +134,13 @@ export class Client {
     if (body !== undefined) headers['content-type'] = 'application/json';
     const url = this.server + path;
     const t0 = performance.now();
-    let res: Response;
+    let res: Answer;
     try {
-      res = await fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
-      });
+      res = await exchange(url, method, headers, body === undefined ? undefined : JSON.stringify(body), this.opts.timeoutMs ?? 120_000);
     } catch (e) {
       throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
     }
-    const text = await res.text().catch(() => '');
+    const text = res.text;
     this.opts.log?.(`${method} ${url} -> ${res.status} (${Math.round(performance.now() - t0)} ms)`);
     let json: unknown;
     try {
@@ -126,7 +148,7 @@ export class Client {
     } catch {}
     const e = json as { code?: unknown; message?: unknown; hint?: unknown } | undefined;
     // ten serve marks every management answer; anything else (an app, another proxy) is not it
-    const fromTen = res.headers.has(API_HEADER);
+    const fromTen = res.headers[API_HEADER] !== undefined;
     if (fromTen && !res.ok && typeof e?.code === 'string' && typeof e.message === 'string') {
       throw new ApiError(e.code, e.message, typeof e.hint === 'string' ? e.hint : '', res.status);
     }
