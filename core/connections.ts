@@ -161,4 +161,4 @@ export function requestAuthority(req: http.IncomingMessage): string | TenementEr
 }
 
 /** host = IP-literal / IPv4address / reg-name, then an optional port of digits (RFC 3986 §3.2.2–3). */
-const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d{0,5})?$/;
+export const AUTHORITY = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d{0,5})?$/;

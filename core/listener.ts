@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import { installApiBase, managementApi, type ApiDeps } from './api.ts';
-import { BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
+import { AUTHORITY, BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
 import { hasBody } from './forward/rules.ts';
@@ -22,6 +22,12 @@ export interface Listener {
   /** Requests being answered right now (proxied or management). */
   inflight(): number;
   close(): void;
+}
+
+/** The Host header of a request already checked by requestAuthority(). */
+function hostHeader(req: http.IncomingMessage): string {
+  const a = requestAuthority(req);
+  return typeof a === 'string' ? a : '';
 }
 
 export async function createListener(d: {
@@ -46,8 +52,11 @@ export async function createListener(d: {
   });
   server.on('connection', (socket: Socket) => new Conn(socket, settings.max_pipelined));
 
-  const client = (req: http.IncomingMessage, authority: string): ClientInfo => ({
-    peer: req.socket.remoteAddress ?? '', trusted: trusted(req.socket.remoteAddress), authority,
+  /** The connection's side of the forwarding rules. `authority` is the Host header as sent: for an
+   *  absolute-form request the proxy replaces it with the target's (ctx.authority). */
+  const client = (req: http.IncomingMessage, c: RequestContext): ClientInfo => ({
+    peer: req.socket.remoteAddress ?? '', trusted: trusted(req.socket.remoteAddress),
+    authority: c.path === req.url ? c.authority : hostHeader(req),
     port: req.socket.localPort ?? settings.port, forwarded: settings.forwarded, httpVersion: req.httpVersion,
     maxForwards: req.method === 'TRACE' || req.method === 'OPTIONS',
   });
@@ -60,9 +69,11 @@ export async function createListener(d: {
     if (authority instanceof TenementError) return authority;
     let path = url;
     // absolute-form (RFC 9112 §3.2.2): the target's authority wins over Host; the app gets origin-form
+    if (url === '*' && req.method !== 'OPTIONS') return new TenementError('TEN_ERR_HTTP_BAD_REQUEST', ['the target * is for OPTIONS only']);
     if (url.charCodeAt(0) !== 47 /* / */ && url !== '*') {
       const m = /^https?:\/\/([^/?#]*)([^#]*)/i.exec(url);
-      if (!m) return new TenementError('TEN_ERR_HTTP_BAD_REQUEST', [`invalid request target ${JSON.stringify(url.slice(0, 100))}`]);
+      // no userinfo, a valid host[:port] (RFC 9110 §4.2.4, RFC 3986 §3.2.2–3)
+      if (!m || !AUTHORITY.test(m[1]) || m[1] === '') return new TenementError('TEN_ERR_HTTP_BAD_REQUEST', [`invalid request target ${JSON.stringify(url.slice(0, 100))}`]);
       authority = m[1];
       path = m[2] === '' ? '/' : m[2].startsWith('/') ? m[2] : `/${m[2]}`;
     }
@@ -116,7 +127,7 @@ export async function createListener(d: {
         } };
         bodies.add(live.body);
       }
-      exchange = proxy.web(c, target, client(req, c.authority), expect);
+      exchange = proxy.web(c, target, client(req, c), expect);
     };
     let t: Target | Promise<Target>;
     try {
@@ -134,7 +145,7 @@ export async function createListener(d: {
     Promise.resolve(router.resolve(c)).then((target) => {
       // the management API speaks no WebSocket
       if (target.kind === 'management') return void socket.end(rawError(new TenementError('TEN_ERR_API_NOT_FOUND', ['GET', c.path])));
-      return proxy.upgrade(c, socket, head, target, client(req, c.authority));
+      return proxy.upgrade(c, socket, head, target, client(req, c));
     }, (err) => proxy.failUpgrade(socket, err));
   };
 

@@ -44,7 +44,8 @@ export class Proxy {
   web(ctx: RequestContext, target: ServiceTarget, client: ClientInfo, expect: boolean): Exchange {
     const req = ctx.req;
     const res = ctx.res!;
-    if (client.maxForwards && maxForwardsZero(req.rawHeaders)) {
+    // OPTIONS * asks about the server, not a resource (RFC 9112 §3.2.4): tenement answers for it
+    if ((client.maxForwards && maxForwardsZero(req.rawHeaders)) || ctx.path === '*') {
       answerAsRecipient(req, res);
       return { cancel: () => undefined };
     }
@@ -140,12 +141,22 @@ export class Proxy {
       const name = raw[i].toLowerCase();
       if (name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'via') headers[name] = raw[i + 1];
     }
-    for (const name of Object.keys(ctx.req.headers)) {
-      if (name.startsWith('x-forwarded-') || name === 'forwarded') delete ctx.req.headers[name];
+    // http-proxy sends req.headers and req.url: make them the ones the rules allow. The target is
+    // passed as is (toProxy, no prependPath: no URL parsing, no dot-segment removal), Host is the
+    // routed authority, and hop-by-hop fields other than the upgrade's own are dropped
+    // (RFC 9110 §7.6.1, §7.8)
+    const h = ctx.req.headers;
+    const named = new Set(String(h.connection ?? '').split(',').map((t) => t.trim().toLowerCase()));
+    for (const name of Object.keys(h)) {
+      const dashed = name.replace(/_/g, '-');
+      if (dashed.startsWith('x-forwarded-') || dashed === 'forwarded' || name === 'keep-alive' || name === 'proxy-connection'
+        || name === 'te' || name === 'proxy-authorization' || (named.has(name) && name !== 'upgrade' && name !== 'host')) delete h[name];
     }
+    if (ctx.authority !== client.authority) h.host = ctx.authority;
+    ctx.req.url = ctx.path;
     this.ws.ws(ctx.req, socket, head, {
       target: addr.socketPath === undefined ? { host: '127.0.0.1', port: addr.port } : { host: 'localhost', port: 80, socketPath: addr.socketPath },
-      headers,
+      headers, toProxy: true, prependPath: false,
     }, (err: Error) => {
       this.d.log.warn({ instance: inst.key, err: err.message }, 'websocket proxy error');
       socket.destroy();

@@ -40,6 +40,7 @@ export interface Attempt { cancel(err: Error): void }
  * responses unless it asked for them itself); Node writes only 102 and 103 directly.
  */
 function informational(res: http.ServerResponse, status: number, raw: ReadonlyArray<Buffer | string>): void {
+  if (res.req.httpVersion === '1.0') return; // RFC 9110 §15.2: never to an HTTP/1.0 client
   if (status === 102) res.writeProcessing();
   else if (status === 103) {
     const hints: Record<string, string | string[]> = {};
@@ -60,7 +61,11 @@ function trailers(res: http.ServerResponse, raw: ReadonlyArray<Buffer | string> 
   if (!raw || raw.length === 0) return;
   const pairs: Array<[string, string]> = [];
   for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i].toString('latin1'), raw[i + 1].toString('latin1')]);
-  res.addTrailers(pairs);
+  try {
+    res.addTrailers(pairs);
+  } catch {
+    // a trailer field Node refuses to write (a character it does not allow) is dropped, not fatal
+  }
 }
 
 /**
@@ -75,6 +80,7 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
   private cancelled?: Error;
   private resumeFn?: () => void;
   private ended = false;
+  private finished = false;
   /** A head not written yet, and the body bytes that came with it in the same tick. */
   private head?: { status: number; text: string; headers: string[] };
   private queued: Buffer[] = [];
@@ -102,7 +108,8 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
     const head = this.head;
     if (!head || this.res.destroyed) return;
     this.head = undefined;
-    this.res.writeHead(head.status, head.text || undefined, head.headers);
+    const bad = writeHead(this.res, head);
+    if (bad) return void this.abortFn?.(bad); // → onError → the proxy answers 502
     if (this.queued.length === 0) return void this.res.flushHeaders();
     const chunks = this.queued;
     this.queued = [];
@@ -121,7 +128,6 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
   }
 
   onComplete(raw: string[] | null): void {
-    this.ended = true;
     const head = this.head;
     if (head) {
       // the whole response arrived in one tick: one write, framed by length (RFC 9112 §6.3)
@@ -132,7 +138,8 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
       if (!withTrailers && !this.r.head && head.status !== 204 && head.status !== 304 && !hasField(head.headers, 'content-length')) {
         head.headers.push('content-length', String(body.length));
       }
-      this.res.writeHead(head.status, head.text || undefined, head.headers);
+      const bad = writeHead(this.res, head);
+      if (bad) return this.finish(bad);
       if (withTrailers) {
         this.res.write(body);
         trailers(this.res, raw);
@@ -159,10 +166,32 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
   }
 
   private finish(err: AttemptError | null): void {
-    if (this.ended && err !== null) return;
+    if (this.finished) return; // once, whatever undici reports after (an error after onComplete)
+    this.finished = true;
     this.ended = true;
     // "started" = the client has seen the head; a held-back head never left
     this.done(err, err === null || this.res.headersSent);
+  }
+}
+
+/**
+ * Write a response head the app sent, as far as this client can take it: the reason phrase only
+ * when it is visible ASCII (RFC 9112 §4 allows obs-text, which Node refuses to write), and no
+ * `Trailer` field when the response to this client cannot be chunked (an HTTP/1.0 client, or a
+ * Content-Length), where trailers are dropped anyway (RFC 9112 §7.1.2). Returns an error instead
+ * of throwing when Node still refuses the head: the attempt then fails like a bad upstream answer.
+ */
+function writeHead(res: http.ServerResponse, head: { status: number; text: string; headers: string[] }): AttemptError | undefined {
+  const text = /^[\t\x20-\x7e]*$/.test(head.text) && head.text !== '' ? head.text : undefined;
+  let headers = head.headers;
+  if (hasField(headers, 'trailer') && (res.req.httpVersion === '1.0' || hasField(headers, 'content-length'))) {
+    headers = headers.filter((_, i) => i % 2 === 1 ? headers[i - 1].toLowerCase() !== 'trailer' : headers[i].toLowerCase() !== 'trailer');
+  }
+  try {
+    res.writeHead(head.status, text, headers);
+    return undefined;
+  } catch (err) {
+    return Object.assign(new Error(`the app's response head cannot be passed on: ${(err as Error).message}`), { code: 'TEN_BAD_RESPONSE' });
   }
 }
 
@@ -216,7 +245,8 @@ export function sendExpectContinue(address: Address, agent: http.Agent, res: htt
   });
   out.on('response', (up) => {
     started = true;
-    res.writeHead(up.statusCode ?? 502, up.statusMessage || undefined, responseHeaders(up.rawHeaders, r.extra));
+    const bad = writeHead(res, { status: up.statusCode ?? 502, text: up.statusMessage ?? '', headers: responseHeaders(up.rawHeaders, r.extra) });
+    if (bad) return void out.destroy(bad);
     res.flushHeaders();
     out.setTimeout(r.bodyTimeoutMs, () => out.destroy(Object.assign(new Error('response body idle'), { code: 'UND_ERR_BODY_TIMEOUT' })));
     up.on('data', (c: Buffer) => { if (!res.write(c)) { up.pause(); res.once('drain', () => up.resume()); } });

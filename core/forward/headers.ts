@@ -86,9 +86,16 @@ export function requestHeaders(raw: readonly string[], c: ClientInfo, hostOverri
     const name = raw[i];
     const lower = name.toLowerCase();
     const value = raw[i + 1];
-    if (HOP_BY_HOP.has(lower) || named?.has(lower)) {
+    if (HOP_BY_HOP.has(lower) || (named?.has(lower) && lower !== 'host')) { // Host is routed on: Connection cannot remove it
       if (lower === 'te' && tokens(value).some((t) => t === 'trailers' || t.startsWith('trailers;'))) out.push('te', 'trailers');
       continue;
+    }
+    // an HTTP/1.0 request's 100-continue expectation is ignored (RFC 9110 §10.1.1)
+    if (lower === 'expect' && c.httpVersion === '1.0') continue;
+    // X_Forwarded_For: CGI-style servers read it as X-Forwarded-For (nginx drops such names too)
+    if (lower.includes('_')) {
+      const dashed = lower.replace(/_/g, '-');
+      if (dashed.startsWith('x-forwarded-') || dashed === 'forwarded') continue;
     }
     if (lower.charCodeAt(0) === 120 /* x */ && lower.startsWith('x-forwarded-')) {
       if (!c.trusted) continue;
@@ -108,7 +115,7 @@ export function requestHeaders(raw: readonly string[], c: ClientInfo, hostOverri
       out.push(name, hostOverride);
       continue;
     }
-    if (c.maxForwards && lower === 'max-forwards' && /^\d+$/.test(value)) {
+    if (c.maxForwards && lower === 'max-forwards' && /^\d+$/.test(value.trim())) {
       out.push(name, String(Math.max(0, Number(value) - 1)));
       continue;
     }

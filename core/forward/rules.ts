@@ -31,7 +31,7 @@ export function hasBody(raw: readonly string[]): boolean {
 /** A Max-Forwards: 0 on TRACE or OPTIONS: the request must not go further (RFC 9110 §7.6.2). */
 export function maxForwardsZero(raw: readonly string[]): boolean {
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 12 && raw[i].toLowerCase() === 'max-forwards') return raw[i + 1].trim() === '0';
+    if (raw[i].length === 12 && raw[i].toLowerCase() === 'max-forwards') return /^0+$/.test(raw[i + 1].trim());
   }
   return false;
 }

@@ -696,6 +696,42 @@ describe('trailers and bodiless responses keep their framing', () => {
   });
 });
 
+describe('answers Node cannot write as the app sent them: passed on as far as the client can take them', () => {
+  each('trailers to an HTTP/1.0 client: the body without them, and the server stays up', async (v) => {
+    const r = await exchange(v.target, 'GET /_/trailers HTTP/1.0\r\nHost: ' + v.host + '\r\n\r\n');
+    assert.equal(r.head.status, 200, r.text);
+    assert.equal(r.text, 'abc');
+    assert.equal((await v.get('/health')).status, 200);
+  }, { kinds: ['balanced', 'direct'] }); // no control: Node's own server throws on this one (ERR_HTTP_TRAILER_INVALID)
+
+  each('a reason phrase with obs-text: the status passes, the server stays up', async (v) => {
+    const r = await exchange(v.target, raw('GET', '/_/obs-reason', v.host));
+    assert.equal(r.head.status, 200, r.text);
+    assert.equal(r.text, 'ok');
+    assert.equal((await v.get('/health')).status, 200);
+  });
+});
+
+describe('requests whose form tenement rewrites for the app', () => {
+  each('an HTTP/1.0 request\'s Expect: 100-continue is ignored (RFC 9110 §10.1.1)', async (v) => {
+    const r = await exchange(v.target, `POST /e10 HTTP/1.0\r\nHost: ${v.host}\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc`);
+    assert.equal(r.head.status, 200, r.text);
+    assert.equal(r.json<Echo>().bodyLength, 3);
+  }, { kinds: ['balanced', 'direct'] });
+
+  each('absolute-form: routed by the target\'s authority, which the app gets as Host (RFC 9112 §3.2.2)', async (v) => {
+    const { e } = await echo(v.target, raw('GET', `http://${v.host}/abs?q=1`, 'localhost'));
+    assert.equal(e.url, '/abs?q=1');
+    assert.deepEqual(valuesOf(e.rawHeaders, 'host'), [v.host]);
+  }, { kinds: ['balanced', 'direct'] });
+
+  each('X_Forwarded_For (underscores) is dropped like X-Forwarded-For', async (v) => {
+    const { e } = await echo(v.target, raw('GET', '/us', v.host, [['X_Forwarded_For', '6.6.6.6'], ['X_Forwarded_Proto', 'https']]));
+    assert.deepEqual(valuesOf(e.rawHeaders, 'x_forwarded_for'), []);
+    assert.deepEqual(valuesOf(e.rawHeaders, 'x_forwarded_proto'), []);
+  }, { kinds: ['balanced', 'direct'] });
+});
+
 describe('X-Forwarded-* are set from the real connection', () => {
   const SPOOF: Array<[string, string]> = [
     ['X-Forwarded-For', '6.6.6.6'],
