@@ -43,7 +43,8 @@ test('least-connections picked by name replaces weighted-balancer', async () => 
     return l.length === 2 && l.every((i) => i.state === 'running');
   });
   // with a slow request holding a, every other request goes to b
-  const slow = ten.get('a.api.localhost', '/slow?ms=800');
+  // (long enough to outlast the 30 requests below on a loaded machine)
+  const slow = ten.get('a.api.localhost', '/slow?ms=4000');
   await new Promise((r) => setTimeout(r, 100));
   const seen = new Set<string>();
   for (let i = 0; i < 30; i++) seen.add((await ten.get('api.localhost', '/')).json().instance);
