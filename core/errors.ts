@@ -61,6 +61,7 @@ export const ERRORS = {
   TEN_ERR_HTTP_REQUEST_TIMEOUT: def(408, 'the request was not received in time (%s)', 'send the request head within client_header_timeout and keep the body flowing (client_body_timeout)'),
   TEN_ERR_HTTP_URI_TOO_LONG: def(414, 'the request target is longer than %s bytes', 'send a shorter URL (or raise [settings] max_uri_length)'),
   TEN_ERR_HTTP_HEADERS_TOO_LARGE: def(431, 'the request head is larger than %s bytes', 'send fewer or smaller headers (or raise [settings] max_header_size)'),
+  TEN_ERR_HTTP_NOT_IMPLEMENTED: def(501, 'transfer coding %s is not supported', 'send the body with Content-Length, or chunked without other codings (use Content-Encoding for compression)'),
   TEN_ERR_HTTP_METHOD_NOT_ALLOWED: def(405, '%s is not supported: tenement is a reverse proxy, not a forward proxy', 'send the request to the service host itself'),
   // scaler (idle-scaler)
   TEN_ERR_SCALER_WAKE_TIMEOUT: def(503, '%s was not ready within %s s', 'retry after a moment; if the app starts slowly, raise wait_timeout under [plugins.scaler]'),

@@ -24,6 +24,19 @@ export interface Listener {
   close(): void;
 }
 
+/** The request's Transfer-Encoding codings, lowercased and comma-joined, or undefined. Node's parser
+ *  only lets through lists that end in chunked (RFC 9112 §6.3). */
+function transferCodings(raw: readonly string[]): string | undefined {
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 17 && raw[i].toLowerCase() === 'transfer-encoding') {
+      const v = raw[i + 1].split(',').map((t) => t.trim().toLowerCase()).filter(Boolean).join(', ');
+      out = out === undefined ? v : `${out}, ${v}`;
+    }
+  }
+  return out;
+}
+
 /** The Host header of a request already checked by requestAuthority(). */
 function hostHeader(req: http.IncomingMessage): string {
   const a = requestAuthority(req);
@@ -50,6 +63,8 @@ export async function createListener(d: {
     keepAliveTimeout: settings.keepalive_timeout * 1000,
     connectionsCheckingInterval: Math.min(1000, settings.client_header_timeout * 500),
   });
+  // the head's size is bounded by max_header_size; a count limit would drop lines silently
+  server.maxHeadersCount = 0;
   server.on('connection', (socket: Socket) => new Conn(socket, settings.max_pipelined));
 
   /** The connection's side of the forwarding rules. `authority` is the Host header as sent: for an
@@ -65,6 +80,8 @@ export async function createListener(d: {
   const context = (req: http.IncomingMessage, res: http.ServerResponse | undefined): RequestContext | TenementError => {
     const url = req.url ?? '/';
     if (url.length > settings.max_uri_length) return new TenementError('TEN_ERR_HTTP_URI_TOO_LONG', [settings.max_uri_length]);
+    const codings = transferCodings(req.rawHeaders);
+    if (codings !== undefined && codings !== 'chunked') return new TenementError('TEN_ERR_HTTP_NOT_IMPLEMENTED', [JSON.stringify(codings)]);
     let authority = requestAuthority(req);
     if (authority instanceof TenementError) return authority;
     let path = url;

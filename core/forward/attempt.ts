@@ -153,6 +153,11 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
   }
 
   onError(err: Error): void {
+    // a 304 may carry the Content-Length of the representation it stands for (RFC 9110 §8.6), which
+    // undici reads as a body that never came: the answer is complete, pass it on
+    if ((err as AttemptError).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' && (this.head?.status ?? this.res.statusCode) === 304 && !this.res.writableEnded) {
+      return this.onComplete(null);
+    }
     // a head held back for the tick is dropped: the client gets tenement's answer instead
     this.head = undefined;
     this.queued = [];

@@ -712,6 +712,37 @@ describe('answers Node cannot write as the app sent them: passed on as far as th
   });
 });
 
+describe('framing edge cases', () => {
+  each('a 304 with Content-Length: no body, and the connection serves the next request', async (v) => {
+    const { conn, r } = await exchangeKeep(v.target, raw('GET', '/_/304', v.host) + raw('GET', '/after-304', v.host));
+    try {
+      assert.equal(r.head.status, 304);
+      const next = await conn.response(5000);
+      assert.equal(next.head.status, 200, next.text);
+      assert.equal(next.json<Echo>().url, '/after-304');
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  each('Transfer-Encoding: gzip, chunked → 501 TEN_ERR_HTTP_NOT_IMPLEMENTED, never reaching the app (RFC 9112 §6.1)', async (v) => {
+    const before = await seen(v, '/te-gzip');
+    const { conn, r } = await exchangeKeep(v.target, raw('POST', '/te-gzip', v.host, [['Transfer-Encoding', 'gzip, chunked']], '3\r\nabc\r\n0\r\n\r\n'));
+    try {
+      await assertTenError(conn, r, 501, 'TEN_ERR_HTTP_NOT_IMPLEMENTED');
+    } finally {
+      conn.destroy();
+    }
+    assert.equal(await seen(v, '/te-gzip'), before);
+  }, { kinds: ['balanced', 'direct'] });
+
+  each('2,100 header lines (within max_header_size) all reach the app', async (v) => {
+    const many: Array<[string, string]> = Array.from({ length: 2100 }, (_, i) => [`x-${i}`, '1']);
+    const { e } = await echo(v.target, raw('GET', '/many', v.host, many));
+    assert.equal(valuesOf(e.rawHeaders, 'x-2099').length, 1);
+  }, { kinds: ['balanced', 'direct'] });
+});
+
 describe('requests whose form tenement rewrites for the app', () => {
   each('an HTTP/1.0 request\'s Expect: 100-continue is ignored (RFC 9110 §10.1.1)', async (v) => {
     const r = await exchange(v.target, `POST /e10 HTTP/1.0\r\nHost: ${v.host}\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc`);
