@@ -11,7 +11,7 @@ import type { Instance, ServiceConfig, Settings, SpawnSpec } from './types.ts';
 /** Instance logs live in {data_dir}/_logs/<service>/<id>.log: `_logs` is no DNS label, so no service can collide. */
 export const LOG_DIR = '_logs';
 /** Unix sockets of instances: {data_dir}/_sockets/<service>/<id>.sock (same reasoning). */
-export const SOCKET_DIR = '_sockets';
+const SOCKET_DIR = '_sockets';
 /** sun_path holds 108 bytes with its terminating NUL (unix(7)). */
 const SUN_PATH_MAX = 107;
 

@@ -9,6 +9,7 @@ import { TenementError } from './errors.ts';
 import { Forwarder, requestHeaders, type AttemptError, type AttemptRequest, type ClientInfo } from './forward/index.ts';
 import { answerAsRecipient, classify, hasBody, IDEMPOTENT, maxForwardsZero, type Kind } from './forward/rules.ts';
 import type { Hooks } from './hooks.ts';
+import { instanceAddress } from './net.ts';
 import { describeExit } from './process.ts';
 import type { Router } from './router.ts';
 import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
@@ -123,7 +124,7 @@ export class Proxy {
     } catch (err) {
       return this.failUpgrade(socket, err);
     }
-    const addr = this.forwarder.address(inst);
+    const addr = instanceAddress(inst);
     if (addr === undefined) return this.failUpgrade(socket, new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [inst.key]));
     ctx.instance = inst;
     inst.inflight += 1;

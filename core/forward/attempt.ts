@@ -79,7 +79,7 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
   private abortFn?: (err?: Error) => void;
   private cancelled?: Error;
   private resumeFn?: () => void;
-  private ended = false;
+  /** done() was called: the attempt is over, whatever undici reports after (an error after onComplete). */
   private finished = false;
   /** A head not written yet, and the body bytes that came with it in the same tick. */
   private head?: { status: number; text: string; headers: string[] };
@@ -165,15 +165,14 @@ class UndiciAttempt implements Dispatcher.DispatchHandler, Attempt {
   }
 
   cancel(err: Error): void {
-    if (this.ended) return;
+    if (this.finished) return;
     if (this.abortFn) this.abortFn(err);
     else this.cancelled = err;
   }
 
   private finish(err: AttemptError | null): void {
-    if (this.finished) return; // once, whatever undici reports after (an error after onComplete)
+    if (this.finished) return;
     this.finished = true;
-    this.ended = true;
     // "started" = the client has seen the head; a held-back head never left
     this.done(err, err === null || this.res.headersSent);
   }

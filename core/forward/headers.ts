@@ -156,11 +156,3 @@ export function responseHeaders(raw: ReadonlyArray<Buffer | string>, extra?: rea
   if (extra) for (const x of extra) out.push(x);
   return out;
 }
-
-/** Whether a raw header list has the field `name` (lowercase) with a token `token` (lowercase). */
-export function hasToken(raw: readonly string[], name: string, token: string): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === name.length && raw[i].toLowerCase() === name && tokens(raw[i + 1]).includes(token)) return true;
-  }
-  return false;
-}

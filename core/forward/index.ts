@@ -12,8 +12,8 @@ import { sendExpectContinue, sendUndici, type Attempt, type AttemptDone, type At
 import { Upstream, type Address } from './upstream.ts';
 
 export type { AttemptError, AttemptRequest } from './attempt.ts';
-export { requestHeaders, responseHeaders, hasToken, type ClientInfo } from './headers.ts';
-export { trustList, parseCidr } from './trust.ts';
+export { requestHeaders, responseHeaders, type ClientInfo } from './headers.ts';
+export { trustList } from './trust.ts';
 
 
 export interface SendOptions {
@@ -32,11 +32,6 @@ export class Forwarder {
 
   constructor(private readonly config: TenementConfig) {}
 
-  /** The address an instance's app listens on, or undefined while it has no process. */
-  address(inst: Instance): Address | undefined {
-    return instanceAddress(inst);
-  }
-
   /**
    * Send `r` to `inst` and stream the answer into `res`. `done(err, started)` is called once:
    * err null = answered; a TenementError = no slot (503 queue full / queue timeout); an
@@ -44,7 +39,7 @@ export class Forwarder {
    */
   send(inst: Instance, res: http.ServerResponse, r: AttemptRequest, o: SendOptions,
     done: (err: AttemptError | TenementError | null, started: boolean) => void): (err: Error) => void {
-    const addr = this.address(inst);
+    const addr = instanceAddress(inst);
     if (addr === undefined) {
       done(gone(), false);
       return noop;
@@ -85,12 +80,6 @@ export class Forwarder {
         end(err, false);
       }
     };
-  }
-
-  /** Requests holding or waiting for a slot of `inst` (for ps / metrics). */
-  load(inst: Instance): { active: number; queued: number } {
-    const up = this.upstreams.get(inst.key);
-    return { active: up?.active ?? 0, queued: up?.queued ?? 0 };
   }
 
   /** Close an instance's connections (its process is gone or replaced). */

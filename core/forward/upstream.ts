@@ -85,11 +85,6 @@ export class Upstream {
     this.active -= 1;
   }
 
-  /** Requests waiting for a slot. */
-  get queued(): number {
-    return this.waiting.length;
-  }
-
   /** Close every connection; requests still queued fail with `why` (nothing of them was sent). */
   close(why: Error): void {
     for (const w of this.waiting.splice(0)) {
