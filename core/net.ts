@@ -13,6 +13,11 @@ export function instanceAddress(inst: Pick<Instance, 'port' | 'socket'>): Addres
   return inst.socket !== null ? { socketPath: inst.socket } : { port: inst.port };
 }
 
+/** node:http request options reaching an address (host and port, or socketPath). */
+export function httpTarget(a: Address): { host: string; port: number } | { socketPath: string } {
+  return a.socketPath === undefined ? { host: '127.0.0.1', port: a.port } : { socketPath: a.socketPath };
+}
+
 /** Node's connect options for an address. */
 function connectTo(a: Address): { host: string; port: number } | { path: string } {
   return a.socketPath === undefined ? { host: '127.0.0.1', port: a.port } : { path: a.socketPath };
@@ -49,8 +54,7 @@ export function canConnect(addr: Address, timeoutMs: number): Promise<boolean> {
 /** GET {path} at `addr`; resolves with the status, or an error string. Never rejects. */
 export function httpGet(addr: Address, path: string, timeoutMs: number): Promise<{ status?: number; error?: string }> {
   return new Promise((resolve) => {
-    const to = addr.socketPath === undefined ? { host: '127.0.0.1', port: addr.port } : { socketPath: addr.socketPath };
-    const req = http.get({ ...to, path, agent: false, headers: { host: 'localhost', 'user-agent': 'tenement-health' } }, (res) => {
+    const req = http.get({ ...httpTarget(addr), path, agent: false, headers: { host: 'localhost', 'user-agent': 'tenement-health' } }, (res) => {
       res.resume();
       res.once('end', () => resolve({ status: res.statusCode }));
       res.once('error', () => resolve({ status: res.statusCode }));

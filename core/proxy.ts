@@ -9,7 +9,7 @@ import { TenementError } from './errors.ts';
 import { Forwarder, requestHeaders, type AttemptError, type AttemptRequest, type ClientInfo } from './forward/index.ts';
 import { answerAsRecipient, classify, hasBody, IDEMPOTENT, maxForwardsZero, type Kind } from './forward/rules.ts';
 import type { Hooks } from './hooks.ts';
-import { instanceAddress } from './net.ts';
+import { httpTarget, instanceAddress } from './net.ts';
 import { describeExit } from './process.ts';
 import type { Router } from './router.ts';
 import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
@@ -156,7 +156,8 @@ export class Proxy {
     if (ctx.authority !== client.authority) h.host = ctx.authority;
     ctx.req.url = ctx.path;
     this.ws.ws(ctx.req, socket, head, {
-      target: addr.socketPath === undefined ? { host: '127.0.0.1', port: addr.port } : { host: 'localhost', port: 80, socketPath: addr.socketPath },
+      // http-proxy-3's target type wants host and port even beside a socketPath (which wins)
+      target: { host: '127.0.0.1', port: addr.port ?? 80, ...httpTarget(addr) },
       headers, toProxy: true, prependPath: false,
     }, (err: Error) => {
       this.d.log.warn({ instance: inst.key, err: err.message }, 'websocket proxy error');

@@ -6,7 +6,7 @@ import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
 import { freeze, releaseCgroup } from './freezer.ts';
-import { canConnect, freePort, pollUntil } from './net.ts';
+import { canConnect, freePort, instanceAddress, pollUntil } from './net.ts';
 import type { Registry } from './registry.ts';
 import { cgroupName, describeExit, signalRun, spawnInstance, type Running } from './process.ts';
 import type { Instance, InstanceState, ServiceConfig, TenementConfig } from './types.ts';
@@ -70,7 +70,7 @@ export class Supervisor {
     inst.pid = run.child.pid ?? null;
     const alive = () => this.running.get(inst.key) === run;
     const deadline = Date.now() + svc.startup_timeout * 1000;
-    const addr = run.socket === null ? { port: run.port } : { socketPath: run.socket };
+    const addr = instanceAddress({ port: run.port, socket: run.socket })!;
     let ready = await pollUntil(() => canConnect(addr, 500), { deadline, alive });
     if (ready && svc.health && opts.ready !== 'port') {
       ready = await pollUntil(async () => (await this.d.probe(inst)).ok, { deadline, alive, maxDelayMs: 250 });

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { responseHeaders } from './headers.ts';
-import type { Address } from './upstream.ts';
+import { httpTarget, type Address } from '../net.ts';
 
 /** An attempt's failure: a Node/undici error with its code (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT, …). */
 export type AttemptError = Error & { code?: string };
@@ -233,7 +233,7 @@ export function sendExpectContinue(address: Address, agent: http.Agent, res: htt
     done(err, started);
   };
   const out = http.request({
-    ...(address.socketPath === undefined ? { host: '127.0.0.1', port: address.port } : { socketPath: address.socketPath }),
+    ...httpTarget(address),
     method: r.method, path: r.path, agent, headers: r.headers, // the client's Expect is among them (end to end)
   });
   let sentBody = false;

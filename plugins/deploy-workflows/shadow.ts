@@ -2,7 +2,7 @@
 // get the stable response; the mirror's status and latency are compared and counted. Bodies of
 // mirrored requests are capped (larger ones are not mirrored, and counted as skipped).
 import http from 'node:http';
-import { instanceAddress } from '../../core/net.ts';
+import { httpTarget, instanceAddress } from '../../core/net.ts';
 import type { PluginContext } from '../../core/plugin.ts';
 import type { RequestContext } from '../../core/types.ts';
 
@@ -77,8 +77,7 @@ export class Shadows {
       delete headers['transfer-encoding'];
       const body = Buffer.concat(chunks);
       headers['content-length'] = String(body.length);
-      const to = addr.socketPath === undefined ? { host: '127.0.0.1', port: addr.port } : { socketPath: addr.socketPath };
-      const out = http.request({ ...to, method: req.method, path: rc.path, headers, agent: this.agent }, (res) => {
+      const out = http.request({ ...httpTarget(addr), method: req.method, path: rc.path, headers, agent: this.agent }, (res) => {
         res.resume();
         res.once('end', () => { pair.mirror = { status: res.statusCode ?? 0, ms: performance.now() - t0 }; this.settle(pair); });
       });
