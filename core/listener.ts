@@ -136,7 +136,8 @@ export async function createListener(d: {
       }
       if (proxied >= settings.max_requests) return writeError(res, new TenementError('TEN_ERR_ROUTE_OVERLOADED', [settings.max_requests]));
       proxied += 1;
-      if (hasBody(req.rawHeaders)) { // a GET is not complete yet when it is routed, but has no body to wait for
+      const body = hasBody(req.rawHeaders); // (a GET is not complete yet when it is routed, but has no body to wait for)
+      if (body) {
         live.body = { req, bytes: req.socket.bytesRead, since: Date.now(), timeout: () => {
           if (res.headersSent) return void res.destroy();
           exchange?.cancel();
@@ -144,7 +145,7 @@ export async function createListener(d: {
         } };
         bodies.add(live.body);
       }
-      exchange = proxy.web(c, target, client(req, c), expect);
+      exchange = proxy.web(c, target, client(req, c), { expect, body });
     };
     let t: Target | Promise<Target>;
     try {

@@ -7,7 +7,7 @@ import { createProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { TenementError } from './errors.ts';
 import { Forwarder, requestHeaders, type AttemptError, type AttemptRequest, type ClientInfo } from './forward/index.ts';
-import { answerAsRecipient, classify, hasBody, IDEMPOTENT, maxForwardsZero, type Kind } from './forward/rules.ts';
+import { answerAsRecipient, classify, IDEMPOTENT, maxForwardsZero, type Kind } from './forward/rules.ts';
 import type { Hooks } from './hooks.ts';
 import { httpTarget, instanceAddress } from './net.ts';
 import { describeExit } from './process.ts';
@@ -40,9 +40,10 @@ export class Proxy {
 
   /**
    * Forward a request to its service: pick, send, and on failure retry or answer. `client`
-   * describes the connection (X-Forwarded-*); `expect`: the client sent Expect: 100-continue.
+   * describes the connection (X-Forwarded-*); `o.expect`: the client sent Expect: 100-continue;
+   * `o.body`: the request has a body (the listener has looked already).
    */
-  web(ctx: RequestContext, target: ServiceTarget, client: ClientInfo, expect: boolean): Exchange {
+  web(ctx: RequestContext, target: ServiceTarget, client: ClientInfo, o: { expect: boolean; body: boolean }): Exchange {
     const req = ctx.req;
     const res = ctx.res!;
     // OPTIONS * asks about the server, not a resource (RFC 9112 §3.2.4): tenement answers for it
@@ -51,10 +52,10 @@ export class Proxy {
       return { cancel: () => undefined };
     }
     const svc = this.d.config.services[target.service];
-    const body = hasBody(req.rawHeaders);
+    const { expect, body } = o;
     const r: AttemptRequest = {
       method: req.method!, path: ctx.path, body: null, head: req.method === 'HEAD',
-      headers: requestHeaders(req.rawHeaders, client, ctx.authority !== client.authority ? ctx.authority : undefined),
+      headers: requestHeaders(req.rawHeaders, client, routedHost(ctx, client)),
       headersTimeoutMs: (svc?.request_timeout ?? 30) * 1000, bodyTimeoutMs: (svc?.response_idle_timeout ?? 60) * 1000,
     };
     const replayable = !body && !expect;
@@ -134,31 +135,27 @@ export class Proxy {
       inst.lastRequestAt = Date.now();
       this.d.hooks.requestDone.call(ctx, { instance: inst, status: 101, durationMs: performance.now() - ctx.start });
     });
-    // the same X-Forwarded-* / Forwarded / Via as a plain request: client-supplied values replaced
-    // unless trusted (http-proxy copies req.headers and then applies options.headers)
-    const headers: Record<string, string> = {};
-    const raw = requestHeaders(ctx.req.rawHeaders, client);
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i].toLowerCase();
-      if (name.startsWith('x-forwarded-') || name === 'forwarded' || name === 'via') headers[name] = raw[i + 1];
+    // http-proxy sends req.headers and req.url: make them what the forwarding rules give a plain
+    // request (forward/headers.ts: hop-by-hop fields dropped, X-Forwarded-* / Forwarded / Via from
+    // the connection, the routed Host), plus the upgrade's own Connection and Upgrade (RFC 9110
+    // §7.8). The target is passed as is (toProxy, no prependPath: no parsing, no dot-segments).
+    const upgradeTo = ctx.req.headers.upgrade;
+    const out = requestHeaders(ctx.req.rawHeaders, client, routedHost(ctx, client));
+    const h: Record<string, string> = {};
+    for (let i = 0; i < out.length; i += 2) {
+      const name = out[i].toLowerCase();
+      h[name] = h[name] === undefined ? out[i + 1] : `${h[name]}${name === 'cookie' ? '; ' : ', '}${out[i + 1]}`;
     }
-    // http-proxy sends req.headers and req.url: make them the ones the rules allow. The target is
-    // passed as is (toProxy, no prependPath: no URL parsing, no dot-segment removal), Host is the
-    // routed authority, and hop-by-hop fields other than the upgrade's own are dropped
-    // (RFC 9110 §7.6.1, §7.8)
-    const h = ctx.req.headers;
-    const named = new Set(String(h.connection ?? '').split(',').map((t) => t.trim().toLowerCase()));
-    for (const name of Object.keys(h)) {
-      const dashed = name.replace(/_/g, '-');
-      if (dashed.startsWith('x-forwarded-') || dashed === 'forwarded' || name === 'keep-alive' || name === 'proxy-connection'
-        || name === 'te' || name === 'proxy-authorization' || (named.has(name) && name !== 'upgrade' && name !== 'host')) delete h[name];
+    if (upgradeTo !== undefined) {
+      h.connection = 'upgrade';
+      h.upgrade = upgradeTo;
     }
-    if (ctx.authority !== client.authority) h.host = ctx.authority;
+    ctx.req.headers = h;
     ctx.req.url = ctx.path;
     this.ws.ws(ctx.req, socket, head, {
       // http-proxy-3's target type wants host and port even beside a socketPath (which wins)
       target: { host: '127.0.0.1', port: addr.port ?? 80, ...httpTarget(addr) },
-      headers, toProxy: true, prependPath: false,
+      toProxy: true, prependPath: false,
     }, (err: Error) => {
       this.d.log.warn({ instance: inst.key, err: err.message }, 'websocket proxy error');
       socket.destroy();
@@ -222,6 +219,11 @@ export function rawError(e: TenementError): string {
   return `HTTP/1.1 ${e.statusCode} ${http.STATUS_CODES[e.statusCode]}\r\nconnection: close\r\n` +
     `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
     `${e.statusCode === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`;
+}
+
+/** The Host to send instead of the client's: the target's authority of an absolute-form request. */
+function routedHost(ctx: RequestContext, client: ClientInfo): string | undefined {
+  return ctx.authority !== client.authority ? ctx.authority : undefined;
 }
 
 export function asTenementError(err: unknown, log: Logger): TenementError {
