@@ -80,6 +80,7 @@ export interface Ten {
 /** Write `toml` (data_dir and listen are added) into a fresh temp dir and start ten serve on it. */
 export async function startTen(toml: string, opts: { files?: Record<string, string> } = {}): Promise<Ten> {
   const dir = mkdtempSync(join(tmpdir(), 'ten-it-'));
+  dirs.add(dir);
   for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
   const configPath = join(dir, 'tenement.toml');
   const withSettings = toml.includes('[settings]') ? toml.replace('[settings]', `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"`)
@@ -145,9 +146,13 @@ export function runCli(args: string[], env: Record<string, string>, cwd = ROOT):
 const live = new Set<ChildProcess>();
 const cleanups: Array<() => Promise<void>> = [];
 
-/** Stop every ten serve this file started (call from after()). */
+const dirs = new Set<string>();
+
+/** Stop every ten serve this file started and remove their folders (call from after()). */
 export async function cleanup(): Promise<void> {
   await Promise.all(cleanups.splice(0).map((c) => c()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.clear();
   agent.destroy();
 }
 

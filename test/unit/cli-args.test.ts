@@ -2,7 +2,7 @@
 // CLI run as a child process (bad input must fail before any request is sent).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TenementError } from '../../core/errors.ts';
@@ -98,7 +98,9 @@ test('ten ps against a closed port: TEN_ERR_CLI_SERVER_UNREACHABLE', async () =>
   assert.equal(withToken.code, 1);
   assert.match(withToken.stderr, /^error TEN_ERR_CLI_SERVER_UNREACHABLE: cannot reach ten serve at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\n  hint: /);
   // No token anywhere (empty folder, no env): still says the server is down, not "no token".
-  const noToken = await ten(['ps'], { env: { TENEMENT_SERVER: `127.0.0.1:${port}` }, cwd: mkdtempSync(join(tmpdir(), 'ten-cli-')) });
+  const empty = mkdtempSync(join(tmpdir(), 'ten-cli-'));
+  const noToken = await ten(['ps'], { env: { TENEMENT_SERVER: `127.0.0.1:${port}` }, cwd: empty });
+  rmSync(empty, { recursive: true, force: true });
   assert.equal(noToken.code, 1);
   assert.match(noToken.stderr, /^error TEN_ERR_CLI_SERVER_UNREACHABLE: /);
   const debug = await ten(['ps', '--debug', '--server', `127.0.0.1:${port}`], { env: { TENEMENT_TOKEN: 't' } });

@@ -4,7 +4,7 @@
 // test/integration/cli.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveToken } from '../../cli/client.ts';
@@ -22,4 +22,5 @@ test('token from {data_dir}/api_token of the config file, else ./tenement-data/a
   mkdirSync(join(bare, 'tenement-data'));
   writeFileSync(join(bare, 'tenement-data', 'api_token'), 'fallback');
   assert.equal(await resolveToken({ cwd: bare, env: {} }), 'fallback');
+  for (const d of [dir, bare]) rmSync(d, { recursive: true, force: true });
 });
