@@ -31,6 +31,7 @@ import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { freePort } from '../core/net.ts';
 import { cleanup, request, ROOT, sleep, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
+import { runBench } from './lifecycle.ts';
 import { barChartSvg, type Bar, type Panel } from './chart.ts';
 import { parseWrk, shuffled, type WrkResult } from './wrk.ts';
 import { profileMarkdown, summariseProfile } from './profile.ts';
@@ -482,18 +483,4 @@ function proxyChart(rows: ChartRow[], c1: ChartRow[] | undefined, socketSkipped:
     `${m.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cores} cores shared by wrk, the proxy and one upstream (bench/upstream.mjs, 13-byte answer) · npm run bench`, panels);
 }
 
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`\n${sig}: stopping everything`);
-    void stopAll().finally(() => process.exit(130));
-  });
-}
-main().then(stopAll, async (err) => {
-  if (stopping) return; // interrupted: the signal handler stops everything and exits
-  console.error(err);
-  await stopAll();
-  process.exit(1);
-});
+runBench(main, stopAll);

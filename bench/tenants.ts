@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { freePort } from '../core/net.ts';
 import { Store } from '../core/store.ts';
 import { cleanup, request, rmDir, ROOT, sleep, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
+import { runBench } from './lifecycle.ts';
 import { parseWrk, shuffled } from './wrk.ts';
 
 const REGISTERED = Number(process.env.TENANTS_REGISTERED ?? 10_000);
@@ -330,19 +331,7 @@ async function main(): Promise<void> {
   rmDir(large.dir);
 }
 
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    console.error(`\n${sig}: stopping everything`);
-    for (const c of booting) c.kill('SIGTERM');
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-main().then(cleanup, async (err) => {
-  if (stopping) return;
-  console.error(err);
+runBench(main, async () => {
+  for (const c of booting) c.kill('SIGTERM');
   await cleanup();
-  process.exit(1);
 });
