@@ -32,6 +32,8 @@ export const ERRORS = {
   TEN_ERR_PLUGIN_DUPLICATE_NAME: def(500, 'two plugins are named %s', 'load each plugin once; give third-party plugins unique names'),
   TEN_ERR_PLUGIN_INVALID_OPTIONS: def(500, 'invalid options for plugin %s: %s', 'fix the option shown (see the plugin\'s docs page)'),
   TEN_ERR_PLUGIN_LOAD_TIMEOUT: def(500, 'plugin %s took longer than %s ms to load', 'make the plugin\'s create()/apply() return promptly; do slow work in the ready hook'),
+  TEN_ERR_PLUGIN_DEPENDENCY_MISSING: def(500, 'plugin %s needs plugin %s, which is not loaded', 'load the plugin it needs too (a slot table or [[plugins.extra]]), or remove this one'),
+  TEN_ERR_PLUGIN_FORBIDDEN: def(500, 'plugin %s may not %s', 'plugins tap hooks under their own name (ctx.name), read instances through ctx.registry and change them through ctx.instances (see docs/plugins.md)'),
   TEN_ERR_PLUGIN_FAILED: def(500, 'plugin %s failed in %s: %s', 'fix or remove the plugin; failures in notification hooks are logged and skipped, elsewhere the request or startup fails'),
   // management API
   TEN_ERR_API_UNAUTHORIZED: def(401, 'missing or invalid API token', 'pass --token, set TENEMENT_TOKEN, or run on the server host so {data_dir}/api_token can be read'),

@@ -2,12 +2,11 @@
 // against the thresholds and moves running ⇄ unhealthy. The probe itself is the `probe` hook;
 // core taps the default (HTTP GET of the service's health path, else a TCP connect) at stage 100.
 import type { Logger } from 'pino';
-import type { Hooks } from './hooks.ts';
+import { CORE_TAP, STAGE, type Hooks } from './hooks.ts';
 import { canConnect, httpGet, instanceAddress } from './net.ts';
 import type { Registry } from './registry.ts';
 import type { Instance, ProbeResult, TenementConfig } from './types.ts';
 
-export const CORE_TAP = 'tenement';
 
 export interface HealthDeps {
   config: TenementConfig;
@@ -41,7 +40,7 @@ export class HealthChecker {
 
   constructor(private readonly d: HealthDeps) {
     const { hooks, config } = d;
-    hooks.probe.tapPromise({ name: CORE_TAP, stage: 100 }, (inst) =>
+    hooks.probe.tapPromise({ name: CORE_TAP, stage: STAGE.core }, (inst) =>
       defaultProbe(inst, config.services[inst.service]?.health, config.settings.health_timeout * 1000));
     hooks.transition.tap(CORE_TAP, ({ instance, to }) => {
       if (to === 'running' && !this.loops.has(instance.key)) this.schedule(instance);

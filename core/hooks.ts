@@ -1,15 +1,31 @@
 // The whole extension surface of tenement: one frozen object of typed tapable hooks.
-// Each hook's doc comment says its kind, who taps it and what a throwing tap does; docs/hooks.md
-// mirrors these comments (one section per hook). Modelled on webpack's Compiler#hooks.
+// Each hook's doc comment says its kind, who taps it and what a throwing tap does; HOOK_POLICY
+// says the latter in a form the compiler checks, and docs/hooks.md mirrors both (one section and
+// one table row per hook; a test keeps them in sync). Modelled on webpack's Compiler#hooks.
 import tapable from 'tapable';
 import type { Logger } from 'pino';
-import { TenementError } from './errors.ts';
+import { isolateTaps } from './intercept.ts';
 import type {
   Instance, Outcome, ProbeResult, RequestContext, SpawnSpec, Target, Transition, WakeContext, WeightChange,
 } from './types.ts';
 
 const { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } = tapable;
 
+/** Tap stages the core uses (tapable runs lower stages first; the default is 0). A plugin that
+ *  must run before the core's own tap of a hook taps below `core`. */
+export const STAGE = Object.freeze({
+  /** The core's filter of filterCandidates runs first, before any plugin's narrowing. */
+  first: -100,
+  /** Plugins, unless they say otherwise. */
+  plugin: 0,
+  /** The core's fallback taps (the HTTP/TCP probe): a plugin at a lower stage replaces them by bailing. */
+  core: 100,
+});
+
+/** The tap name of the core's own taps. Plugins may not use it (their taps carry their own name). */
+export const CORE_TAP = 'tenement';
+
+/** Build the hooks; every tap registered on them follows HOOK_POLICY (see intercept.ts). */
 export function createHooks(log: Logger) {
   const hooks = {
     /** AsyncSeriesBailHook — decide where a request goes. Core taps the host parser last (stage 100);
@@ -53,46 +69,32 @@ export function createHooks(log: Logger) {
     /** AsyncSeriesHook — the server is shutting down: plugins stop their timers. A throw is logged. */
     shutdown: new AsyncSeriesHook<[]>([]),
   };
-  const notifications = new Set(['forward', 'requestDone', 'transition', 'weights', 'probeResult', 'shutdown']);
-  for (const [hookName, hook] of Object.entries(hooks)) {
-    hook.intercept({
-      register(tap) {
-        const plugin = tap.name;
-        const wrap = (err: unknown) => new TenementError('TEN_ERR_PLUGIN_FAILED',
-          [plugin, hookName, err instanceof Error ? err.message : String(err)], { plugin, hook: hookName }, err);
-        const isolate = notifications.has(hookName);
-        const fn = tap.fn as (...a: unknown[]) => unknown;
-        if (tap.type === 'sync') {
-          tap.fn = (...args: unknown[]) => {
-            try { return fn(...args); } catch (err) {
-              if (isolate) { log.error({ err, plugin, hook: hookName }, 'plugin tap failed (isolated)'); return undefined; }
-              throw err instanceof TenementError ? err : wrap(err);
-            }
-          };
-        } else if (tap.type === 'async') {
-          tap.fn = (...args: unknown[]) => {
-            const cb = args.pop() as (err?: unknown, result?: unknown) => void;
-            const done = (err?: unknown, result?: unknown) => {
-              if (err === undefined || err === null) return cb(null, result);
-              if (isolate) { log.error({ err, plugin, hook: hookName }, 'plugin tap failed (isolated)'); return cb(); }
-              cb(err instanceof TenementError ? err : wrap(err));
-            };
-            try { fn(...args, done); } catch (err) { done(err); }
-          };
-        } else if (tap.type === 'promise') {
-          tap.fn = async (...args: unknown[]) => {
-            try { return await fn(...args); } catch (err) {
-              if (isolate) { log.error({ err, plugin, hook: hookName }, 'plugin tap failed (isolated)'); return undefined; }
-              throw err instanceof TenementError ? err : wrap(err);
-            }
-          };
-        }
-        return tap;
-      },
-    });
-  }
+  isolateTaps(hooks, log);
   return Object.freeze(hooks);
 }
 
 export type Hooks = ReturnType<typeof createHooks>;
 export type HookName = keyof Hooks;
+
+/**
+ * What a throwing tap does, per hook. `fail`: the error becomes TEN_ERR_PLUGIN_FAILED (a
+ * TenementError passes unchanged) and fails what called the hook (the request, the start,
+ * startup). `isolate`: the error is logged with the plugin and hook, the tap counts as having
+ * returned undefined and the other taps still run. A Record over HookName, so a new hook does not
+ * compile until its policy is chosen.
+ */
+export const HOOK_POLICY: Readonly<Record<HookName, 'fail' | 'isolate'>> = Object.freeze({
+  resolveTarget: 'fail',
+  filterCandidates: 'fail',
+  selectInstance: 'fail',
+  wake: 'fail',
+  forward: 'isolate',
+  requestDone: 'isolate',
+  prepareSpawn: 'fail',
+  transition: 'isolate',
+  weights: 'isolate',
+  probe: 'fail',
+  probeResult: 'isolate',
+  ready: 'fail',
+  shutdown: 'isolate',
+});

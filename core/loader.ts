@@ -1,13 +1,14 @@
-// The plugin loader: config → ordered list of plugin definitions with validated options.
-// Each slot takes the plugin named in [plugins.<slot>] (or the default), then [[plugins.extra]]
-// load in order. Core never imports a plugin: built-ins are passed in by the caller (the CLI).
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { basename, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+// The plugin loader: config → ordered list of plugin definitions with validated options, checked
+// as a set (names, slots, slot metadata, dependencies, the services' isolation levels). Each slot
+// takes the plugin named in [plugins.<slot>] (or the default), then [[plugins.extra]] load in
+// order. `ten serve` and `ten config` both call resolvePlugins, so they give the same verdict.
+// Core never imports a plugin: built-ins are passed in by the caller (the CLI).
+import { basename } from 'node:path';
 import AjvMod from 'ajv';
 import { TenementError } from './errors.ts';
-import { isPluginDefinition, SLOTS, type PluginDefinition, type Slot } from './plugin.ts';
+import { importPlugin, LOAD_TIMEOUT_MS, withTimeout } from './import-plugin.ts';
+import { isDnsLabel } from './config-schema.ts';
+import { SLOTS, type PluginDefinition, type Slot } from './plugin.ts';
 import type { PluginEntry, TenementConfig } from './types.ts';
 
 const Ajv = ((AjvMod as unknown as { default?: unknown }).default ?? AjvMod) as typeof AjvMod.default;
@@ -28,9 +29,11 @@ export interface LoadedPlugin {
   use: string;
 }
 
-export const LOAD_TIMEOUT_MS = 5000;
-
-/** Resolve every slot and extra plugin named by the config, in load order. */
+/**
+ * Resolve every slot and extra plugin named by the config, in load order, and check them as a set.
+ * Imports third-party modules but calls no create()/apply(). Throws the first TenementError
+ * (TEN_ERR_PLUGIN_*, or TEN_ERR_CONFIG_INVALID_VALUE for an isolation level nobody serves).
+ */
 export async function resolvePlugins(config: TenementConfig, builtins: Builtins): Promise<LoadedPlugin[]> {
   const out: LoadedPlugin[] = [];
   const filled = new Map<Slot, string>();
@@ -47,7 +50,7 @@ export async function resolvePlugins(config: TenementConfig, builtins: Builtins)
     if (use === undefined) continue;
     const where: PluginEntry = entry ?? { use, options: {}, where: `plugins.${slot}` };
     await located(config, where, async () => {
-      const def = await importPlugin(use, config.dir, builtins);
+      const def = checkDefinition(await importPlugin(use, config.dir, builtins), use);
       if (def.provides !== slot) throw new TenementError('TEN_ERR_PLUGIN_SLOT_MISMATCH', [def.name, def.provides ? `provides slot ${def.provides}` : 'provides no slot', slot]);
       filled.set(slot, def.name);
       add({ def, options: validateOptions(def, where), slot, use });
@@ -55,7 +58,7 @@ export async function resolvePlugins(config: TenementConfig, builtins: Builtins)
   }
   for (const entry of config.plugins.extra) {
     await located(config, entry, async () => {
-      const def = await importPlugin(entry.use, config.dir, builtins);
+      const def = checkDefinition(await importPlugin(entry.use, config.dir, builtins), entry.use);
       if (def.provides !== undefined) {
         const holder = filled.get(def.provides);
         if (holder !== undefined) throw new TenementError('TEN_ERR_PLUGIN_SLOT_TAKEN', [def.provides, holder, def.name]);
@@ -64,7 +67,41 @@ export async function resolvePlugins(config: TenementConfig, builtins: Builtins)
       add({ def, options: validateOptions(def, entry), slot: def.provides, use: entry.use });
     });
   }
+  for (const p of out) {
+    for (const dep of p.def.dependencies ?? []) {
+      if (!names.has(dep)) throw new TenementError('TEN_ERR_PLUGIN_DEPENDENCY_MISSING', [p.def.name, dep], { plugin: p.def.name });
+    }
+  }
+  checkIsolationLevels(config, out);
   return out;
+}
+
+/** What a definition declares beyond name and create(): a DNS-label name (it names a file and
+ *  log lines), the metadata its slot requires, dependencies as names. */
+function checkDefinition(def: PluginDefinition, use: string): PluginDefinition {
+  const invalid = (why: string) => new TenementError('TEN_ERR_PLUGIN_INVALID_EXPORT', [use, why]);
+  if (!isDnsLabel(def.name)) throw invalid(`name ${JSON.stringify(def.name)} must be a DNS label (a-z, 0-9, -), e.g. "my-balancer"`);
+  if (def.provides === 'isolation') {
+    const levels = (def as { levels?: unknown }).levels;
+    if (!Array.isArray(levels) || levels.length === 0 || !levels.every((l) => typeof l === 'string' && isDnsLabel(l))) {
+      throw invalid('an isolation plugin declares `levels`: the isolation values it serves, e.g. ["process"]');
+    }
+  }
+  const deps = def.dependencies;
+  if (deps !== undefined && (!Array.isArray(deps) || !deps.every((d) => typeof d === 'string'))) throw invalid('`dependencies` must be an array of plugin names');
+  return def;
+}
+
+/** Every service's `isolation` level must be served by the isolation plugin, unless the slot is off. */
+function checkIsolationLevels(config: TenementConfig, plugins: LoadedPlugin[]): void {
+  const isolation = plugins.find((p) => p.slot === 'isolation')?.def;
+  if (isolation?.provides !== 'isolation') return;
+  for (const svc of Object.values(config.services)) {
+    if (isolation.levels.includes(svc.isolation)) continue;
+    throw new TenementError('TEN_ERR_CONFIG_INVALID_VALUE', [`service.${svc.name}.isolation`,
+      `is "${svc.isolation}", but the isolation plugin ${isolation.name} serves ${isolation.levels.map((l) => `"${l}"`).join(', ')}`],
+    { key: `service.${svc.name}.isolation`, file: config.path });
+  }
 }
 
 /** Run `fn`; a TenementError it throws is pointed at the config table, like config errors are. */
@@ -77,36 +114,6 @@ async function located(config: TenementConfig, entry: PluginEntry, fn: () => Pro
     err.message += ` (${entry.where}${config.path && entry.line !== undefined ? `, ${basename(config.path)}:${entry.line}` : ''})`;
     throw err;
   }
-}
-
-/** A built-in name, a path (./x.js, ../x.js, /abs/x.js) relative to the config folder, or an npm package. */
-export async function importPlugin(use: string, dir: string, builtins: Builtins): Promise<PluginDefinition> {
-  const builtin = builtins.plugins[use];
-  if (builtin) return builtin;
-  const isPath = use.startsWith('./') || use.startsWith('../') || isAbsolute(use);
-  let url: string;
-  try {
-    url = pathToFileURL(isPath ? resolve(dir, use) : resolvePackage(use, dir)).href;
-  } catch (err) {
-    throw new TenementError('TEN_ERR_PLUGIN_NOT_FOUND', [use, firstLine(err)]);
-  }
-  let mod: Record<string, unknown>;
-  try {
-    mod = await withTimeout(import(url), use);
-  } catch (err) {
-    if (err instanceof TenementError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') throw new TenementError('TEN_ERR_PLUGIN_NOT_FOUND', [use, firstLine(err)]);
-    throw new TenementError('TEN_ERR_PLUGIN_INVALID_EXPORT', [use, `import failed: ${(err as Error).message}`], {}, err);
-  }
-  const def = mod.default ?? mod;
-  if (!isPluginDefinition(def)) {
-    throw new TenementError('TEN_ERR_PLUGIN_INVALID_EXPORT', [use, 'the default export needs a string `name` and a `create(options)` function']);
-  }
-  if (def.provides !== undefined && !(SLOTS as readonly string[]).includes(def.provides)) {
-    throw new TenementError('TEN_ERR_PLUGIN_INVALID_EXPORT', [use, `provides unknown slot "${def.provides}"`]);
-  }
-  return def;
 }
 
 function validateOptions(def: PluginDefinition, entry: PluginEntry): Record<string, unknown> {
@@ -127,50 +134,5 @@ function validateOptions(def: PluginDefinition, entry: PluginEntry): Record<stri
   return options;
 }
 
-/**
- * Where `import(name)` would load an npm package from, looking in `dir`'s node_modules chain.
- * require.resolve covers CommonJS and "main"; ESM-only packages ("exports" with only an
- * "import" condition) are resolved from their package.json here.
- */
-function resolvePackage(name: string, dir: string): string {
-  const req = createRequire(join(dir, 'package.json'));
-  try {
-    return req.resolve(name);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw err;
-  }
-  for (const base of req.resolve.paths(name) ?? []) {
-    const pkgFile = join(base, name, 'package.json');
-    if (!existsSync(pkgFile)) continue;
-    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports?: unknown };
-    const entry = exportTarget(pkg.exports);
-    if (entry) return join(base, name, entry);
-  }
-  throw new Error(`Cannot find an importable entry point of package '${name}'`);
-}
 
-/** The "." export of a package for `import`, following import/node/default conditions. */
-function exportTarget(exp: unknown): string | undefined {
-  if (typeof exp === 'string') return exp;
-  if (Array.isArray(exp)) return exp.map(exportTarget).find((e) => e !== undefined);
-  if (typeof exp !== 'object' || exp === null) return undefined;
-  const o = exp as Record<string, unknown>;
-  if ('.' in o) return exportTarget(o['.']);
-  for (const cond of ['import', 'node', 'default']) if (cond in o) return exportTarget(o[cond]);
-  return undefined;
-}
-
-/** The first line of an error's message, without Node's "imported from <our own file>". */
-function firstLine(err: unknown): string {
-  return (err as Error).message.split('\n')[0].split(' imported from ')[0];
-}
-
-/** Reject when `p` takes longer than LOAD_TIMEOUT_MS. */
-export function withTimeout<T>(p: Promise<T>, name: string, ms = LOAD_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TenementError('TEN_ERR_PLUGIN_LOAD_TIMEOUT', [name, ms])), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
+export { importPlugin, withTimeout, LOAD_TIMEOUT_MS };

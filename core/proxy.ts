@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { TenementError } from './errors.ts';
 import { Forwarder, requestHeaders, type AttemptError, type AttemptRequest, type ClientInfo } from './forward/index.ts';
 import { answerAsRecipient, classify, IDEMPOTENT, maxForwardsZero, type Kind } from './forward/rules.ts';
-import type { Hooks } from './hooks.ts';
+import { CORE_TAP, type Hooks } from './hooks.ts';
 import { httpTarget, instanceAddress } from './net.ts';
 import { describeExit } from './process.ts';
 import type { Router } from './router.ts';
@@ -32,7 +32,7 @@ export class Proxy {
   constructor(private readonly d: { config: TenementConfig; hooks: Hooks; router: Router; log: Logger }) {
     this.forwarder = new Forwarder(d.config);
     this.ws.on('error', (err) => d.log.error({ err }, 'websocket proxy error without handler'));
-    d.hooks.transition.tap('tenement', ({ instance, to }) => {
+    d.hooks.transition.tap(CORE_TAP, ({ instance, to }) => {
       if (to !== 'running' && to !== 'unhealthy' && to !== 'stopping') this.forwarder.drop(instance.key);
       if (to === 'running') instance.ejectedUntil = 0;
     });

@@ -2,11 +2,10 @@
 // (filterCandidates → selectInstance → wake). No policy here beyond the core filter.
 import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
-import type { Hooks } from './hooks.ts';
+import { CORE_TAP, STAGE, type Hooks } from './hooks.ts';
 import type { Registry } from './registry.ts';
 import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
 
-const CORE_TAP = 'tenement';
 
 /** Lowercased host name without port, brackets or trailing dot. */
 export function hostName(raw: string | undefined): string {
@@ -38,7 +37,7 @@ export class Router {
     this.domain = d.config.settings.domain;
     // candidates come from registry.routable() (running, weight > 0); the core filter only drops
     // instances a refused connection ejected a moment ago, and copies nothing when none is
-    d.hooks.filterCandidates.tap({ name: CORE_TAP, stage: -100 }, (candidates) => {
+    d.hooks.filterCandidates.tap({ name: CORE_TAP, stage: STAGE.first }, (candidates) => {
       const now = Date.now();
       for (const c of candidates) if (c.ejectedUntil > now) return candidates.filter((i) => i.ejectedUntil <= now);
       return candidates;

@@ -8,11 +8,12 @@ import { releaseCgroupRoot } from './freezer.ts';
 import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import { HealthChecker } from './health.ts';
-import { createHooks, type Hooks } from './hooks.ts';
+import { CORE_TAP, createHooks, type Hooks } from './hooks.ts';
 import { createListener, type Listener } from './listener.ts';
-import { resolvePlugins, withTimeout, type Builtins } from './loader.ts';
+import { resolvePlugins, withTimeout, type Builtins, type LoadedPlugin } from './loader.ts';
 import { createLogger } from './logger.ts';
-import type { InstanceControl, PluginContext, PluginInstance } from './plugin.ts';
+import type { PluginInstance } from './plugin.ts';
+import { createPluginContext, deepFreeze, type ContextDeps } from './plugin-context.ts';
 import { Proxy } from './proxy.ts';
 import { Registry } from './registry.ts';
 import { Router } from './router.ts';
@@ -43,16 +44,8 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const supervisor = new Supervisor({ config, registry, hooks, log, probe: (i) => health.probe(i) });
   const router = new Router({ config, registry, hooks });
   const proxy = new Proxy({ config, hooks, router, log });
-  hooks.transition.tap('tenement', ({ instance, from, to, reason }) =>
+  hooks.transition.tap(CORE_TAP, ({ instance, from, to, reason }) =>
     log.debug({ instance: instance.key, from, to, reason }, 'transition'));
-  const control: InstanceControl = {
-    start: (inst, reason, o) => supervisor.start(inst, reason, o),
-    stop: (inst, final, reason) => supervisor.stop(inst, final, reason),
-    probe: (inst) => health.probe(inst),
-    suspend: (inst, reason) => supervisor.suspend(inst, reason),
-    resume: (inst, reason) => supervisor.resume(inst, reason),
-  };
-
   const applied: PluginInstance[] = [];
   let listener: Listener | undefined;
   let closing: Promise<void> | undefined;
@@ -79,7 +72,9 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   try {
     ensureToken(settings.data_dir, store);
     const routes: FastifyPluginAsync[] = [];
-    await applyPlugins({ config, builtins, hooks, registry, log, control, store, routes, applied });
+    await applyPlugins(await resolvePlugins(config, builtins), applied, {
+      hooks, registry, control: supervisor, config: deepFreeze(config), log, routes, store: (name) => store.pluginStore(name),
+    });
     listener = await createListener({ settings, hooks, router, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION } });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
@@ -103,39 +98,20 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   }
 }
 
-/** Load every plugin in order and apply it; checks that each service's isolation level is served. */
-async function applyPlugins(d: {
-  config: TenementConfig; builtins: Builtins; hooks: Hooks; registry: Registry; log: Logger;
-  control: InstanceControl; store: Store; routes: FastifyPluginAsync[]; applied: PluginInstance[];
-}): Promise<void> {
-  const { config, log } = d;
-  const levels = new Set<string>();
-  let isolationOff = true;
-  for (const p of await resolvePlugins(config, d.builtins)) {
-    const ctx: PluginContext = {
-      hooks: d.hooks, registry: d.registry, config, dir: config.dir, instances: d.control, db: d.store.db,
-      log: log.child({ plugin: p.def.name }), http: { register: (fn) => d.routes.push(fn) },
-    };
+/** create() and apply() each plugin in load order, with its own narrowed context. */
+async function applyPlugins(plugins: LoadedPlugin[], applied: PluginInstance[], deps: ContextDeps): Promise<void> {
+  for (const p of plugins) {
     const failed = (step: string) => (err: unknown) => {
       if (err instanceof TenementError) throw err;
       throw new TenementError('TEN_ERR_PLUGIN_FAILED', [p.def.name, step, (err as Error)?.message ?? String(err)], { plugin: p.def.name, hook: step }, err);
     };
     const instance = await Promise.resolve().then(() => p.def.create(p.options)).catch(failed('create()'));
+    const ctx = createPluginContext(p.def.name, deps);
     await withTimeout(Promise.resolve().then(() => instance.apply(ctx)), p.def.name).catch(failed('apply()'));
-    d.applied.push(instance);
-    if (p.slot === 'isolation') {
-      isolationOff = false;
-      if (p.def.isolationLevel) levels.add(p.def.isolationLevel);
-    }
-    log.debug({ plugin: p.def.name, slot: p.slot }, 'plugin loaded');
+    applied.push(instance);
+    deps.log.debug({ plugin: p.def.name, slot: p.slot }, 'plugin loaded');
   }
-  if (isolationOff) log.warn("the isolation slot is off: instances run in ten serve's own process group");
-  for (const svc of Object.values(config.services)) {
-    if (isolationOff || levels.has(svc.isolation)) continue;
-    throw new TenementError('TEN_ERR_CONFIG_INVALID_VALUE', [`service.${svc.name}.isolation`,
-      `is "${svc.isolation}", but the isolation plugin serves ${[...levels].map((l) => `"${l}"`).join(', ') || 'no level'}`],
-    { key: `service.${svc.name}.isolation` });
-  }
+  if (!plugins.some((p) => p.slot === 'isolation')) deps.log.warn("the isolation slot is off: instances run in ten serve's own process group");
 }
 
 /** The desired state: stored instances, then [instances] from the config that are not stored.

@@ -1,9 +1,10 @@
 // The embedded store: desired state (instances, weights) and API token hashes, in SQLite.
 // Written on state changes only (spawn, stop, weight), never per request.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TenementError } from './errors.ts';
+import type { PluginStore } from './plugin.ts';
 
 export interface StoredInstance { service: string; id: string; weight: number; created_at: number }
 
@@ -19,6 +20,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 export class Store {
   readonly db: Database.Database;
   readonly path: string;
+  /** Plugins' own databases, by plugin name. */
+  private readonly plugins = new Map<string, Database.Database>();
 
   constructor(dataDir: string) {
     this.path = join(dataDir, 'tenement.db');
@@ -69,7 +72,56 @@ export class Store {
     return this.db.prepare('SELECT 1 FROM tokens WHERE hash = ?').get(hash) !== undefined;
   }
 
+  /** Plugin `name`'s own database, {data_dir}/plugins/<name>.db (0600), opened on first use. Tables
+   *  named `<name with - as _>_*` that a plugin kept in tenement.db before it had its own file are
+   *  moved into it the first time. */
+  pluginStore(name: string): PluginStore {
+    let db = this.plugins.get(name);
+    if (!db) {
+      const dir = join(this.path, '..', 'plugins');
+      const file = join(dir, `${name}.db`);
+      const fresh = !existsSync(file);
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        db = new Database(file);
+        chmodSync(file, 0o600);
+        db.pragma('journal_mode = WAL');
+        db.pragma('busy_timeout = 2000');
+      } catch (err) {
+        throw new TenementError('TEN_ERR_STORE_OPEN_FAILED', [file, (err as Error).message], {}, err);
+      }
+      if (fresh) this.moveTables(`${name.replaceAll('-', '_')}_`, db, file);
+      this.plugins.set(name, db);
+    }
+    const own = db;
+    return {
+      prepare: (sql: string) => own.prepare(sql),
+      exec: (sql: string) => { own.exec(sql); },
+      transaction: (fn) => own.transaction(fn),
+    } as PluginStore;
+  }
+
+  /** Move the tables called `<prefix>*` from tenement.db into `target` (the file at `file`). */
+  private moveTables(prefix: string, target: Database.Database, file: string): void {
+    const tables = this.db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?")
+      .all(prefix.length, prefix) as Array<{ name: string; sql: string }>;
+    if (tables.length === 0) return;
+    for (const t of tables) target.exec(t.sql);
+    this.db.prepare('ATTACH DATABASE ? AS plugin').run(file);
+    try {
+      this.db.transaction(() => {
+        for (const t of tables) {
+          this.db.exec(`INSERT INTO plugin."${t.name}" SELECT * FROM main."${t.name}"; DROP TABLE main."${t.name}"`);
+        }
+      })();
+    } finally {
+      this.db.exec('DETACH DATABASE plugin');
+    }
+  }
+
   close(): void {
+    for (const db of this.plugins.values()) if (db.open) db.close();
+    this.plugins.clear();
     if (this.db.open) this.db.close();
   }
 }

@@ -9,7 +9,8 @@ import { freeze, releaseCgroup } from './freezer.ts';
 import { canConnect, freePort, instanceAddress, pollUntil } from './net.ts';
 import type { Registry } from './registry.ts';
 import { cgroupName, describeExit, signalRun, spawnInstance, type Running } from './process.ts';
-import type { Instance, InstanceState, ServiceConfig, TenementConfig } from './types.ts';
+import type { InstanceControl } from './plugin.ts';
+import type { Instance, InstanceState, ProbeResult, ServiceConfig, TenementConfig } from './types.ts';
 
 export interface SupervisorDeps {
   config: TenementConfig;
@@ -17,10 +18,12 @@ export interface SupervisorDeps {
   hooks: Hooks;
   log: Logger;
   /** Runs the probe hook once (health.ts). */
-  probe(inst: Instance): Promise<{ ok: boolean; detail: string }>;
+  probe(inst: Instance): Promise<ProbeResult>;
 }
 
-export class Supervisor {
+/** Owns every instance's process; as InstanceControl, it is also what plugins ask to start,
+ *  stop, create or re-weight instances (plugin.ts). */
+export class Supervisor implements InstanceControl {
   private readonly running = new Map<string, Running>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly ports = new Set<number>();
@@ -247,6 +250,31 @@ export class Supervisor {
     // through `restarting`, not `stopped`: requests waiting for it keep waiting
     if (this.running.has(inst.key)) await this.stop(inst, 'restarting', reason);
     await this.start(inst, reason);
+  }
+
+  /** Run the probe hook once. */
+  probe(inst: Instance): Promise<ProbeResult> {
+    return this.d.probe(inst);
+  }
+
+  /** Add and persist a `stopped` instance (the registry checks the name and the weight). */
+  create(service: string, id: string, weight: number): Instance {
+    return this.d.registry.create(service, id, weight);
+  }
+
+  /** Forget an instance that no longer runs. */
+  remove(inst: Instance): void {
+    this.d.registry.remove(inst);
+  }
+
+  /** Change weights as one atomic, persisted step. */
+  setWeights(changes: ReadonlyArray<readonly [Instance, number]>, reason: string): void {
+    this.d.registry.setWeights(changes, reason);
+  }
+
+  /** Record a state change (checked against the state table). */
+  transition(inst: Instance, to: InstanceState, reason: string): boolean {
+    return this.d.registry.transition(inst, to, reason);
   }
 
   async stopAll(reason: string): Promise<void> {

@@ -1,6 +1,5 @@
 // The only list of built-in plugins, and which one fills each slot by default.
-import type { Builtins } from '../core/loader.ts';
-import type { PluginDefinition } from '../core/plugin.ts';
+import type { Builtins, PluginDefinition } from '../core/index.ts';
 import deployWorkflows from './deploy-workflows/index.ts';
 import idleScaler from './idle-scaler/index.ts';
 import leastConnections from './least-connections/index.ts';

@@ -1,9 +1,8 @@
 // ten deploy (spawn the new version at weight 0, wait healthy, then give it its weight), the
 // rolling strategy (replace every instance batch by batch), and ten route (atomic swap).
-import { TenementError } from '../../core/errors.ts';
-import type { Instance } from '../../core/types.ts';
 import { asError, type Engine } from './engine.ts';
 import type { Operation } from './journal.ts';
+import { TenementError, type Instance } from '../../core/index.ts';
 
 export interface DeployParams { service: string; version: string; weight: number; timeout: number }
 export interface RollingParams { service: string; version: string; timeout: number; batch: number }
@@ -83,7 +82,7 @@ export async function rolling(e: Engine, op: Operation, p: RollingParams): Promi
 /** Start the replaced old instances again (same ids and weights), then remove the new ones. */
 async function restore(e: Engine, service: string, replaced: Array<{ id: string; weight: number }>, created: Instance[]): Promise<void> {
   const { registry, instances } = e.ctx;
-  const back = replaced.map((r) => registry.create(service, r.id, 0));
+  const back = replaced.map((r) => instances.create(service, r.id, 0));
   await Promise.all(back.map((i) => instances.start(i, 'rolling deploy rolled back')));
   e.setWeights([...back.map((i, k) => [i, replaced[k].weight] as const), ...created.map((c) => [c, 0] as const)], 'rolling rolled back');
   for (const c of created) if (registry.get(service, c.id) === c) await e.remove(c, 'rolling deploy rolled back');

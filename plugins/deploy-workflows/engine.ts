@@ -1,10 +1,7 @@
 // What every workflow shares: one running operation per service, starting an instance and
 // waiting (bounded) for it to be healthy, removing one, and weight changes recorded as history.
-import { TenementError } from '../../core/errors.ts';
-import { describeExit } from '../../core/process.ts';
-import type { PluginContext } from '../../core/plugin.ts';
-import type { Instance } from '../../core/types.ts';
 import { Journal, type Operation, type OpKind } from './journal.ts';
+import { TenementError, describeExit, type Instance, type PluginContext } from '../../core/index.ts';
 
 export class Engine {
   readonly journal: Journal;
@@ -18,7 +15,7 @@ export class Engine {
   closing = false;
 
   constructor(readonly ctx: PluginContext) {
-    this.journal = new Journal(ctx.db);
+    this.journal = new Journal(ctx.store);
     ctx.hooks.weights.tap('deploy-workflows', (changes, reason) => {
       if (this.ownChange) return;
       for (const c of changes) {
@@ -59,7 +56,7 @@ export class Engine {
   /** Change weights as one registry step, without a duplicate 'weight' history entry. */
   setWeights(changes: Array<readonly [Instance, number]>, reason: string): void {
     this.ownChange = true;
-    try { this.ctx.registry.setWeights(changes, reason); } finally { this.ownChange = false; }
+    try { this.ctx.instances.setWeights(changes, reason); } finally { this.ownChange = false; }
   }
 
   /**
@@ -67,8 +64,8 @@ export class Engine {
    * `timeoutS`. On failure it is stopped and removed and a TenementError says why.
    */
   async launch(service: string, id: string, timeoutS: number): Promise<Instance> {
-    const { registry, instances } = this.ctx;
-    const inst = registry.create(service, id, 0);
+    const { instances } = this.ctx;
+    const inst = instances.create(service, id, 0);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutS * 1000); });
     const lastExit = inst.lastExit;
@@ -86,7 +83,7 @@ export class Engine {
   /** Drain, stop and forget an instance. */
   async remove(inst: Instance, reason: string): Promise<void> {
     await this.ctx.instances.stop(inst, 'stopped', reason);
-    if (this.ctx.registry.get(inst.service, inst.id) === inst) this.ctx.registry.remove(inst);
+    if (this.ctx.registry.get(inst.service, inst.id) === inst) this.ctx.instances.remove(inst);
   }
 }
 

@@ -1,14 +1,13 @@
 // deploy-workflows (slot `workflows`, the default): deploy, route, rolling, automated canary with
 // auto-rollback, shadow traffic, header/cookie targeting, sticky A/B assignment and the history
 // of all of it — driven only by weights, targeting and the lifecycle.
-import { TenementError } from '../../core/errors.ts';
-import { definePlugin } from '../../core/plugin.ts';
 import { Engine } from './engine.ts';
 import { rollout, type RolloutParams } from './rollout.ts';
 import { workflowRoutes } from './routes.ts';
 import { Shadows } from './shadow.ts';
 import { Counters } from './stats.ts';
 import { applyTargeting, type TargetingOptions } from './targeting.ts';
+import { TenementError, definePlugin } from '../../core/index.ts';
 
 export interface WorkflowOptions extends TargetingOptions {
   /** Largest request body mirrored to a shadow (bytes). */

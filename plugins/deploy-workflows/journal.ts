@@ -1,8 +1,7 @@
 // The workflows' own tables in the store: operations (deploy, rolling, rollout — with their
 // progress, and the state a rollout needs to resume after a restart) and the history of every
 // deploy, route, weight change, rollout step and rollback. Written on changes, never per request.
-import type Database from 'better-sqlite3';
-import type { TenementError } from '../../core/errors.ts';
+import type { PluginStore, TenementError } from '../../core/index.ts';
 
 export type OpKind = 'deploy' | 'rolling' | 'rollout';
 export type OpStatus = 'running' | 'succeeded' | 'failed' | 'rolled-back' | 'aborted';
@@ -39,7 +38,7 @@ CREATE TABLE IF NOT EXISTS deploy_workflows_history (
 type Row = Record<string, unknown>;
 
 export class Journal {
-  constructor(private readonly db: Database.Database) {
+  constructor(private readonly db: PluginStore) {
     db.exec(SCHEMA);
   }
 

@@ -2,12 +2,10 @@
 // its 5xx rate and p99 latency (the proxy's own counters) with the thresholds and with the stable
 // instances; on a breach roll back at once. State lives in the store so a restart of ten serve
 // resumes the rollout.
-import { TenementError } from '../../core/errors.ts';
-import { describeExit } from '../../core/process.ts';
-import type { Instance } from '../../core/types.ts';
 import { asError, type Engine } from './engine.ts';
 import type { Operation } from './journal.ts';
 import { proportional, type Counters } from './stats.ts';
+import { TenementError, describeExit, type Instance } from '../../core/index.ts';
 
 export interface RolloutParams {
   service: string; to: string; steps: number[]; interval: number;

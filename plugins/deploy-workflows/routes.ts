@@ -1,15 +1,13 @@
 // The workflows' API routes (under /api/workflows, behind the token). Long operations answer 202
 // with the operation; clients follow GET /api/workflows/operations/:id for progress.
 import type { FastifyPluginAsync } from 'fastify';
-import { serviceOf } from '../../core/config-schema.ts';
-import { TenementError } from '../../core/errors.ts';
-import { assertName, assertWeight } from '../../core/registry.ts';
 import { deploy, rolling, route } from './deploy.ts';
 import type { Engine } from './engine.ts';
 import { viewHistory, viewOp } from './journal.ts';
 import { rollout, type RolloutParams } from './rollout.ts';
 import { viewShadow, type Shadows } from './shadow.ts';
 import type { Counters } from './stats.ts';
+import { TenementError, assertName, assertWeight } from '../../core/index.ts';
 
 const obj = (properties: Record<string, object>, required: string[]) => ({ type: 'object', properties, required, additionalProperties: false });
 const str = { type: 'string' };
@@ -20,7 +18,7 @@ export function workflowRoutes(e: Engine, counters: Counters, shadows: Shadows):
   const { config } = e.ctx;
   const service = (name: string) => {
     assertName('service', name);
-    if (!serviceOf(config, name)) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [name]);
+    if (!Object.hasOwn(config.services, name)) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [name]);
     return name;
   };
   const seconds = (what: string, v: unknown, dflt: number) => {

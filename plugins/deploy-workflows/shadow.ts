@@ -2,9 +2,7 @@
 // get the stable response; the mirror's status and latency are compared and counted. Bodies of
 // mirrored requests are capped (larger ones are not mirrored, and counted as skipped).
 import http from 'node:http';
-import { httpTarget, instanceAddress } from '../../core/net.ts';
-import type { PluginContext } from '../../core/plugin.ts';
-import type { RequestContext } from '../../core/types.ts';
+import { httpTarget, instanceAddress, type PluginContext, type RequestContext } from '../../core/index.ts';
 
 interface Shadow {
   service: string; to: string; percent: number; startedAt: number; active: boolean;

@@ -1,6 +1,6 @@
 // Per-instance request counters for canary analysis, fed by hooks.requestDone: how many requests,
 // how many 5xx, and their latencies, since the counters were last reset (the start of a step).
-import type { Instance } from '../../core/types.ts';
+import type { Instance } from '../../core/index.ts';
 
 const MAX_SAMPLES = 100_000;
 

@@ -3,9 +3,7 @@
 // change, with weighted rendezvous hashing so only the share that moves is reassigned.
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { PluginContext } from '../../core/plugin.ts';
-import { DNS_LABEL } from '../../core/registry.ts';
-import type { Instance, RequestContext } from '../../core/types.ts';
+import { DNS_LABEL, type Instance, type PluginContext, type RequestContext } from '../../core/index.ts';
 
 export interface TargetingOptions { target_header: string; target_cookie: string; sticky_cookie: string }
 

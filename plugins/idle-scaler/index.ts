@@ -3,13 +3,9 @@
 // wakes them on the next request, which waits in a bounded queue; exactly one process is started
 // however many requests arrive. The same queue holds direct requests for an instance that is
 // starting or restarting after a crash.
-import { TenementError } from '../../core/errors.ts';
-import { describeExit } from '../../core/process.ts';
-import { definePlugin, type PluginContext } from '../../core/plugin.ts';
-import { DNS_LABEL } from '../../core/registry.ts';
-import type { Instance, InstanceState } from '../../core/types.ts';
 import { WakeQueue } from './queue.ts';
 import { sleepRoutes } from './routes.ts';
+import { DNS_LABEL, TenementError, definePlugin, describeExit, type Instance, type InstanceState, type PluginContext } from '../../core/index.ts';
 
 const NAME = 'idle-scaler';
 
@@ -78,7 +74,7 @@ class IdleScaler {
       if (registry.list(service).length >= svc.max_instances) {
         throw new TenementError('TEN_ERR_SCALER_MAX_INSTANCES', [service, svc.max_instances]);
       }
-      inst = registry.create(service, instanceId, svc.weight);
+      inst = this.ctx.instances.create(service, instanceId, svc.weight);
       log.info({ instance: inst.key }, 'instance created on request (spawn_on_request)');
     }
     if (!inst) return undefined;

@@ -1,7 +1,6 @@
 // The wake queue: requests waiting for one instance to be ready, bounded in number and in time,
 // released in arrival order.
-import { TenementError } from '../../core/errors.ts';
-import type { Instance } from '../../core/types.ts';
+import { TenementError, type Instance } from '../../core/index.ts';
 
 interface Waiter {
   resolve(inst: Instance): void;

@@ -1,11 +1,7 @@
 // The idle-scaler's API route: put one instance to sleep now (what idle_timeout does after a
 // quiet period). Used by `npm run bench` and handy before maintenance.
 import type { FastifyPluginAsync } from 'fastify';
-import { TenementError } from '../../core/errors.ts';
-import type { PluginContext } from '../../core/plugin.ts';
-import { assertName } from '../../core/registry.ts';
-import type { Instance } from '../../core/types.ts';
-import { viewInstance } from '../../core/view.ts';
+import { TenementError, assertName, viewInstance, type Instance, type PluginContext } from '../../core/index.ts';
 
 export function sleepRoutes(ctx: PluginContext, sleep: (inst: Instance) => Promise<void>): FastifyPluginAsync {
   return async (app) => {

@@ -1,7 +1,7 @@
 // least-connections (slot `balancer`): sends each request to the instance with the fewest
 // in-flight requests relative to its weight. Pick it with [plugins.balancer] use = "least-connections".
-import { definePlugin } from '../../core/plugin.ts';
 import { pickLeastConnections } from './pick.ts';
+import { definePlugin } from '../../core/index.ts';
 
 export default definePlugin({
   name: 'least-connections',

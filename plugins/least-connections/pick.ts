@@ -1,6 +1,6 @@
 // Weighted least connections: the candidate with the fewest in-flight requests per unit of
 // weight; ties are broken at random so equal instances share the load.
-import type { Instance } from '../../core/types.ts';
+import type { Instance } from '../../core/index.ts';
 
 export function pickLeastConnections<T extends Pick<Instance, 'weight' | 'inflight'>>(candidates: readonly T[], random: () => number = Math.random): T | undefined {
   let best: T[] = [];

@@ -1,7 +1,7 @@
 // weighted-balancer (slot `balancer`, the default): random by weight among the candidates,
 // as seed 000 describes ("Traffic is distributed randomly based on weights").
-import { definePlugin } from '../../core/plugin.ts';
 import { pickWeighted } from './pick.ts';
+import { definePlugin } from '../../core/index.ts';
 
 export default definePlugin({
   name: 'weighted-balancer',

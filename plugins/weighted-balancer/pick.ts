@@ -1,5 +1,5 @@
 // Weighted random choice: each candidate is picked with probability weight / sum(weights).
-import type { Instance } from '../../core/types.ts';
+import type { Instance } from '../../core/index.ts';
 
 export function pickWeighted<T extends Pick<Instance, 'weight'>>(candidates: readonly T[], random: () => number = Math.random): T | undefined {
   let total = 0;

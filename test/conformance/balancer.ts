@@ -18,6 +18,7 @@ import { parseConfig } from '../../core/config.ts';
 import { createHooks, type Hooks } from '../../core/hooks.ts';
 import { resolvePlugins } from '../../core/loader.ts';
 import type { InstanceControl, PluginContext, PluginDefinition, PluginInstance } from '../../core/plugin.ts';
+import { createPluginContext, deepFreeze } from '../../core/plugin-context.ts';
 import { Registry } from '../../core/registry.ts';
 import { Router } from '../../core/router.ts';
 import { Store } from '../../core/store.ts';
@@ -25,9 +26,10 @@ import type { Instance, RequestContext, TenementConfig } from '../../core/types.
 
 /** A balancer only picks: starting, stopping or probing a process from one is a contract breach. */
 const refuse = () => Promise.reject(new Error('a balancer must not control processes'));
+const refuseNow = (): never => { throw new Error('a balancer must not change instances'); };
 const noControl: InstanceControl = {
-  start: refuse, stop: refuse, probe: refuse, suspend: refuse,
-  resume: () => { throw new Error('a balancer must not control processes'); },
+  start: refuse, stop: refuse, probe: refuse, suspend: refuse, resume: refuse,
+  create: refuseNow, remove: refuseNow, setWeights: refuseNow, transition: refuseNow,
 };
 
 export interface BalancerConformanceOptions {
@@ -86,15 +88,18 @@ export function balancerConformance(name: string, load: () => Promise<PluginDefi
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
+    /** The plugin's context, built as ten serve builds it. */
+    const contextFor = (hooks: Hooks, registry: Registry): PluginContext => createPluginContext(def.name, {
+      hooks, registry, control: noControl, config: deepFreeze(config), log: pino({ level: 'silent' }),
+      store: (n) => store.pluginStore(n), routes: [],
+    });
+
     /** Fresh hooks + registry + router with the plugin applied, as ten serve wires them. */
     async function world(): Promise<World> {
       const hooks = createHooks(pino({ level: 'silent' }));
       const registry = new Registry(hooks, store);
       const router = new Router({ config, registry, hooks });
-      const ctx: PluginContext = {
-        hooks, registry, config, dir, instances: noControl, db: store.db, log: pino({ level: 'silent' }).child({ plugin: def.name }),
-        http: { register() {} },
-      };
+      const ctx = contextFor(hooks, registry);
       const plugin = def.create(options);
       await plugin.apply(ctx);
       disposers.push(plugin);
@@ -224,7 +229,7 @@ export function balancerConformance(name: string, load: () => Promise<PluginDefi
     test('dispose(), when present, completes', async () => {
       const inst = def.create(options);
       const w = await world();
-      await inst.apply({ hooks: w.hooks, registry: w.registry, instances: noControl, db: store.db, config, dir, log: pino({ level: 'silent' }), http: { register() {} } });
+      await inst.apply(contextFor(w.hooks, w.registry));
       await inst.dispose?.();
     });
   });

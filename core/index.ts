@@ -1,0 +1,30 @@
+// The public surface of tenement's core: everything a plugin may use, and nothing else. Plugins,
+// built-in and third-party, import from here only (third-party ones as `from 'tenement'`); a test
+// (test/unit/public-surface.test.ts) refuses deep imports into core/*. What is not exported here
+// may change in any release.
+
+// the plugin contract
+export {
+  definePlugin, SLOTS,
+  type DeepReadonly, type InstanceControl, type InstanceInfo, type OptionsSchema, type PluginContext,
+  type PluginDefinition, type PluginHooks, type PluginInstance, type PluginStore, type Provides,
+  type RegistryView, type Slot, type SlotMetadata, type TapOptions, type TapView,
+} from './plugin.ts';
+export type { Builtins } from './loader.ts';
+export { CORE_TAP, HOOK_POLICY, STAGE, type HookName, type Hooks } from './hooks.ts';
+// schemas for options (one source: JSON Schema built with TypeBox, checked by ajv)
+export { Type, type Static, type TSchema } from '@sinclair/typebox';
+// errors
+export { ERRORS, TenementError, type ErrorCode } from './errors.ts';
+// data shapes
+export type {
+  HealthStatus, Instance, InstanceState, Outcome, ProbeResult, RequestContext, RestartPolicy, ServiceConfig,
+  Settings, SpawnSpec, Target, TenementConfig, Transition, WakeContext, WeightChange,
+} from './types.ts';
+export { viewInstance, type InstanceView } from './view.ts';
+// helpers plugins need to agree with the core
+export { DNS_LABEL, DNS_RULE, isDnsLabel } from './config-schema.ts';
+export { assertName, assertWeight } from './registry.ts';
+export { parseHost } from './router.ts';
+export { describeExit } from './process.ts';
+export { httpTarget, instanceAddress, type Address } from './net.ts';
