@@ -19,6 +19,8 @@ const dir = mkdtempSync(join(tmpdir(), 'tenement-ctx-'));
 const store = new Store(join(dir, 'data'));
 after(() => { store.close(); rmSync(dir, { recursive: true, force: true }); });
 
+type Fn = (...a: unknown[]) => unknown;
+
 function world(name = 'my-plugin') {
   const log = pino({ level: 'silent' });
   const hooks = createHooks(log);
@@ -27,7 +29,7 @@ function world(name = 'my-plugin') {
   const control = { setWeights: (c, r) => registry.setWeights(c, r) } as InstanceControl;
   const ctx = createPluginContext(name, { hooks, registry, control, config, log, store: (n) => store.pluginStore(n), routes: [] });
   // a JavaScript plugin sees an untyped object
-  return { hooks, registry, ctx, js: ctx as unknown as Record<string, Record<string, Record<string, (...a: unknown[]) => unknown>>> };
+  return { hooks, registry, ctx, js: ctx as unknown as { hooks: Record<string, Record<string, Fn>>; registry: Record<string, Fn> } };
 }
 
 function forbidden(fn: () => unknown, what: RegExp): void {
