@@ -3,23 +3,19 @@
 // change, with weighted rendezvous hashing so only the share that moves is reassigned.
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { parseCookie, stringifySetCookie } from 'cookie';
 import { DNS_LABEL, type Instance, type PluginContext, type RequestContext } from '../../core/index.ts';
 
 export interface TargetingOptions { target_header: string; target_cookie: string; sticky_cookie: string }
 
 /** A cookie's value, from every Cookie field line (read from rawHeaders: building `req.headers`
- *  for every request just to find none would cost the hot path). */
+ *  for every request just to find none would cost the hot path). Parsed by the `cookie` library
+ *  only when a Cookie line mentions the name; a malformed %-escape comes back as sent, never a
+ *  URIError. */
 export function cookie(req: IncomingMessage, name: string): string | undefined {
   const raw = allValues(req, 'cookie');
-  if (!raw) return undefined;
-  for (const part of raw.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      const value = part.slice(eq + 1).trim();
-      try { return decodeURIComponent(value); } catch { return value; } // a malformed %-escape is the client's, not a 500
-    }
-  }
-  return undefined;
+  if (raw === undefined || !raw.includes(name)) return undefined;
+  return parseCookie(raw)[name];
 }
 
 /** The first value of a header (`name` lowercase), from rawHeaders. */
@@ -85,6 +81,7 @@ export function applyTargeting(ctx: PluginContext, o: TargetingOptions): void {
 /** Give a new user a sticky id: a Set-Cookie added after any the app sends in its response. */
 function assignCookie(rc: RequestContext, name: string): string {
   const key = randomBytes(12).toString('base64url');
-  (rc.responseHeaders ??= []).push('set-cookie', `${name}=${key}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly`);
+  const line = stringifySetCookie({ name, value: key, path: '/', maxAge: 31_536_000, sameSite: 'lax', httpOnly: true });
+  (rc.responseHeaders ??= []).push('set-cookie', line);
   return key;
 }
