@@ -15,7 +15,7 @@ export interface RolloutParams {
 interface RolloutState { stable?: Record<string, number>; step?: number }
 
 /** Requests a canary needs in a step before its error rate and p99 are judged. */
-const MIN_REQUESTS = 20;
+export const MIN_REQUESTS = 20;
 const CHECK_EVERY_MS = 250;
 
 export async function rollout(e: Engine, counters: Counters, op: Operation, p: RolloutParams, resumed = false): Promise<void> {
