@@ -8,7 +8,7 @@ import AjvMod from 'ajv';
 import { TenementError } from './errors.ts';
 import { importPlugin, LOAD_TIMEOUT_MS, withTimeout } from './import-plugin.ts';
 import { isDnsLabel } from './config-schema.ts';
-import { SLOTS, type PluginDefinition, type Slot } from './plugin.ts';
+import { SLOTS, type PluginDefinition, type PluginInstance, type Slot } from './plugin.ts';
 import type { PluginEntry, TenementConfig } from './types.ts';
 
 const Ajv = ((AjvMod as unknown as { default?: unknown }).default ?? AjvMod) as typeof AjvMod.default;
@@ -27,6 +27,39 @@ export interface LoadedPlugin {
   slot?: Slot;
   /** What the config said (`use`), for messages. */
   use: string;
+  /** The config table it came from (a default's is made up: no line). */
+  entry: PluginEntry;
+}
+
+/** A resolved plugin whose create() has run: what `ten serve` applies. */
+export interface CreatedPlugin extends LoadedPlugin {
+  instance: PluginInstance;
+}
+
+/**
+ * Everything `ten serve` does with the plugins before it touches the data dir, and all that `ten
+ * config` does: resolvePlugins(), then each plugin's create(options) (which must have no side
+ * effects). A create() that throws is TEN_ERR_PLUGIN_FAILED (hook "create()") unless it threw a
+ * TenementError. So both commands give the same verdict on a config.
+ */
+export async function preparePlugins(config: TenementConfig, builtins: Builtins): Promise<CreatedPlugin[]> {
+  const out: CreatedPlugin[] = [];
+  for (const p of await resolvePlugins(config, builtins)) {
+    located(config, p.entry, () => {
+      try {
+        out.push({ ...p, instance: p.def.create(p.options) });
+      } catch (err) {
+        throw pluginFailed(p.def.name, 'create()', err);
+      }
+    });
+  }
+  return out;
+}
+
+/** `err` as thrown by a plugin's `step`: a TenementError as is, anything else as TEN_ERR_PLUGIN_FAILED. */
+export function pluginFailed(plugin: string, step: string, err: unknown): TenementError {
+  if (err instanceof TenementError) return err;
+  return new TenementError('TEN_ERR_PLUGIN_FAILED', [plugin, step, (err as Error)?.message ?? String(err)], { plugin, hook: step }, err);
 }
 
 /**
@@ -53,7 +86,7 @@ export async function resolvePlugins(config: TenementConfig, builtins: Builtins)
       const def = checkDefinition(await importPlugin(use, config.dir, builtins), use);
       if (def.provides !== slot) throw new TenementError('TEN_ERR_PLUGIN_SLOT_MISMATCH', [def.name, def.provides ? `provides slot ${def.provides}` : 'provides no slot', slot]);
       filled.set(slot, def.name);
-      add({ def, options: validateOptions(def, where), slot, use });
+      add({ def, options: validateOptions(def, where), slot, use, entry: where });
     });
   }
   for (const entry of config.plugins.extra) {
@@ -64,13 +97,15 @@ export async function resolvePlugins(config: TenementConfig, builtins: Builtins)
         if (holder !== undefined) throw new TenementError('TEN_ERR_PLUGIN_SLOT_TAKEN', [def.provides, holder, def.name]);
         filled.set(def.provides, def.name);
       }
-      add({ def, options: validateOptions(def, entry), slot: def.provides, use: entry.use });
+      add({ def, options: validateOptions(def, entry), slot: def.provides, use: entry.use, entry });
     });
   }
   for (const p of out) {
-    for (const dep of p.def.dependencies ?? []) {
-      if (!names.has(dep)) throw new TenementError('TEN_ERR_PLUGIN_DEPENDENCY_MISSING', [p.def.name, dep], { plugin: p.def.name });
-    }
+    located(config, p.entry, () => {
+      for (const dep of p.def.dependencies ?? []) {
+        if (!names.has(dep)) throw new TenementError('TEN_ERR_PLUGIN_DEPENDENCY_MISSING', [p.def.name, dep], { plugin: p.def.name });
+      }
+    });
   }
   checkIsolationLevels(config, out);
   return out;
@@ -105,14 +140,18 @@ function checkIsolationLevels(config: TenementConfig, plugins: LoadedPlugin[]): 
 }
 
 /** Run `fn`; a TenementError it throws is pointed at the config table, like config errors are. */
-async function located(config: TenementConfig, entry: PluginEntry, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
+function located<T>(config: TenementConfig, entry: PluginEntry, fn: () => T): T {
+  const point = (err: unknown): never => {
     if (!(err instanceof TenementError)) throw err;
     Object.assign(err.details, { key: err.details.key ?? entry.where, line: entry.line, file: config.path });
     err.message += ` (${entry.where}${config.path && entry.line !== undefined ? `, ${basename(config.path)}:${entry.line}` : ''})`;
     throw err;
+  };
+  try {
+    const r = fn();
+    return r instanceof Promise ? (r.catch(point) as T) : r;
+  } catch (err) {
+    return point(err);
   }
 }
 

@@ -10,7 +10,7 @@ import { TenementError } from './errors.ts';
 import { HealthChecker } from './health.ts';
 import { CORE_TAP, createHooks, type Hooks } from './hooks.ts';
 import { createListener, type Listener } from './listener.ts';
-import { resolvePlugins, withTimeout, type Builtins, type LoadedPlugin } from './loader.ts';
+import { pluginFailed, preparePlugins, withTimeout, type Builtins, type CreatedPlugin } from './loader.ts';
 import { createLogger } from './logger.ts';
 import type { PluginInstance } from './plugin.ts';
 import { createPluginContext, deepFreeze, type ContextDeps } from './plugin-context.ts';
@@ -36,6 +36,8 @@ export interface RunningServer {
 export async function startServer(config: TenementConfig, builtins: Builtins, opts: { log?: Logger } = {}): Promise<RunningServer> {
   const { settings } = config;
   const log = opts.log ?? createLogger();
+  // a config whose plugins cannot load fails here, before anything is created or started
+  const plugins = await preparePlugins(config, builtins);
   mkdirSync(settings.data_dir, { recursive: true });
   const store = new Store(settings.data_dir);
   const hooks = createHooks(log);
@@ -72,7 +74,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   try {
     ensureToken(settings.data_dir, store);
     const routes: FastifyPluginAsync[] = [];
-    await applyPlugins(await resolvePlugins(config, builtins), applied, {
+    await applyPlugins(plugins, applied, {
       hooks, registry, control: supervisor, config: deepFreeze(config), log, routes, store: (name) => store.pluginStore(name),
     });
     listener = await createListener({ settings, hooks, router, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION } });
@@ -98,17 +100,12 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   }
 }
 
-/** create() and apply() each plugin in load order, with its own narrowed context. */
-async function applyPlugins(plugins: LoadedPlugin[], applied: PluginInstance[], deps: ContextDeps): Promise<void> {
+/** apply() each created plugin in load order, with its own narrowed context. */
+async function applyPlugins(plugins: CreatedPlugin[], applied: PluginInstance[], deps: ContextDeps): Promise<void> {
   for (const p of plugins) {
-    const failed = (step: string) => (err: unknown) => {
-      if (err instanceof TenementError) throw err;
-      throw new TenementError('TEN_ERR_PLUGIN_FAILED', [p.def.name, step, (err as Error)?.message ?? String(err)], { plugin: p.def.name, hook: step }, err);
-    };
-    const instance = await Promise.resolve().then(() => p.def.create(p.options)).catch(failed('create()'));
     const ctx = createPluginContext(p.def.name, deps);
-    await withTimeout(Promise.resolve().then(() => instance.apply(ctx)), p.def.name).catch(failed('apply()'));
-    applied.push(instance);
+    await withTimeout(Promise.resolve().then(() => p.instance.apply(ctx)), p.def.name).catch((err) => { throw pluginFailed(p.def.name, 'apply()', err); });
+    applied.push(p.instance);
     deps.log.debug({ plugin: p.def.name, slot: p.slot }, 'plugin loaded');
   }
   if (!plugins.some((p) => p.slot === 'isolation')) deps.log.warn("the isolation slot is off: instances run in ten serve's own process group");

@@ -5,7 +5,8 @@ import { BaseCommand } from './base.ts';
 /** argv as a shell would need it typed: arguments with spaces or special characters quoted. */
 const shown = (argv: string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 
-export function summarizeConfig(c: TenementConfig): string {
+/** The summary `ten config` prints: settings, services, boot instances and the loaded plugins. */
+export function summarizeConfig(c: TenementConfig, loaded: ReadonlyArray<{ def: { name: string }; slot?: string; options: Record<string, unknown> }>): string {
   const s = c.settings;
   const lines = [
     `config     ${c.path ?? '(defaults: no file)'}`,
@@ -23,9 +24,13 @@ export function summarizeConfig(c: TenementConfig): string {
   }
   const boot = Object.entries(c.instances).flatMap(([svc, ids]) => ids.map((id) => `${svc}:${id}`));
   lines.push(`instances  ${boot.length === 0 ? '(none at boot)' : boot.join(' ')}`);
-  const slots = Object.entries(c.plugins.slots).map(([slot, p]) => `${slot}=${p === false ? 'off' : p.use}`);
-  const plugins = [...slots, ...c.plugins.extra.map((p) => `extra=${p.use}`)];
-  lines.push(`plugins    ${plugins.length === 0 ? '(defaults)' : plugins.join(' ')}`);
+  const off = Object.entries(c.plugins.slots).filter(([, p]) => p === false).map(([slot]) => slot);
+  lines.push(`plugins    ${loaded.length === 0 ? '(none)' : ''}`.trimEnd());
+  for (const p of loaded) {
+    const options = Object.entries(p.options).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ');
+    lines.push(`  ${p.slot ?? 'extra'}: ${p.def.name}${options ? ` (${options})` : ''}`);
+  }
+  if (off.length > 0) lines.push(`  off: ${off.join(', ')}`);
   return lines.join('\n') + '\n';
 }
 
@@ -34,7 +39,7 @@ export class ConfigCommand extends BaseCommand {
   static usage = Command.Usage({
     description: 'Validate the config file and print the resolved config',
     details: `
-      Loads tenement.toml (from \`--config\`, \`$TENEMENT_CONFIG\`, or the working directory) exactly as \`ten serve\` would, with defaults filled in and paths made absolute, and prints a summary, or the whole resolved config with \`--json\`. Does not contact the server.
+      Loads tenement.toml (from \`--config\`, \`$TENEMENT_CONFIG\`, or the working directory) exactly as \`ten serve\` would: the file is parsed and checked, then every plugin it names (and each default) is imported, its options are validated against its schema and its \`create()\` runs, and every service's \`isolation\` level must be served. Prints a summary, with defaults filled in and paths made absolute, or the whole resolved config with \`--json\`. Does not contact the server and writes nothing.
 
       On an invalid config prints the error (with its line) and exits 1.
     `,
@@ -47,9 +52,12 @@ export class ConfigCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print the resolved config as JSON' });
 
   async perform(): Promise<void> {
-    const { loadConfig } = await import('../../core/config.ts');
+    const [{ loadConfig }, { preparePlugins }, { BUILTINS }] = await Promise.all([
+      import('../../core/config.ts'), import('../../core/loader.ts'), import('../../plugins/index.ts'),
+    ]);
     const config = loadConfig({ path: this.config, cwd: process.cwd(), env: process.env });
-    if (this.json) this.outJson(config);
-    else this.context.stdout.write(summarizeConfig(config));
+    const plugins = await preparePlugins(config, BUILTINS); // the same verdict as ten serve
+    if (this.json) this.outJson({ ...config, loaded: plugins.map((p) => ({ name: p.def.name, slot: p.slot ?? null, use: p.use, options: p.options })) });
+    else this.context.stdout.write(summarizeConfig(config, plugins));
   }
 }

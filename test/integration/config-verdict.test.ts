@@ -1,0 +1,50 @@
+// `ten config` promises to validate "exactly as `ten serve` would": on every broken config of the
+// corpus (test/fixtures/broken-configs.ts) both commands exit 1 with the same error line, naming
+// the code, the key and tenement.toml:LINE, and print no stack. `ten serve` gets a port held by
+// another socket, so a config it wrongly accepted would fail to listen instead of hanging.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { BROKEN_CONFIGS } from '../fixtures/broken-configs.ts';
+import { rmDir, runCli } from './harness.ts';
+
+const dirs: string[] = [];
+const busy = net.createServer();
+let busyPort = 0;
+before(async () => {
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  busyPort = (busy.address() as net.AddressInfo).port;
+});
+after(() => {
+  busy.close();
+  for (const d of dirs) rmDir(d);
+});
+
+/** The `error TEN_ERR_…: …` line and the hint line of a failed command. */
+const verdict = (stderr: string) => stderr.split('\n').filter((l) => /^error TEN_ERR_|^ {2}hint: /.test(l)).join('\n');
+
+for (const bad of BROKEN_CONFIGS) {
+  test(`${bad.what}: ten config and ten serve both refuse it with ${bad.code} at tenement.toml:${bad.line}`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ten-verdict-'));
+    dirs.push(dir);
+    const file = join(dir, 'tenement.toml');
+    writeFileSync(file, bad.toml);
+    for (const [name, text] of Object.entries(bad.files ?? {})) writeFileSync(join(dir, name), text);
+    const env = { TENEMENT_LOG_PRETTY: '0' };
+    const [config, serve] = await Promise.all([
+      runCli(['config', '--config', file], env, dir),
+      runCli(['serve', '--config', file, '--port', String(busyPort)], env, dir),
+    ]);
+    for (const [cmd, r] of [['config', config], ['serve', serve]] as const) {
+      assert.equal(r.code, 1, `ten ${cmd} exit code:\n${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^error ${bad.code}: `, 'm'), `ten ${cmd}:\n${r.stderr}`);
+      assert.match(r.stderr, bad.key, `ten ${cmd}:\n${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`tenement\\.toml:${bad.line}\\b`), `ten ${cmd}:\n${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, `ten ${cmd} printed a stack:\n${r.stderr}`);
+    }
+    assert.equal(verdict(serve.stderr), verdict(config.stderr), 'the same error and hint from both');
+  });
+}
