@@ -9,13 +9,14 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bundle = join(root, 'dist/main.js');
 
-/** The newest mtime (ms) of the .ts files under `dir`, recursively. */
+/** The newest mtime (ms) of the source files (.ts, and .mjs like core/module-hooks.mjs, which the
+ *  bundle carries a copy of) under `dir`, recursively. */
 function newest(dir) {
   let t = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) t = Math.max(t, newest(p));
-    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+    else if (e.name.endsWith('.ts') || e.name.endsWith('.mjs')) t = Math.max(t, statSync(p).mtimeMs);
   }
   return t;
 }
