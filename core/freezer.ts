@@ -2,6 +2,7 @@
 // `cgroup.freeze`, or the v1 `freezer` controller), else SIGSTOP/SIGCONT to the group.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitUntil } from './wait.ts';
 
 export type FreezeMechanism = 'cgroup-freezer' | 'sigstop';
 
@@ -61,11 +62,10 @@ export async function freeze(pid: number, group: boolean, name: string): Promise
       for (const p of group ? groupPids(pid) : [pid]) writeFileSync(join(dir, 'cgroup.procs'), `${p}\n`);
       const [file, on, off] = k.v2 ? ['cgroup.freeze', '1', '0'] : ['freezer.state', 'FROZEN', 'THAWED'];
       writeFileSync(join(dir, file), on);
-      for (let i = 0; i < 200; i++) {
+      await waitUntil(() => {
         const state = readFileSync(join(dir, k.v2 ? 'cgroup.events' : 'freezer.state'), 'utf8');
-        if (k.v2 ? /frozen 1/.test(state) : state.trim() === 'FROZEN') break;
-        await new Promise((r) => setTimeout(r, 1));
-      }
+        return k.v2 ? /frozen 1/.test(state) : state.trim() === 'FROZEN';
+      }, { deadline: Date.now() + 1000, firstDelayMs: 1, slowAfterMs: 0 });
       return {
         mechanism: 'cgroup-freezer',
         thaw: () => {

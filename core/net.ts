@@ -64,23 +64,3 @@ export function httpGet(addr: Address, path: string, timeoutMs: number): Promise
       resolve({ error: err.code === 'ETIMEDOUT' ? `timeout after ${timeoutMs} ms` : (err.code ?? err.message) }));
   });
 }
-
-/**
- * Poll until `check()` is true, every `firstDelayMs` (2) for the first second — most apps start
- * within it, and a short interval keeps readiness detection close to the app's own start time —
- * then growing by half each time up to `maxDelayMs` (25); while `alive()` holds and before
- * `deadline` (ms epoch).
- */
-export async function pollUntil(check: () => Promise<boolean>, opts: {
-  deadline: number; alive: () => boolean; firstDelayMs?: number; maxDelayMs?: number;
-}): Promise<boolean> {
-  const start = Date.now();
-  let delay = opts.firstDelayMs ?? 2;
-  while (opts.alive()) {
-    if (await check()) return true;
-    if (Date.now() + delay > opts.deadline || !opts.alive()) return false;
-    await new Promise((r) => setTimeout(r, delay));
-    if (Date.now() - start > 1000) delay = Math.min(delay * 1.5, opts.maxDelayMs ?? 25);
-  }
-  return false;
-}

@@ -13,6 +13,7 @@ import { httpTarget, instanceAddress } from './net.ts';
 import { describeExit } from './process.ts';
 import type { Router } from './router.ts';
 import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
+import { waitUntil } from './wait.ts';
 
 export type ServiceTarget = Extract<Target, { kind: 'service' }>;
 
@@ -196,11 +197,7 @@ export class Proxy {
 /** true once the instance's process is seen to be gone (state or pid change); false after `ms`. */
 async function exited(inst: Instance, ms: number): Promise<boolean> {
   const pid = inst.pid;
-  for (let waited = 0; waited < ms; waited += 5) {
-    if (inst.pid !== pid || inst.state !== 'running') return true;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return false;
+  return waitUntil(() => inst.pid !== pid || inst.state !== 'running', { deadline: Date.now() + ms, firstDelayMs: 5, slowAfterMs: Infinity });
 }
 
 /** The JSON error response tenement gives itself; 503s carry Retry-After (RFC 9110 §10.2.3). */

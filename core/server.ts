@@ -21,6 +21,7 @@ import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
 import type { TenementConfig } from './types.ts';
 import { VERSION } from './version.ts';
+import { waitUntil } from './wait.ts';
 
 
 export interface RunningServer {
@@ -56,7 +57,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     if (listener) {
       listener.server.close();
       const deadline = Date.now() + settings.drain_timeout * 1000;
-      while (listener.inflight() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(() => listener!.inflight() === 0, { deadline, firstDelayMs: 20, slowAfterMs: 0 });
       listener.server.closeAllConnections();
       listener.close();
     }

@@ -6,7 +6,8 @@ import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
 import { freeze, releaseCgroup } from './freezer.ts';
-import { canConnect, freePort, instanceAddress, pollUntil } from './net.ts';
+import { canConnect, freePort, instanceAddress } from './net.ts';
+import { waitUntil } from './wait.ts';
 import type { Registry } from './registry.ts';
 import { cgroupName, describeExit, signalRun, spawnInstance, type Running } from './process.ts';
 import type { InstanceControl } from './plugin.ts';
@@ -74,9 +75,9 @@ export class Supervisor implements InstanceControl {
     const alive = () => this.running.get(inst.key) === run;
     const deadline = Date.now() + svc.startup_timeout * 1000;
     const addr = instanceAddress({ port: run.port, socket: run.socket })!;
-    let ready = await pollUntil(() => canConnect(addr, 500), { deadline, alive });
+    let ready = await waitUntil(() => canConnect(addr, 500), { deadline, alive });
     if (ready && svc.health && opts.ready !== 'port') {
-      ready = await pollUntil(async () => (await this.d.probe(inst)).ok, { deadline, alive, maxDelayMs: 250 });
+      ready = await waitUntil(async () => (await this.d.probe(inst)).ok, { deadline, alive, maxDelayMs: 250 });
     }
     if (!alive()) return; // exited or stopped meanwhile: the exit path owns the state
     if (!ready) {
@@ -241,7 +242,7 @@ export class Supervisor implements InstanceControl {
   private async drain(inst: Instance): Promise<void> {
     const deadline = Date.now() + this.d.config.settings.drain_timeout * 1000;
     if (inst.inflight > 0) this.d.log.info({ instance: inst.key, inflight: inst.inflight }, 'draining');
-    while (inst.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => inst.inflight === 0, { deadline, firstDelayMs: 10, slowAfterMs: 0 });
   }
 
   /** Manual restart: resets the crash budget. */
