@@ -121,7 +121,3 @@ function format(template: string, args: ReadonlyArray<string | number>): string 
 export function tenErr(code: ErrorCode, ...args: Array<string | number>): TenementError {
   return new TenementError(code, args);
 }
-
-export function isTenementError(e: unknown): e is TenementError {
-  return e instanceof TenementError;
-}
