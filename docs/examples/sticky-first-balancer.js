@@ -1,5 +1,7 @@
-// sticky-first-balancer: a third-party balancer for tenement, written as a plain ES module
-// (no build step, no import from tenement). docs/plugins.md walks through it.
+// sticky-first-balancer: a third-party balancer for tenement, written as a plain ES module (no
+// build step) that imports only from 'tenement', the public surface (core/index.ts): tenement
+// resolves that import to the running server's own modules, wherever this file lives, with or
+// without a package.json. docs/plugins.md walks through it.
 //
 // Primary first, spill over when busy. Every balanced request goes to the same instance, the
 // primary: the candidate with the highest weight (on a tie, the id that sorts first). When the
@@ -22,6 +24,8 @@
 // `ten weight api:spare 50`: every request to api.{domain} reaches api:main until it has 50 in
 // flight or leaves the pool.
 
+import { definePlugin } from 'tenement';
+
 /** Higher weight first; on equal weights, the id that sorts first (plain code-unit order). */
 function byPriority(a, b) {
   if (a.weight !== b.weight) return b.weight - a.weight;
@@ -41,7 +45,9 @@ export function pickStickyFirst(candidates, maxInflight) {
   return best;
 }
 
-export default {
+// definePlugin returns the definition unchanged; in an editor it types the object (and, with a
+// TypeBox `Type` schema for `options`, what create() receives).
+export default definePlugin({
   name: 'sticky-first-balancer',
   provides: 'balancer',
   // A JSON schema for the plugin's table in tenement.toml. tenement validates the table with it
@@ -72,4 +78,4 @@ export default {
       },
     };
   },
-};
+});
