@@ -33,17 +33,13 @@ const illegalPairs = ALL.flatMap((from) => ALL.filter((to) => to !== from && !TR
 describe('TRANSITIONS table', () => {
   test('every state has an entry, and only states have entries', () => {
     assert.deepEqual(Object.keys(TRANSITIONS).sort(), [...ALL].sort());
-    for (const s of ALL) assert.ok(Array.isArray(TRANSITIONS[s]), `entry for ${s}`);
   });
 
-  test('every target is a known state, listed once, and never the state itself', () => {
+  test('every target is listed once, and never the state itself', () => {
     for (const from of ALL) {
       const tos = TRANSITIONS[from];
       assert.equal(new Set(tos).size, tos.length, `${from} lists a target twice`);
-      for (const to of tos) {
-        assert.ok((ALL as readonly string[]).includes(to), `${from} → unknown state ${to}`);
-        assert.notEqual(to, from, `${from} lists itself`);
-      }
+      for (const to of tos) assert.notEqual(to, from, `${from} lists itself`);
     }
   });
 
@@ -67,8 +63,8 @@ describe('TRANSITIONS table', () => {
     assert.deepEqual([...reach('stopped', back)].sort(), [...ALL].sort());
   });
 
-  test('LIVE_STATES are states', () => {
-    for (const s of LIVE_STATES) assert.ok((ALL as readonly string[]).includes(s));
+  test('LIVE_STATES are exactly the states in which the process exists', () => {
+    assert.deepEqual([...LIVE_STATES].sort(), ['running', 'starting', 'stopping', 'unhealthy']);
   });
 
   test('canTransition agrees with the table for all 64 pairs', () => {

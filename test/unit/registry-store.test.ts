@@ -131,7 +131,10 @@ describe('Registry persistence', () => {
     assert.equal(inst.weight, 20);
     assert.equal(open(dataDir).store.listInstances()[0].weight, 20);
     // same id under another service is a different instance
-    assert.ok(registry.create('web', 'v1', 20));
+    const web = registry.create('web', 'v1', 20);
+    assert.notEqual(web, inst);
+    assert.equal(registry.get('web', 'v1'), web);
+    assert.equal(registry.get('api', 'v1'), inst);
   });
 
   test('transition goes through lifecycle and fires hooks.transition', () => {
@@ -242,7 +245,8 @@ describe('names and weights', () => {
 
   test('valid names are accepted', () => {
     const { registry } = fresh();
-    for (const good of goodNames) assert.ok(registry.create(good, good, 1));
+    for (const good of goodNames) assert.equal(registry.create(good, good, 1).key, `${good}:${good}`);
+    assert.equal(registry.list().length, goodNames.length);
   });
 
   test('property: assertName accepts exactly the DNS labels', () => {
