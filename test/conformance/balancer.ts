@@ -5,24 +5,12 @@
 // the candidates core has already filtered (running, weight > 0, not ejected), returns one of them
 // or undefined. It must not throw, mutate the list or the instances, or refuse an eligible list.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { IncomingMessage } from 'node:http';
-import { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import { DNS_LABEL } from '../../core/config-schema.ts';
-import { parseConfig } from '../../core/config.ts';
-import { createHooks, type Hooks } from '../../core/hooks.ts';
-import { resolvePlugins } from '../../core/loader.ts';
-import type { InstanceControl, PluginContext, PluginDefinition, PluginInstance } from '../../core/plugin.ts';
-import { createPluginContext, deepFreeze } from '../../core/plugin-context.ts';
-import { Registry } from '../../core/registry.ts';
-import { Router } from '../../core/router.ts';
-import { Store } from '../../core/store.ts';
-import type { Instance, RequestContext, TenementConfig } from '../../core/types.ts';
+import type { InstanceControl, PluginDefinition } from '../../core/plugin.ts';
+import type { Instance, RequestContext } from '../../core/types.ts';
+import { createWorld, requestContext as worldRequestContext, toml, within, type World } from './world.ts';
 
 /** A balancer only picks: starting, stopping or probing a process from one is a contract breach. */
 const refuse = () => Promise.reject(new Error('a balancer must not control processes'));
@@ -44,19 +32,14 @@ export interface BalancerConformanceOptions {
 }
 
 const SERVICE = 'api';
+const DOMAIN = 'example.com';
 
 /** A request context with a real (unconnected) IncomingMessage. */
-export function requestContext(headers: Record<string, string> = {}, host = `${SERVICE}.example.com`): RequestContext {
-  const req = new IncomingMessage(new Socket());
-  req.headers = { host, ...headers };
-  return { req, host, authority: host, path: '/', upgrade: false, start: performance.now() };
+export function requestContext(headers: Record<string, string> = {}, host = `${SERVICE}.${DOMAIN}`): RequestContext {
+  return worldRequestContext(host, headers);
 }
 
-interface World {
-  hooks: Hooks;
-  registry: Registry;
-  router: Router;
-  plugin: PluginInstance;
+interface BalancerWorld extends World {
   /** Running instances of SERVICE with these weights (and in-flight counts). */
   spawn(weights: number[], inflight?: number[]): Instance[];
   select(candidates: Instance[], ctx?: RequestContext): Instance | undefined;
@@ -65,64 +48,43 @@ interface World {
 export function balancerConformance(name: string, load: () => Promise<PluginDefinition>, opts: BalancerConformanceOptions = {}): void {
   describe(`balancer conformance: ${name}`, () => {
     let def: PluginDefinition;
-    let options: Record<string, unknown>;
-    let config: TenementConfig;
-    let dir: string;
-    let store: Store;
-    const disposers: PluginInstance[] = [];
+    const worlds: World[] = [];
 
-    before(async () => {
-      def = await load();
-      dir = mkdtempSync(join(tmpdir(), 'tenement-conformance-'));
-      store = new Store(join(dir, 'data'));
-      config = parseConfig(`[settings]\ndomain = "example.com"\n[service.${SERVICE}]\ncommand = "node app.js"\n`, join(dir, 'tenement.toml'));
-      // The real loader validates the definition and the options (and applies schema defaults).
-      config.plugins.slots.balancer = { use: def.name, options: opts.options ?? {}, where: 'plugins.balancer' };
-      const loaded = await resolvePlugins(config, { plugins: { [def.name]: def }, defaults: {} });
-      options = loaded.find((p) => p.slot === 'balancer')!.options;
-    });
+    before(async () => { def = await load(); });
 
     after(async () => {
-      for (const p of disposers.reverse()) await p.dispose?.();
-      store?.close();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      for (const w of worlds.reverse()) await w.close();
     });
 
-    /** The plugin's context, built as ten serve builds it. */
-    const contextFor = (hooks: Hooks, registry: Registry): PluginContext => createPluginContext(def.name, {
-      hooks, registry, control: noControl, config: deepFreeze(config), log: pino({ level: 'silent' }),
-      store: (n) => store.pluginStore(n), routes: [],
-    });
-
-    /** Fresh hooks + registry + router with the plugin applied, as ten serve wires them. */
-    async function world(): Promise<World> {
-      const hooks = createHooks(pino({ level: 'silent' }));
-      const registry = new Registry(hooks, store);
-      const router = new Router({ config, registry, hooks });
-      const ctx = contextFor(hooks, registry);
-      const plugin = def.create(options);
-      await plugin.apply(ctx);
-      disposers.push(plugin);
+    /** A fresh world (world.ts) with the plugin applied as ten serve applies it, except that its
+     *  ctx.instances refuses everything. No processes: instances are registry entries only, and
+     *  health probing is far off (they have no port). */
+    async function world(): Promise<BalancerWorld> {
+      const w = await createWorld({
+        def, slot: 'balancer', options: opts.options, control: noControl,
+        settings: `domain = ${toml(DOMAIN)}\nhealth_interval = 3600`,
+        services: `[service.${SERVICE}]\ncommand = "node app.js"\n`,
+      });
+      worlds.push(w);
       let n = 0;
-      return {
-        hooks, registry, router, plugin,
-        spawn(weights, inflight = []) {
-          return weights.map((w, k) => {
-            const inst = registry.create(SERVICE, `i${n++}`, w, false);
-            registry.transition(inst, 'starting', 'conformance');
-            registry.transition(inst, 'running', 'conformance');
+      return Object.assign(w, {
+        spawn(weights: number[], inflight: number[] = []) {
+          return weights.map((weight, k) => {
+            const inst = w.registry.create(SERVICE, `i${n++}`, weight, false);
+            w.registry.transition(inst, 'starting', 'conformance');
+            w.registry.transition(inst, 'running', 'conformance');
             inst.inflight = inflight[k] ?? 0;
             return inst;
           });
         },
-        select: (candidates, c = requestContext()) => hooks.selectInstance.call(candidates, c),
-      };
+        select: (candidates: Instance[], c = requestContext()) => w.hooks.selectInstance.call(candidates, c),
+      });
     }
 
     test('definition: a DNS-label name, provides "balancer", create() returns {apply}', async () => {
       assert.match(def.name, DNS_LABEL);
       assert.equal(def.provides, 'balancer');
-      const inst = def.create(options);
+      const inst = def.create((await world()).options);
       assert.equal(typeof inst.apply, 'function');
       if (inst.dispose !== undefined) assert.equal(typeof inst.dispose, 'function');
     });
@@ -227,10 +189,8 @@ export function balancerConformance(name: string, load: () => Promise<PluginDefi
     });
 
     test('dispose(), when present, completes', async () => {
-      const inst = def.create(options);
       const w = await world();
-      await inst.apply(contextFor(w.hooks, w.registry));
-      await inst.dispose?.();
+      await within(5000, 'dispose()', w.dispose());
     });
   });
 }
