@@ -1,9 +1,12 @@
 // The plugin loader against the real built-ins and real plugin files in a temp dir.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { parseConfig } from '../../core/config.ts';
 import { type ErrorCode, TenementError } from '../../core/errors.ts';
 import { importPlugin, LOAD_TIMEOUT_MS, resolvePlugins, withTimeout } from '../../core/loader.ts';
@@ -319,4 +322,195 @@ describe('TEN_ERR_PLUGIN_LOAD_TIMEOUT (withTimeout)', () => {
     assert.equal(await withTimeout(new Promise((r) => setTimeout(() => r('ok'), 5)), 'fast', 3_600_000), 'ok');
     assert.ok(performance.now() - t0 < 1000);
   });
+});
+
+// Plugins as users write them: files in a folder with no package.json anywhere above it (the temp
+// folder), importing the public surface as 'tenement', in ES module or CommonJS syntax.
+const ROOT = join(import.meta.dirname, '../..');
+const def = (name: string) => `{ name: '${name}', create() { return { apply() {} }; } }`;
+const PLAIN: Record<string, string> = {
+  'my-balancer.js': readFileSync(join(ROOT, 'docs/examples/sticky-first-balancer.js'), 'utf8'),
+  'surface.js': `import { definePlugin, TenementError, SLOTS } from 'tenement';
+export const isServerError = (e) => e instanceof TenementError;
+export const makeError = () => new TenementError('TEN_ERR_PLUGIN_FAILED', ['surface', 'apply', 'no']);
+export const slots = SLOTS;
+export default definePlugin(${def('surface')});\n`,
+  'uses-helper.js': `import { helperName } from './helper.js';\nexport default { name: helperName, create() { return { apply() {} }; } };\n`,
+  'helper.js': `export const helperName = 'uses-helper';\n`,
+  'top-level-await.js': `const name = await Promise.resolve('top-level-await');\nexport default { name, create() { return { apply() {} }; } };\n`,
+  'plain.mjs': `export default ${def('plain-mjs')};\n`,
+  'commonjs.js': `module.exports = ${def('commonjs')};\n`,
+  'commonjs.cjs': `module.exports = ${def('commonjs-cjs')};\n`,
+  'exports-fields.js': `exports.name = 'exports-fields';\nexports.create = () => ({ apply() {} });\n`,
+  'commonjs-import.js': `module.exports = {
+  name: 'commonjs-import',
+  create() { return { async apply(out) { const { TenementError } = await import('tenement'); out.TenementError = TenementError; } }; },
+};\n`,
+  'commonjs-require.js': `const { definePlugin } = require('tenement');\nmodule.exports = definePlugin(${def('commonjs-require')});\n`,
+  'named-only.js': `export const plugin = ${def('named-only')};\n`,
+  'deep.js': `import { Registry } from 'tenement/core/registry.ts';\nexport default ${def('deep')};\n`,
+  'deep-package-json.js': `import pkg from 'tenement/package.json' with { type: 'json' };\nexport default ${def('deep-pkg')};\n`,
+  'deep-path.js': `import { Registry } from ${JSON.stringify(join(ROOT, 'core/registry.ts'))};\nexport default ${def('deep-path')};\n`,
+  'no-such-export.js': `import { definePlugin, Registry } from 'tenement';\nexport default definePlugin(${def('no-such-export')});\n`,
+  'missing-file-import.js': `import { x } from './util';\nexport default ${def('missing-file-import')};\n`,
+  'missing-package-import.js': `import leftPad from 'left-pad-no-such-zz';\nexport default ${def('missing-package-import')};\n`,
+  'plugin.ts': `const name: string = 'typescript-plugin';\nexport default { name, create() { return { apply() {} }; } };\n`,
+  // npm packages: exports maps with conditions, main, scoped, ES module syntax without "type"
+  'node_modules/cond-import/package.json': '{ "name": "cond-import", "exports": { ".": { "require": "./index.cjs", "import": "./index.mjs" } } }\n',
+  'node_modules/cond-import/index.cjs': `module.exports = ${def('cond-require')};\n`,
+  'node_modules/cond-import/index.mjs': `export default ${def('cond-import')};\n`,
+  'node_modules/cond-node/package.json': '{ "name": "cond-node", "exports": { "node": "./node.js", "default": "./default.js" } }\n',
+  'node_modules/cond-node/node.js': `module.exports = ${def('cond-node')};\n`,
+  'node_modules/cond-node/default.js': `module.exports = ${def('cond-default')};\n`,
+  'node_modules/cond-default/package.json': '{ "name": "cond-default", "exports": { ".": [{ "browser": "./browser.js", "default": "./default.js" }] } }\n',
+  'node_modules/cond-default/default.js': `module.exports = ${def('cond-default')};\n`,
+  'node_modules/subpath-only/package.json': '{ "name": "subpath-only", "exports": { "./extra": "./extra.js" } }\n',
+  'node_modules/subpath-only/extra.js': `module.exports = ${def('subpath-only')};\n`,
+  'node_modules/@acme/balancer/package.json': '{ "name": "@acme/balancer", "main": "lib/main.js" }\n',
+  'node_modules/@acme/balancer/lib/main.js': `import { definePlugin } from 'tenement';\nexport default definePlugin({ name: 'acme-balancer', provides: 'balancer', create() { return { apply() {} }; } });\n`,
+};
+let plain: string;
+
+before(() => {
+  plain = mkdtempSync(join(tmpdir(), 'tenement-plain-'));
+  for (const [rel, text] of Object.entries(PLAIN)) {
+    mkdirSync(join(plain, rel, '..'), { recursive: true });
+    writeFileSync(join(plain, rel), text);
+  }
+  mkdirSync(join(plain, 'etc/tenement'), { recursive: true });
+});
+after(() => rmSync(plain, { recursive: true, force: true }));
+
+const load = (use: string, from = plain) => importPlugin(use, from, BUILTINS);
+
+describe('plugins as users write them, in a folder without package.json', () => {
+  test('the plugin contract of docs/plugins.md saved as my-balancer.js loads', async () => {
+    const d = await load('./my-balancer.js');
+    assert.equal(d.name, 'sticky-first-balancer');
+    assert.equal(d.provides, 'balancer');
+  });
+
+  test("'tenement' is the running server's core: errors are instanceof in both directions", async () => {
+    assert.equal((await load('./surface.js')).name, 'surface');
+    const mod = await import(pathToFileURL(join(plain, 'surface.js')).href);
+    assert.equal(mod.slots, SLOTS);
+    assert.ok(mod.makeError() instanceof TenementError, "the plugin's TenementError is ours");
+    assert.equal(mod.isServerError(new TenementError('TEN_ERR_PLUGIN_FAILED', ['a', 'b', 'c'])), true, 'ours is the plugin\'s');
+  });
+
+  test('ES module .js files: with a relative import, with top-level await; .mjs', async () => {
+    assert.equal((await load('./uses-helper.js')).name, 'uses-helper');
+    assert.equal((await load('./top-level-await.js')).name, 'top-level-await');
+    assert.equal((await load('./plain.mjs')).name, 'plain-mjs');
+  });
+
+  test('CommonJS: module.exports in .js and .cjs, exports.* fields, and import(\'tenement\') from CommonJS', async () => {
+    assert.equal((await load('./commonjs.js')).name, 'commonjs');
+    assert.equal((await load('./commonjs.cjs')).name, 'commonjs-cjs');
+    assert.equal((await load('./exports-fields.js')).name, 'exports-fields');
+    const out: { TenementError?: unknown } = {};
+    await (await load('./commonjs-import.js')).create({}).apply(out as never);
+    assert.equal(out.TenementError, TenementError);
+  });
+
+  test('a path from another folder (as from /etc/tenement/tenement.toml) and an absolute path', async () => {
+    assert.equal((await load('../../surface.js', join(plain, 'etc/tenement'))).name, 'surface');
+    assert.equal((await load(join(plain, 'commonjs.js'), '/')).name, 'commonjs');
+  });
+
+  test('TypeScript plugin files load where tsx runs tenement (the tests do)', async () => {
+    assert.equal((await load('./plugin.ts')).name, 'typescript-plugin');
+  });
+});
+
+describe('npm plugin packages resolve as Node imports them (import-meta-resolve)', () => {
+  test('"exports" conditions: import over require; node; default (in an array)', async () => {
+    assert.equal((await load('cond-import')).name, 'cond-import');
+    assert.equal((await load('cond-node')).name, 'cond-node');
+    assert.equal((await load('cond-default')).name, 'cond-default');
+  });
+
+  test('a scoped package by "main", an ES module without "type", importing \'tenement\'', async () => {
+    const d = await load('@acme/balancer');
+    assert.equal(d.name, 'acme-balancer');
+    assert.equal(d.provides, 'balancer');
+  });
+
+  test('from a folder below the node_modules (the packages of a parent folder)', async () => {
+    assert.equal((await load('cond-import', join(plain, 'etc/tenement'))).name, 'cond-import');
+  });
+
+  test('TEN_ERR_PLUGIN_NOT_FOUND: a package whose "exports" has no entry for the package itself', async () => {
+    await rejectsWith(load('subpath-only'), 'TEN_ERR_PLUGIN_NOT_FOUND', (e) => {
+      assert.match(e.message, /package subpath-only exports nothing an import can load/);
+    });
+  });
+
+  test('TEN_ERR_PLUGIN_NOT_FOUND: a package that is not installed says where to install it', async () => {
+    await rejectsWith(load('tenement-plugin-nowhere-zz'), 'TEN_ERR_PLUGIN_NOT_FOUND', (e) => {
+      assert.equal(e.message, `plugin tenement-plugin-nowhere-zz not found (no package tenement-plugin-nowhere-zz is installed in ${plain} or a folder above it: `
+        + 'run `npm install tenement-plugin-nowhere-zz` there, or start a path with ./ to name a file)');
+    });
+  });
+});
+
+describe('a plugin that cannot load says exactly what to do', () => {
+  test("deep imports: 'tenement/…' and core files by path are refused, with the reason", async () => {
+    for (const [file, spec] of [['deep.js', 'tenement/core/registry.ts'], ['deep-package-json.js', 'tenement/package.json'], ['deep-path.js', join(ROOT, 'core/registry.ts')]]) {
+      await rejectsWith(load(`./${file}`), 'TEN_ERR_PLUGIN_INVALID_EXPORT', (e) => {
+        assert.equal(e.message, `plugin ./${file} has an invalid export: import '${spec}' in ${join(plain, file)} is refused: only 'tenement' itself is public (core/index.ts); `
+          + "tenement's other modules are internals that change without notice. Import what you need from 'tenement', e.g. import { definePlugin, TenementError } from 'tenement'");
+      });
+    }
+  });
+
+  test("a name 'tenement' does not export", async () => {
+    await rejectsWith(load('./no-such-export.js'), 'TEN_ERR_PLUGIN_INVALID_EXPORT', (e) => {
+      assert.match(e.message, /'tenement' has no export Registry: a plugin may import only what core\/index\.ts \(the public surface\) exports/);
+    });
+  });
+
+  test("require('tenement') in CommonJS: write an ES module, or import() it", async () => {
+    await rejectsWith(load('./commonjs-require.js'), 'TEN_ERR_PLUGIN_INVALID_EXPORT', (e) => {
+      assert.match(e.message, /calls require\('tenement'\), which CommonJS cannot resolve/);
+      assert.match(e.message, /write the plugin as an ES module \(import \{ … \} from 'tenement'\), or use `const \{ … \} = await import\('tenement'\)`/);
+    });
+  });
+
+  test('a definition exported by name only: add the default export', async () => {
+    await rejectsWith(load('./named-only.js'), 'TEN_ERR_PLUGIN_INVALID_EXPORT', (e) => {
+      assert.match(e.message, /its export `plugin` is a plugin definition, but tenement loads the default export: add `export default plugin`/);
+    });
+  });
+
+  test('the file itself is missing: where it was looked for', async () => {
+    await rejectsWith(load('./nope.js'), 'TEN_ERR_PLUGIN_NOT_FOUND', (e) => {
+      assert.equal(e.message, `plugin ./nope.js not found (there is no file ${join(plain, 'nope.js')}: paths are relative to the folder of tenement.toml, ${plain})`);
+    });
+  });
+
+  test("an import of the plugin's: a missing file (fix the path), a missing package (npm install)", async () => {
+    await rejectsWith(load('./missing-file-import.js'), 'TEN_ERR_PLUGIN_NOT_FOUND', (e) => {
+      assert.match(e.message, /missing-file-import\.js imports \S+\/util, which does not exist: fix the path \(ES modules need the file extension/);
+    });
+    await rejectsWith(load('./missing-package-import.js'), 'TEN_ERR_PLUGIN_NOT_FOUND', (e) => {
+      assert.match(e.message, /missing-package-import\.js imports package left-pad-no-such-zz, which is not installed: run `npm install left-pad-no-such-zz` in /);
+    });
+  });
+});
+
+// bin/ten.js runs the sources with tsx's ESM-only register() when dist/ is stale. Under it, a .js
+// ES module in a folder without package.json failed with "Cannot require() ES Module … in a cycle"
+// (tsx declares it CommonJS); under `--import tsx`, as the tests run, it loaded. So: a child process.
+test("under tsx's ESM-only register() (bin/ten.js on the sources) my-balancer.js loads, importing 'tenement'", async () => {
+  const script = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))};
+register();
+const { importPlugin } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'core/import-plugin.ts')).href)});
+const out = [];
+for (const use of ['./my-balancer.js', './surface.js', './commonjs.js']) {
+  try { out.push((await importPlugin(use, ${JSON.stringify(plain)}, { plugins: {}, defaults: {} })).name); } catch (e) { out.push(e.message); }
+}
+console.log(JSON.stringify(out));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: plain, timeout: 60_000 });
+  assert.deepEqual(JSON.parse(stdout), ['sticky-first-balancer', 'surface', 'commonjs']);
 });
