@@ -1,108 +1,127 @@
-// The keys tenement.toml accepts, with their types, ranges and defaults. docs/configuration.md
-// mirrors these tables. Keys with extra rules (domain, listen, command/args, health, env, ...) are
-// checked further in config.ts. Source (at the end) is the checker that turns a bad value into a
-// TenementError naming the key and its line.
-import path from 'node:path';
-import { type ErrorCode, TenementError } from './errors.ts';
-import { formatKey, TomlLines, type TomlPath } from './toml-lines.ts';
+// What tenement.toml accepts, as JSON Schema built with TypeBox: types, ranges and defaults of
+// [settings], [service.NAME], [instances] and [plugins.*]. docs/configuration.md mirrors these
+// schemas. core/schema.ts compiles them (ajv, defaults filled in); the rules a schema cannot say
+// (host names, IPs, command splitting, ...) are code in config.ts. Also here: where a key sits in
+// the file (from toml-eslint-parser's syntax tree) and how keys and values are shown in messages.
+import { type Static, Type } from '@sinclair/typebox';
+import { type AST, parseTOML } from 'toml-eslint-parser';
+import { SLOTS } from './plugin.ts';
 import type { ServiceConfig, Settings, TenementConfig } from './types.ts';
 
-export interface Field {
-  type: 'number' | 'integer' | 'string' | 'boolean' | 'string[]' | 'table';
-  default?: unknown;
-  /** Inclusive lower bound. */
-  min?: number;
-  /** Exclusive lower bound (durations: > 0). */
-  above?: number;
-  /** Inclusive upper bound. */
-  max?: number;
-  oneOf?: readonly string[];
-}
-
-/** A duration in seconds (floats allowed) that must be > 0. */
-const seconds = (d: number): Field => ({ type: 'number', default: d, above: 0 });
-
-export const TOP_LEVEL_KEYS = ['settings', 'service', 'instances', 'plugins'] as const;
-
-export const SETTINGS_FIELDS: Record<keyof Settings, Field> = {
-  domain: { type: 'string', default: 'localhost' },
-  listen: { type: 'string', default: '0.0.0.0' },
-  port: { type: 'integer', default: 8080, min: 0, max: 65535 },
-  data_dir: { type: 'string', default: './tenement-data' },
-  health_interval: seconds(5),
-  health_timeout: seconds(2),
-  unhealthy_threshold: { type: 'integer', default: 3, min: 1 },
-  healthy_threshold: { type: 'integer', default: 1, min: 1 },
-  max_restarts: { type: 'integer', default: 5, min: 0 },
-  restart_window: seconds(60),
-  backoff_base: seconds(0.5),
-  backoff_max: seconds(30),
-  drain_timeout: { type: 'number', default: 10, min: 0 },
-  trusted_proxies: { type: 'string[]', default: [] },
-  forwarded: { type: 'boolean', default: false },
-  client_header_timeout: seconds(10),
-  client_body_timeout: seconds(30),
-  keepalive_timeout: seconds(5),
-  max_pipelined: { type: 'integer', default: 16, min: 1, max: 1024 },
-  max_requests: { type: 'integer', default: 10000, min: 1 },
-  max_header_size: { type: 'integer', default: 16384, min: 1024, max: 1048576 },
-  max_uri_length: { type: 'integer', default: 8192, min: 256, max: 1048576 },
-};
+/** A duration in seconds (fractions allowed) that must be > 0. */
+const Seconds = (d: number) => Type.Number({ exclusiveMinimum: 0, default: d });
+/** Seconds that may be 0. */
+const SecondsOrZero = (d: number) => Type.Number({ minimum: 0, default: d });
+const Int = (d: number, minimum: number, maximum?: number) => Type.Integer({ minimum, ...(maximum === undefined ? {} : { maximum }), default: d });
+/** One of a few strings, as a plain `enum` (one error, "must be one of ..."). */
+const OneOf = <T extends string>(values: readonly T[], d: T) => Type.Unsafe<T>({ type: 'string', enum: [...values], default: d });
 
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
 export const IDLE_ACTIONS = ['stop', 'suspend'] as const;
 /** How an instance takes connections: on 127.0.0.1:$PORT, or on the Unix socket $SOCKET_PATH. */
 export const LISTEN_MODES = ['port', 'socket'] as const;
 
-export const SERVICE_FIELDS: Record<string, Field> = {
-  command: { type: 'string' },
-  args: { type: 'string[]' },
-  workdir: { type: 'string' },
-  health: { type: 'string' },
-  startup_timeout: seconds(30),
-  stop_timeout: { type: 'number', default: 10, min: 0 },
-  request_timeout: seconds(30),
-  response_idle_timeout: seconds(60),
-  max_connections: { type: 'integer', default: 128, min: 1, max: 65536 },
-  max_queue: { type: 'integer', default: 256, min: 0, max: 1000000 },
-  queue_timeout: seconds(5),
-  listen: { type: 'string', default: 'port', oneOf: LISTEN_MODES },
-  isolation: { type: 'string', default: 'process' },
-  idle_timeout: { type: 'number', default: 0, min: 0 },
-  idle_action: { type: 'string', default: 'stop', oneOf: IDLE_ACTIONS },
-  suspend_timeout: { type: 'number', default: 300, min: 0 },
-  spawn_on_request: { type: 'boolean', default: false },
-  sticky: { type: 'string' },
-  max_instances: { type: 'integer', default: 10, min: 1, max: 10000 },
-  restart: { type: 'string', default: 'always', oneOf: RESTART_POLICIES },
-  weight: { type: 'integer', default: 100, min: 0, max: 100 },
-  env: { type: 'table' },
-};
+/** [settings]; `data_dir` is resolved against the file's folder by config.ts. */
+export const SettingsSchema = Type.Object({
+  domain: Type.String({ default: 'localhost' }),
+  listen: Type.String({ default: '0.0.0.0' }),
+  port: Int(8080, 0, 65535),
+  data_dir: Type.String({ default: './tenement-data' }),
+  health_interval: Seconds(5),
+  health_timeout: Seconds(2),
+  unhealthy_threshold: Int(3, 1),
+  healthy_threshold: Int(1, 1),
+  max_restarts: Int(5, 0),
+  restart_window: Seconds(60),
+  backoff_base: Seconds(0.5),
+  backoff_max: Seconds(30),
+  drain_timeout: SecondsOrZero(10),
+  trusted_proxies: Type.Array(Type.String(), { default: [] }),
+  forwarded: Type.Boolean({ default: false }),
+  client_header_timeout: Seconds(10),
+  client_body_timeout: Seconds(30),
+  keepalive_timeout: Seconds(5),
+  max_pipelined: Int(16, 1, 1024),
+  max_requests: Int(10000, 1),
+  max_header_size: Int(16384, 1024, 1048576),
+  max_uri_length: Int(8192, 256, 1048576),
+}, { additionalProperties: false, default: {} });
 
-/** Settings with every default filled; data_dir is resolved against `dir` by the caller. */
-export function defaultSettings(): Settings {
-  const out: Record<string, unknown> = {};
-  for (const [k, f] of Object.entries(SETTINGS_FIELDS)) out[k] = f.default;
-  return out as unknown as Settings;
+/** [service.NAME] as written; config.ts turns it into a ServiceConfig (argv, absolute workdir, env strings). */
+export const ServiceSchema = Type.Object({
+  command: Type.Optional(Type.String()),
+  args: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+  workdir: Type.Optional(Type.String()),
+  health: Type.Optional(Type.String({ pattern: '^/', description: 'a path starting with "/"' })),
+  startup_timeout: Seconds(30),
+  stop_timeout: SecondsOrZero(10),
+  request_timeout: Seconds(30),
+  response_idle_timeout: Seconds(60),
+  max_connections: Int(128, 1, 65536),
+  max_queue: Int(256, 0, 1000000),
+  queue_timeout: Seconds(5),
+  listen: OneOf(LISTEN_MODES, 'port'),
+  isolation: Type.String({ default: 'process' }),
+  idle_timeout: SecondsOrZero(0),
+  idle_action: OneOf(IDLE_ACTIONS, 'stop'),
+  suspend_timeout: SecondsOrZero(300),
+  spawn_on_request: Type.Boolean({ default: false }),
+  sticky: Type.Optional(Type.String()),
+  max_instances: Int(10, 1, 10000),
+  restart: OneOf(RESTART_POLICIES, 'always'),
+  weight: Int(100, 0, 100),
+  env: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'a string, number or boolean' }), { default: {} }),
+}, { additionalProperties: false });
+
+const PLUGIN_NAME = { pattern: '\\S', description: 'a plugin name (string)' };
+/** [plugins.SLOT]: `use` (a plugin, or false for off); every other key is an option of that plugin. */
+const SlotEntry = Type.Object({ use: Type.Union([Type.String(PLUGIN_NAME), Type.Literal(false)], { description: 'a plugin name (string) or false' }) });
+const ExtraEntry = Type.Object({ use: Type.String(PLUGIN_NAME) });
+
+/** The whole file. An unknown table under [plugins] is TEN_ERR_PLUGIN_UNKNOWN_SLOT (the `errorCode` annotation). */
+export const ConfigFileSchema = Type.Object({
+  settings: SettingsSchema,
+  service: Type.Record(Type.String(), ServiceSchema, { default: {} }),
+  instances: Type.Record(Type.String(), Type.Array(Type.String()), { default: {} }),
+  plugins: Type.Object({
+    ...Object.fromEntries(SLOTS.map((s) => [s, Type.Optional(SlotEntry)])),
+    extra: Type.Optional(Type.Array(ExtraEntry, { description: 'an array of tables ([[plugins.extra]])' })),
+  }, { additionalProperties: false, default: {}, errorCode: 'TEN_ERR_PLUGIN_UNKNOWN_SLOT' }),
+}, { additionalProperties: false });
+export type ConfigFile = Static<typeof ConfigFileSchema>;
+
+// The schemas and the hand-written config shapes (types.ts) must agree: a compile-time check.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const settingsAgree: Same<Static<typeof SettingsSchema>, Settings> = true;
+const serviceAgrees: Same<Omit<Static<typeof ServiceSchema>, 'command' | 'args' | 'workdir' | 'env'>, Omit<ServiceConfig, 'name' | 'argv' | 'workdir' | 'env'>> = true;
+void [settingsAgree, serviceAgrees];
+
+// ---------------------------------------------------------------- keys, values, names
+
+/** A TOML path: table keys as strings, array positions as numbers. */
+export type TomlPath = ReadonlyArray<string | number>;
+
+/** Renders a path as the dotted key users write: service.api.weight, service."A B", plugins.extra[0].use */
+export function formatKey(p: TomlPath): string {
+  let out = '';
+  for (const k of p) {
+    if (typeof k === 'number') out += `[${k}]`;
+    else out += (out ? '.' : '') + (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k));
+  }
+  return out;
 }
+
+/** Stands for a TOML date or time, which no key of tenement.toml accepts (every type check fails on it). */
+export const DATE = Symbol('a date');
 
 /** What a value looks like, for "got ..." in messages. */
 export function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   if (Array.isArray(v)) return 'an array';
-  if (v instanceof Date) return 'a date';
+  if (v instanceof Date || v === DATE) return 'a date';
   return 'a table';
 }
-
-export const TYPE_NAMES: Record<Field['type'], string> = {
-  number: 'a number',
-  integer: 'a whole number',
-  string: 'a string',
-  boolean: 'true or false',
-  'string[]': 'an array of strings',
-  table: 'a table',
-};
 
 /** Levenshtein distance, for "did you mean" suggestions. */
 export function editDistance(a: string, b: string): number {
@@ -126,10 +145,6 @@ export function didYouMean(key: string, candidates: readonly string[]): string {
   return best === undefined ? '' : ` (did you mean "${best}"?)`;
 }
 
-// ---------------------------------------------------------------- checking
-
-export type Table = Record<string, unknown>;
-
 /** Service names and instance ids (they become host name labels). The one definition. */
 export const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const DNS_RULE = 'must be a DNS label (a-z, 0-9, -; 1 to 63 chars; no leading or trailing -)';
@@ -139,78 +154,65 @@ export function isDnsLabel(s: string): boolean {
   return DNS_LABEL.test(s);
 }
 
-function isHostname(s: string): boolean {
-  return s.length <= 253 && s.split('.').every(isDnsLabel);
-}
-
-export const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-
-/** Where errors point: the file and its line index, or a command-line override. */
-export class Source {
-  readonly lines: TomlLines | undefined;
-  constructor(readonly file: string | undefined, text?: string) {
-    this.lines = text === undefined ? undefined : new TomlLines(text);
-  }
-
-  /** Throws `code` with ` (file:line)` appended to its message and { key, line, file } as details. */
-  fail(code: ErrorCode, p: TomlPath, args: string[]): never {
-    const line = this.lines?.lineOf(p);
-    const err = new TenementError(code, args, { key: formatKey(p), line, file: this.file });
-    err.message += ` (${this.file === undefined ? 'override' : path.basename(this.file) + (line === undefined ? '' : `:${line}`)})`;
-    throw err;
-  }
-
-  unknownKeys(t: Table, p: TomlPath, known: readonly string[]): void {
-    for (const k of Object.keys(t)) {
-      if (!known.includes(k)) this.fail('TEN_ERR_CONFIG_UNKNOWN_KEY', [...p, k], [formatKey([...p, k]), didYouMean(k, known)]);
-    }
-  }
-
-  table(v: unknown, p: TomlPath): Table {
-    if (v === undefined) return {};
-    if (!isTable(v)) this.fail('TEN_ERR_CONFIG_INVALID_TYPE', p, [formatKey(p), `a table, got ${describe(v)}`]);
-    return v;
-  }
-
-  /** Checks one value against its field: type, then range / allowed values. */
-  value(v: unknown, f: Field, p: TomlPath): unknown {
-    const key = formatKey(p);
-    const ok =
-      f.type === 'number' ? typeof v === 'number' && Number.isFinite(v)
-      : f.type === 'integer' ? Number.isInteger(v)
-      : f.type === 'string' ? typeof v === 'string'
-      : f.type === 'boolean' ? typeof v === 'boolean'
-      : f.type === 'string[]' ? Array.isArray(v) && v.every((x) => typeof x === 'string')
-      : isTable(v);
-    if (!ok) this.fail('TEN_ERR_CONFIG_INVALID_TYPE', p, [key, `${TYPE_NAMES[f.type]}, got ${describe(v)}`]);
-    if (typeof v === 'number') {
-      const range = (m: string): never => this.fail('TEN_ERR_CONFIG_OUT_OF_RANGE', p, [key, `must be ${m}, got ${v}`]);
-      if (f.min !== undefined && f.max !== undefined && (v < f.min || v > f.max)) range(`between ${f.min} and ${f.max}`);
-      if (f.min !== undefined && v < f.min) range(`at least ${f.min}`);
-      if (f.above !== undefined && v <= f.above) range(`greater than ${f.above}`);
-    }
-    if (f.oneOf && !f.oneOf.includes(v as string)) {
-      this.fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [key, `must be one of ${f.oneOf.map((x) => `"${x}"`).join(', ')}, got ${describe(v)}`]);
-    }
-    return v;
-  }
-
-  /** Validates a table against `fields`: unknown keys are errors, missing keys get their default. */
-  fields(t: Table, fields: Record<string, Field>, p: TomlPath): Record<string, unknown> {
-    this.unknownKeys(t, p, Object.keys(fields));
-    const out: Record<string, unknown> = {};
-    for (const [k, f] of Object.entries(fields)) out[k] = t[k] === undefined ? f.default : this.value(t[k], f, [...p, k]);
-    return out;
-  }
-
-  domain(v: string, p: TomlPath): string {
-    const d = v.toLowerCase();
-    if (!isHostname(d)) this.fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [formatKey(p), `must be a host name made of dot-separated DNS labels (a-z, 0-9, -), got ${describe(v)}`]);
-    return d;
-  }
-}
-
 /** The service called `name`, or undefined; never an Object.prototype member (`constructor`). */
 export function serviceOf(config: TenementConfig, name: string): ServiceConfig | undefined {
   return Object.hasOwn(config.services, name) ? config.services[name] : undefined;
+}
+
+// ---------------------------------------------------------------- lines
+
+const joinPath = (p: TomlPath): string => p.map(String).join('\u0000');
+
+/** Where each key, table header and array element of a TOML text starts (1-based lines), read from
+ *  toml-eslint-parser's syntax tree. Text it cannot parse yields no lines (never an error). */
+export class TomlPositions {
+  private readonly lines = new Map<string, { p: TomlPath; line: number }>();
+
+  constructor(text: string) {
+    let body;
+    try {
+      body = parseTOML(text, { tomlVersion: '1.1' }).body[0].body;
+    } catch {
+      return;
+    }
+    const put = (p: TomlPath, line: number) => { if (!this.lines.has(joinPath(p))) this.lines.set(joinPath(p), { p, line }); };
+    const keyValue = (kv: AST.TOMLKeyValue, base: TomlPath) => {
+      const p = [...base, ...kv.key.keys.map((k) => (k.type === 'TOMLBare' ? k.name : k.value))];
+      put(p, kv.loc.start.line);
+      value(kv.value, p);
+    };
+    const value = (node: AST.TOMLContentNode, p: TomlPath): void => {
+      if (node.type === 'TOMLInlineTable') for (const kv of node.body) keyValue(kv, p);
+      if (node.type === 'TOMLArray') node.elements.forEach((el, i) => { put([...p, i], el.loc.start.line); value(el, [...p, i]); });
+    };
+    for (const node of body) {
+      if (node.type === 'TOMLKeyValue') { keyValue(node, []); continue; }
+      if (node.kind === 'array') put(node.resolvedKey.slice(0, -1), node.loc.start.line);
+      put(node.resolvedKey, node.loc.start.line);
+      for (const kv of node.body) keyValue(kv, node.resolvedKey);
+    }
+  }
+
+  /** Line of `p`: where it is defined, else its first sub-key, else its nearest parent table. */
+  lineOf(p: TomlPath): number | undefined {
+    const exact = this.lines.get(joinPath(p));
+    if (exact !== undefined) return exact.line;
+    const prefix = joinPath(p) + '\u0000';
+    let first: number | undefined;
+    for (const [k, { line }] of this.lines) if (k.startsWith(prefix) && (first === undefined || line < first)) first = line;
+    if (first !== undefined) return first;
+    for (let n = p.length - 1; n > 0; n--) {
+      const parent = this.lines.get(joinPath(p.slice(0, n)));
+      if (parent !== undefined) return parent.line;
+    }
+    return undefined;
+  }
+
+  /** The lines of everything under `p`, keyed by the dotted key relative to it (`max_inflight`, `a.b[0]`). */
+  under(p: TomlPath): Record<string, number> {
+    const prefix = joinPath(p) + '\u0000';
+    const out: Record<string, number> = {};
+    for (const [k, at] of this.lines) if (k.startsWith(prefix)) out[formatKey(at.p.slice(p.length))] = at.line;
+    return out;
+  }
 }

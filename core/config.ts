@@ -1,39 +1,42 @@
-// tenement.toml → TenementConfig: find the file, parse it with smol-toml, validate every key, fill
-// defaults and resolve paths. Every error is a TenementError (TEN_ERR_CONFIG_*) that names the
-// dotted key and `file:line`, with { key, line, file } in its details.
+// tenement.toml → TenementConfig: find the file, parse it, check it against ConfigFileSchema (ajv,
+// defaults filled in) and against the rules a schema cannot say (below), resolve paths. Values come
+// from smol-toml; where each key is comes from toml-eslint-parser (config-schema.ts). Every error in
+// the file is reported at once, as one TenementError (TEN_ERR_CONFIG_*) whose code, message and
+// details { key, line, file } are those of the first error in the file and whose details.errors
+// lists them all (core/schema.ts, ErrorList).
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parse as parseShell } from 'shell-quote';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { TenementError } from './errors.ts';
-import { SLOTS } from './plugin.ts';
-import type { PluginEntry, ServiceConfig, Settings, TenementConfig } from './types.ts';
-import { describe, didYouMean, DNS_RULE, isDnsLabel, isTable, SERVICE_FIELDS, SETTINGS_FIELDS, Source, type Table, TOP_LEVEL_KEYS } from './config-schema.ts';
-import { formatKey, type TomlPath } from './toml-lines.ts';
+import { type ErrorCode, TenementError } from './errors.ts';
+import type { PluginEntry, ServiceConfig, TenementConfig } from './types.ts';
+import { type ConfigFile, ConfigFileSchema, DATE, describe, DNS_RULE, formatKey, isDnsLabel, SettingsSchema, TomlPositions, type TomlPath } from './config-schema.ts';
+import { addConfigErrors, compileSchema, ErrorList } from './schema.ts';
 import { parseCidr } from './forward/trust.ts';
 
 export { isDnsLabel };
 
 const ENV_FN = (name: string): string => '$' + name;
 
-function splitWith(cmd: string, fail: (msg: string) => never): string[] {
+/** argv from a command line split like a shell would, or why it cannot be without a shell. */
+function splitArgv(cmd: string): string[] | { error: string } {
   const argv: string[] = [];
   for (const part of parseShell(cmd, ENV_FN)) {
     if (typeof part === 'string') argv.push(part);
-    else if ('comment' in part) fail(`"#" starts a shell comment, which is not supported (quote it: "#${part.comment}")`);
-    else if (part.op === 'glob') fail(`the glob ${JSON.stringify(part.pattern)} would need a shell to expand (quote it to pass it literally)`);
-    else fail(`shell operator "${part.op}" is not supported (commands never run through a shell)`);
+    else if ('comment' in part) return { error: `"#" starts a shell comment, which is not supported (quote it: "#${part.comment}")` };
+    else if (part.op === 'glob') return { error: `the glob ${JSON.stringify(part.pattern)} would need a shell to expand (quote it to pass it literally)` };
+    else return { error: `shell operator "${part.op}" is not supported (commands never run through a shell)` };
   }
-  if (argv.length === 0) fail('the command is empty');
-  return argv;
+  return argv.length === 0 ? { error: 'the command is empty' } : argv;
 }
 
-/** Splits `command` into argv like a shell would, but never runs a shell: operators are errors, $VAR stays literal. */
+/** Splits `command` into argv like a shell would, but never runs a shell: operators are errors
+ *  (TEN_ERR_CONFIG_COMMAND naming `where`), $VAR stays literal. */
 export function splitCommand(cmd: string, where: string): string[] {
-  return splitWith(cmd, (msg) => {
-    throw new TenementError('TEN_ERR_CONFIG_COMMAND', [where, msg], { key: where });
-  });
+  const r = splitArgv(cmd);
+  if (!Array.isArray(r)) throw new TenementError('TEN_ERR_CONFIG_COMMAND', [where, r.error], { key: where });
+  return r;
 }
 
 /** Explicit path > env.TENEMENT_CONFIG > <cwd>/tenement.toml (if it exists). */
@@ -57,7 +60,8 @@ export interface LoadOptions {
   overrides?: { port?: number; domain?: string };
 }
 
-/** Finds, reads, parses and validates the config file, then applies the overrides. */
+/** Finds, reads, parses and validates the config file, then applies the overrides (checked by the
+ *  same schema; their errors say `(override)` instead of a line). */
 export function loadConfig(opts: LoadOptions = {}): TenementConfig {
   const file = findConfigPath(opts);
   if (file === undefined) {
@@ -65,154 +69,154 @@ export function loadConfig(opts: LoadOptions = {}): TenementConfig {
     throw new TenementError('TEN_ERR_CONFIG_NOT_FOUND', [wanted], { file: wanted });
   }
   const config = parseConfig(fs.readFileSync(file, 'utf8'), file);
-  const o = opts.overrides ?? {};
-  const src: Source = new Source(undefined);
-  if (o.port !== undefined) config.settings.port = src.value(o.port, SETTINGS_FIELDS.port, ['settings', 'port']) as number;
-  if (o.domain !== undefined) config.settings.domain = src.domain(String(src.value(o.domain, SETTINGS_FIELDS.domain, ['settings', 'domain'])), ['settings', 'domain']);
+  const list = new ErrorList(undefined, 'override');
+  for (const [key, value] of Object.entries(opts.overrides ?? {}) as Array<['port' | 'domain', unknown]>) {
+    if (value === undefined) continue;
+    const schema = SettingsSchema.properties[key];
+    const validate = compileSchema(schema);
+    if (!validate(value)) addConfigErrors(list, validate.errors!, schema, value, () => undefined, ['settings', key]);
+    else if (key === 'port') config.settings.port = value as number;
+    else config.settings.domain = hostName(list, value as string, ['settings', 'domain']);
+  }
+  list.throwIfAny();
   return config;
 }
 
-/** Parses and validates TOML text; `file` is used to resolve relative paths and in messages. */
+type Fail = (code: ErrorCode, p: TomlPath, args: string[]) => void;
+
+/** Parses and validates TOML text; `file` is used to resolve relative paths and in messages.
+ *  Throws TEN_ERR_CONFIG_PARSE for bad TOML, else every error found (see the top of this file). */
 export function parseConfig(text: string, file: string): TenementConfig {
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
-  let doc: Table;
+  let doc: Record<string, unknown>;
   try {
-    doc = parseToml(text, { unsafeKeyBehaviour: 'throw' }) as Table;
+    doc = parseToml(text, { unsafeKeyBehaviour: 'throw' }) as Record<string, unknown>;
   } catch (e) {
     if (!(e instanceof TomlError)) throw e;
     const reason = e.message.split('\n')[0].replace(/^Invalid TOML document: /, '');
     const name = path.basename(abs);
     throw new TenementError('TEN_ERR_CONFIG_PARSE', [name, `${reason} (${name}:${e.line})`], { line: e.line, column: e.column, file: abs }, e);
   }
-  const src: Source = new Source(abs, text);
-  src.unknownKeys(doc, [], TOP_LEVEL_KEYS);
+  const at = new TomlPositions(text);
+  const list = new ErrorList(abs);
+  const fail: Fail = (code, p, args) => list.add(code, formatKey(p), args, at.lineOf(p));
+  const ok = (p: TomlPath) => !list.has(formatKey(p));
+  for (const k of ['settings', 'service', 'instances']) if (k in doc) doc[k] = hideDates(doc[k]);
+  const maxSet = isTable(doc.settings) && doc.settings.backoff_max !== undefined;
 
-  const settings = src.fields(src.table(doc.settings, ['settings']), SETTINGS_FIELDS, ['settings']) as unknown as Settings;
-  settings.domain = src.domain(settings.domain, ['settings', 'domain']);
-  if (net.isIP(settings.listen) === 0) {
-    src.fail('TEN_ERR_CONFIG_INVALID_VALUE', ['settings', 'listen'], ['settings.listen', `must be an IP address such as "0.0.0.0" or "127.0.0.1", got ${describe(settings.listen)}`]);
+  const validate = compileSchema<ConfigFile>(ConfigFileSchema);
+  if (!validate(doc)) addConfigErrors(list, validate.errors!, ConfigFileSchema, doc, (p) => at.lineOf(p));
+  // Rules the schema cannot say. Where the schema already failed a value (ok() is false) it is not
+  // looked at again, and nothing below trusts a type the schema has not confirmed.
+  const f = doc as ConfigFile;
+  const s = f.settings;
+  const sp = (k: string): TomlPath => ['settings', k];
+  if (ok(sp('domain'))) s.domain = hostName(list, s.domain, sp('domain'), at);
+  if (ok(sp('listen')) && net.isIP(s.listen) === 0) {
+    fail('TEN_ERR_CONFIG_INVALID_VALUE', sp('listen'), ['settings.listen', `must be an IP address such as "0.0.0.0" or "127.0.0.1", got ${describe(s.listen)}`]);
   }
-  if (settings.backoff_max < settings.backoff_base) {
-    const maxSet = isTable(doc.settings) && doc.settings.backoff_max !== undefined;
-    if (maxSet) src.fail('TEN_ERR_CONFIG_OUT_OF_RANGE', ['settings', 'backoff_max'], ['settings.backoff_max', `must be at least settings.backoff_base (${settings.backoff_base}), got ${settings.backoff_max}`]);
-    src.fail('TEN_ERR_CONFIG_OUT_OF_RANGE', ['settings', 'backoff_base'], ['settings.backoff_base', `must be at most settings.backoff_max (${settings.backoff_max}), got ${settings.backoff_base}`]);
+  if (ok(sp('backoff_max')) && ok(sp('backoff_base')) && s.backoff_max < s.backoff_base) {
+    if (maxSet) fail('TEN_ERR_CONFIG_OUT_OF_RANGE', sp('backoff_max'), ['settings.backoff_max', `must be at least settings.backoff_base (${s.backoff_base}), got ${s.backoff_max}`]);
+    else fail('TEN_ERR_CONFIG_OUT_OF_RANGE', sp('backoff_base'), ['settings.backoff_base', `must be at most settings.backoff_max (${s.backoff_max}), got ${s.backoff_base}`]);
   }
-  settings.data_dir = path.resolve(dir, settings.data_dir);
-  settings.trusted_proxies.forEach((cidr, i) => {
-    if (parseCidr(cidr) === undefined) {
-      src.fail('TEN_ERR_CONFIG_INVALID_VALUE', ['settings', 'trusted_proxies', i], ['settings.trusted_proxies', `has ${describe(cidr)}, which is not an IP address or CIDR such as "10.0.0.0/8" or "::1/128"`]);
-    }
-  });
+  if (ok(sp('data_dir'))) s.data_dir = path.resolve(dir, s.data_dir);
+  if (ok(sp('trusted_proxies'))) {
+    s.trusted_proxies.forEach((cidr, i) => {
+      if (parseCidr(cidr) === undefined) fail('TEN_ERR_CONFIG_INVALID_VALUE', ['settings', 'trusted_proxies', i], ['settings.trusted_proxies', `has ${describe(cidr)}, which is not an IP address or CIDR such as "10.0.0.0/8" or "::1/128"`]);
+    });
+  }
 
   const services: Record<string, ServiceConfig> = {};
-  for (const [name, raw] of Object.entries(src.table(doc.service, ['service']))) {
-    services[name] = parseService(src, name, raw, dir);
-  }
+  if (ok(['service'])) for (const [name, raw] of Object.entries(f.service)) services[name] = service(fail, ok, name, raw, dir);
 
   const instances: Record<string, string[]> = {};
-  for (const [name, ids] of Object.entries(src.table(doc.instances, ['instances']))) {
-    const p = ['instances', name];
-    if (!Object.hasOwn(services, name)) src.fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [formatKey(p), `names service ${describe(name)}, which is not defined: add [service.${name}] or fix the name`]);
-    const list = src.value(ids, { type: 'string[]' }, p) as string[];
-    list.forEach((id, i) => {
-      if (!isDnsLabel(id)) src.fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, i], [formatKey(p), `has an invalid instance id ${describe(id)}: it ${DNS_RULE}`]);
-      if (list.indexOf(id) !== i) src.fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, i], [formatKey(p), `lists the instance id ${describe(id)} twice`]);
-    });
-    instances[name] = [...list];
+  if (ok(['instances'])) {
+    for (const [name, ids] of Object.entries(f.instances)) {
+      const p = ['instances', name];
+      if (ok(p)) {
+        ids.forEach((id, i) => {
+          if (!isDnsLabel(id)) fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, i], [formatKey(p), `has an invalid instance id ${describe(id)}: it ${DNS_RULE}`]);
+          else if (ids.indexOf(id) !== i) fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, i], [formatKey(p), `lists the instance id ${describe(id)} twice`]);
+        });
+      }
+      if (ok(['service']) && !Object.hasOwn(f.service, name)) fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [formatKey(p), `names service ${describe(name)}, which is not defined: add [service.${name}] or fix the name`]);
+      instances[name] = Array.isArray(ids) ? [...ids] : [];
+    }
   }
-
-  return { path: abs, dir, settings, services, instances, plugins: parsePlugins(src, src.table(doc.plugins, ['plugins'])) };
+  list.throwIfAny();
+  return { path: abs, dir, settings: { ...s }, services, instances, plugins: plugins(f.plugins, at, abs) };
 }
 
-function parseService(src: Source, name: string, raw: unknown, dir: string): ServiceConfig {
+/** [service.NAME] → ServiceConfig, reporting what the schema cannot check. Only used when no error was found. */
+function service(fail: Fail, ok: (p: TomlPath) => boolean, name: string, raw: ConfigFile['service'][string], dir: string): ServiceConfig {
   const p = ['service', name];
   const key = formatKey(p);
-  if (!isDnsLabel(name)) src.fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [key, `is not a valid service name: it ${DNS_RULE}`]);
-  const f = src.fields(src.table(raw, p), SERVICE_FIELDS, p);
-  let argv: string[];
-  if (f.command !== undefined && f.args !== undefined) {
-    src.fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'args'], [key, 'sets both command and args: keep one of them']);
-  } else if (typeof f.command === 'string') {
-    argv = splitWith(f.command, (msg) => src.fail('TEN_ERR_CONFIG_COMMAND', [...p, 'command'], [`${key}.command`, msg]));
-  } else if (Array.isArray(f.args)) {
-    if (f.args.length === 0) src.fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'args'], [`${key}.args`, 'must not be empty']);
-    argv = [...(f.args as string[])];
-  } else {
-    src.fail('TEN_ERR_CONFIG_MISSING_KEY', [...p, 'command'], [`${key}.command (or ${key}.args)`]);
-  }
-  const health = f.health as string | undefined;
-  if (health !== undefined && !health.startsWith('/')) {
-    src.fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'health'], [`${key}.health`, `must be a path starting with "/", got ${describe(health)}`]);
+  let argv: string[] = [];
+  if (raw.command !== undefined && raw.args !== undefined) {
+    fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'args'], [key, 'sets both command and args: keep one of them']);
+  } else if (raw.command !== undefined) {
+    const r = ok([...p, 'command']) ? splitArgv(raw.command) : [];
+    if (Array.isArray(r)) argv = r;
+    else fail('TEN_ERR_CONFIG_COMMAND', [...p, 'command'], [`${key}.command`, r.error]);
+  } else if (raw.args !== undefined) {
+    argv = [...raw.args];
+  } else if (ok(p)) {
+    fail('TEN_ERR_CONFIG_MISSING_KEY', [...p, 'command'], [`${key}.command (or ${key}.args)`]);
   }
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries((f.env ?? {}) as Table)) {
-    const ep = [...p, 'env', k];
-    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-      src.fail('TEN_ERR_CONFIG_INVALID_TYPE', ep, [formatKey(ep), `a string, number or boolean, got ${describe(v)}`]);
-    }
-    if (k === '' || k.includes('=') || k.includes('\0')) src.fail('TEN_ERR_CONFIG_INVALID_VALUE', ep, [formatKey(ep), 'is not a valid environment variable name']);
-    env[k] = String(v);
+  for (const [k, v] of ok([...p, 'env']) ? Object.entries(raw.env) : []) {
+    if (k === '' || k.includes('=') || k.includes('\0')) fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'env', k], [formatKey([...p, 'env', k]), 'is not a valid environment variable name']);
+    env[k] = typeof v === 'object' ? '' : String(v); // not a scalar: the schema has reported it
   }
+  const sticky = raw.sticky;
+  if (sticky !== undefined && ok([...p, 'sticky']) && sticky !== 'cookie' && (!/^[A-Za-z0-9-]{1,64}$/.test(sticky) || sticky.toLowerCase() === 'cookie')) {
+    fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'sticky'], [`${key}.sticky`, `must be "cookie" or a header name (letters, digits, -), got ${describe(sticky)}`]);
+  }
+  if (!isDnsLabel(name)) fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [key, `is not a valid service name: it ${DNS_RULE}`]);
+  const { command: _c, args: _a, env: _e, workdir, ...keys } = raw;
   return {
+    ...keys,
     name,
     argv,
-    workdir: path.resolve(dir, (f.workdir as string | undefined) ?? '.'),
-    health,
-    startup_timeout: f.startup_timeout as number,
-    stop_timeout: f.stop_timeout as number,
-    request_timeout: f.request_timeout as number,
-    response_idle_timeout: f.response_idle_timeout as number,
-    max_connections: f.max_connections as number,
-    max_queue: f.max_queue as number,
-    queue_timeout: f.queue_timeout as number,
-    listen: f.listen as ServiceConfig['listen'],
-    isolation: f.isolation as string,
-    idle_timeout: f.idle_timeout as number,
-    idle_action: f.idle_action as ServiceConfig['idle_action'],
-    suspend_timeout: f.suspend_timeout as number,
-    spawn_on_request: f.spawn_on_request as boolean,
-    max_instances: f.max_instances as number,
-    sticky: sticky(src, f.sticky as string | undefined, [...p, 'sticky']),
-    restart: f.restart as ServiceConfig['restart'],
-    weight: f.weight as number,
+    workdir: path.resolve(dir, typeof workdir === 'string' ? workdir : '.'),
+    health: raw.health,
+    // "cookie", or the name of a request header whose value identifies the user (lowercased)
+    sticky: typeof sticky === 'string' && sticky !== 'cookie' ? sticky.toLowerCase() : sticky,
     env,
   };
 }
 
-function pluginEntry(src: Source, raw: unknown, p: TomlPath, allowOff: boolean): PluginEntry | false {
-  const { use, ...options } = src.table(raw, p);
-  const up = [...p, 'use'];
-  if (use === undefined) src.fail('TEN_ERR_CONFIG_MISSING_KEY', up, [formatKey(up)]);
-  if (use === false && allowOff) return false;
-  if (typeof use !== 'string') src.fail('TEN_ERR_CONFIG_INVALID_TYPE', up, [formatKey(up), `a plugin name (string)${allowOff ? ' or false' : ''}, got ${describe(use)}`]);
-  if (use.trim() === '') src.fail('TEN_ERR_CONFIG_INVALID_VALUE', up, [formatKey(up), 'must not be empty']);
-  return { use, options, where: formatKey(p), line: src.lines?.lineOf(p) };
-}
-
-function parsePlugins(src: Source, t: Table): TenementConfig['plugins'] {
-  const known = [...SLOTS, 'extra'] as readonly string[];
+/** [plugins.SLOT] and [[plugins.extra]] tables → PluginEntry (use, options, where they are). */
+function plugins(t: ConfigFile['plugins'], at: TomlPositions, file: string): TenementConfig['plugins'] {
+  const entry = (raw: { use: string } & Record<string, unknown>, p: TomlPath): PluginEntry => {
+    const { use, ...options } = raw;
+    const lines = at.under(p);
+    delete lines.use;
+    return { use, options, where: formatKey(p), line: at.lineOf(p), lines, file };
+  };
   const slots: Record<string, PluginEntry | false> = {};
-  let extra: PluginEntry[] = [];
-  for (const [slot, raw] of Object.entries(t)) {
-    const p = ['plugins', slot];
-    if (slot === 'extra') {
-      if (!Array.isArray(raw)) src.fail('TEN_ERR_CONFIG_INVALID_TYPE', p, ['plugins.extra', `an array of tables ([[plugins.extra]]), got ${describe(raw)}`]);
-      extra = raw.map((e, i) => pluginEntry(src, e, [...p, i], false) as PluginEntry);
-    } else if (known.includes(slot)) {
-      slots[slot] = pluginEntry(src, raw, p, true);
-    } else {
-      src.fail('TEN_ERR_PLUGIN_UNKNOWN_SLOT', p, [formatKey(p) + didYouMean(slot, known)]);
-    }
+  for (const [slot, raw] of Object.entries(t) as unknown as Array<[string, { use: string | false }]>) {
+    if (slot !== 'extra') slots[slot] = raw.use === false ? false : entry(raw as { use: string }, ['plugins', slot]);
   }
-  return { slots, extra };
+  return { slots, extra: (t.extra ?? []).map((raw, i) => entry(raw, ['plugins', 'extra', i])) };
 }
 
-/** `sticky`: "cookie", or the name of a request header whose value identifies the user. */
-function sticky(src: Source, v: string | undefined, p: TomlPath): string | undefined {
-  if (v === undefined) return undefined;
-  if (v !== 'cookie' && (!/^[A-Za-z0-9-]{1,64}$/.test(v) || v.toLowerCase() === 'cookie')) {
-    src.fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [formatKey(p), `must be "cookie" or a header name (letters, digits, -), got ${describe(v)}`]);
+/** A host name made of DNS labels, lowercased; else an error about `p`. */
+function hostName(list: ErrorList, v: string, p: TomlPath, at?: TomlPositions): string {
+  const d = v.toLowerCase();
+  if (d.length > 253 || !d.split('.').every(isDnsLabel)) {
+    list.add('TEN_ERR_CONFIG_INVALID_VALUE', formatKey(p), [formatKey(p), `must be a host name made of dot-separated DNS labels (a-z, 0-9, -), got ${describe(v)}`], at?.lineOf(p));
   }
-  return v === 'cookie' ? v : v.toLowerCase();
+  return d;
+}
+
+const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+
+/** TOML dates and times (accepted by no key of tenement.toml) → DATE, which fails every type check. */
+function hideDates(v: unknown): unknown {
+  if (v instanceof Date) return DATE;
+  if (Array.isArray(v)) v.forEach((x, i) => { v[i] = hideDates(x); });
+  else if (isTable(v)) for (const k of Object.keys(v)) v[k] = hideDates(v[k]);
+  return v;
 }

@@ -4,17 +4,12 @@
 // order. `ten serve` and `ten config` both call resolvePlugins, so they give the same verdict.
 // Core never imports a plugin: built-ins are passed in by the caller (the CLI).
 import { basename } from 'node:path';
-import AjvMod from 'ajv';
 import { TenementError } from './errors.ts';
 import { importPlugin, LOAD_TIMEOUT_MS, withTimeout } from './import-plugin.ts';
+import { validatePluginOptions } from './schema.ts';
 import { isDnsLabel } from './config-schema.ts';
 import { SLOTS, type PluginDefinition, type PluginInstance, type Slot } from './plugin.ts';
 import type { PluginEntry, TenementConfig } from './types.ts';
-
-const Ajv = ((AjvMod as unknown as { default?: unknown }).default ?? AjvMod) as typeof AjvMod.default;
-/** One compiled validator per plugin definition (a fresh Ajv each, so schemas' $id never clash). */
-const validators = new WeakMap<PluginDefinition, ReturnType<typeof compile>>();
-const compile = (schema: object) => new Ajv({ useDefaults: true, allErrors: false, strict: false }).compile(schema);
 
 export interface Builtins {
   plugins: Readonly<Record<string, PluginDefinition>>;
@@ -155,22 +150,10 @@ function located<T>(config: TenementConfig, entry: PluginEntry, fn: () => T): T 
   }
 }
 
+/** The plugin's options with its schema's defaults filled in; every error at once, each at its own
+ *  line (core/schema.ts). */
 function validateOptions(def: PluginDefinition, entry: PluginEntry): Record<string, unknown> {
-  const options = structuredClone(entry.options);
-  if (!def.options) {
-    const extra = Object.keys(options);
-    if (extra.length > 0) throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [def.name, `${entry.where}.${extra[0]}: this plugin takes no options`], { key: `${entry.where}.${extra[0]}` });
-    return options;
-  }
-  let validate = validators.get(def);
-  if (!validate) validators.set(def, validate = compile({ type: 'object', additionalProperties: false, ...def.options }));
-  if (!validate(options)) {
-    const e = validate.errors![0];
-    const prop = (e.params as { additionalProperty?: string }).additionalProperty;
-    const key = `${entry.where}${e.instancePath.replaceAll('/', '.')}${prop ? `.${prop}` : ''}`;
-    throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [def.name, `${key} ${prop ? 'is not an option' : e.message}`], { key });
-  }
-  return options;
+  return validatePluginOptions(def.name, def.options, entry);
 }
 
 

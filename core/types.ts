@@ -98,7 +98,12 @@ export interface PluginEntry {
   options: Record<string, unknown>;
   /** TOML path of the table, for error messages, e.g. "plugins.balancer". */
   where: string;
+  /** Line of the table in the file (its [header], or its first key). */
   line?: number;
+  /** Line of each option, by its dotted key relative to the table (`max_inflight`, `a.b[0]`). */
+  lines?: Record<string, number>;
+  /** Absolute path of the file the table is in (for messages about its options). */
+  file?: string;
 }
 
 export interface TenementConfig {

@@ -5,8 +5,10 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { Type } from '@sinclair/typebox';
 import { findConfigPath, isDnsLabel, loadConfig, parseConfig, splitCommand } from '../../core/config.ts';
 import { type ErrorCode, TenementError } from '../../core/errors.ts';
+import { validatePluginOptions } from '../../core/schema.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FILE = path.join(ROOT, 'tenement.toml');
@@ -23,7 +25,8 @@ function expectError(text: string, code: ErrorCode, key: string, line: number | 
     assert.equal(e.details.line, line, e.message);
     assert.equal(e.details.file, FILE);
     assert.ok(e.message.includes(messageKey), `message names ${messageKey}: ${e.message}`);
-    if (line !== undefined) assert.ok(e.message.endsWith(` (tenement.toml:${line})`), e.message);
+    // the first line of the message is the first error's; others follow on lines of their own
+    if (line !== undefined) assert.ok(e.message.split('\n')[0].endsWith(` (tenement.toml:${line})`), e.message);
     return e;
   }
   assert.fail(`expected ${code} for:\n${text}`);
@@ -61,7 +64,7 @@ describe('the example tenement.toml', () => {
     });
     assert.deepEqual(c.services.web.argv, ['python3', '-u', 'examples/python-app/server.py']);
     assert.deepEqual(c.instances, { api: ['prod'], web: ['prod'] });
-    assert.deepEqual(c.plugins, { slots: { balancer: { use: 'weighted-balancer', options: {}, where: 'plugins.balancer', line: 30 } }, extra: [] });
+    assert.deepEqual(c.plugins, { slots: {}, extra: [] }, 'every slot keeps its default');
   });
 
   test('an empty file is all defaults', () => {
@@ -122,12 +125,12 @@ describe('values', () => {
     );
     assert.equal(c.settings.domain, 'apps.example.com');
     assert.deepEqual(c.plugins.slots, {
-      balancer: { use: 'least-connections', options: { sticky: true }, where: 'plugins.balancer', line: 4 },
+      balancer: { use: 'least-connections', options: { sticky: true }, where: 'plugins.balancer', line: 4, lines: { sticky: 6 }, file: FILE },
       metrics: false,
     });
     assert.deepEqual(c.plugins.extra, [
-      { use: './audit.js', options: { url: 'http://127.0.0.1:9999/hook' }, where: 'plugins.extra[0]', line: 9 },
-      { use: 'tenement-plugin-x', options: {}, where: 'plugins.extra[1]', line: 12 },
+      { use: './audit.js', options: { url: 'http://127.0.0.1:9999/hook' }, where: 'plugins.extra[0]', line: 9, lines: { url: 11 }, file: FILE },
+      { use: 'tenement-plugin-x', options: {}, where: 'plugins.extra[1]', line: 12, lines: {}, file: FILE },
     ]);
   });
 });
@@ -226,6 +229,114 @@ describe('errors name the key and the line', () => {
     expectError(tricky, 'TEN_ERR_CONFIG_UNKNOWN_KEY', 'service.api.args_note', 6);
     expectError(MIN + '[instances]\napi = [\n  "ok",  # ["x"]\n  "Not OK",\n]\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'instances.api[1]', 6, 'instances.api');
     expectError('[service.api]\ncommand = "x"\n[service.api.env]\nA = "1"\n[service.web]\nweight = 3\n', 'TEN_ERR_CONFIG_MISSING_KEY', 'service.web.command', 5);
+  });
+});
+
+describe('every error is reported, each at its own line', () => {
+  const BROKEN = [
+    '[settings]',                          // 1
+    'port = "80"',                         // 2  wrong type
+    'listen = "localhost"',                // 3  not an IP (a rule in code)
+    '',                                    // 4
+    '[service.api]',                       // 5
+    'command = "node a.js | tee log"',     // 6  shell operator
+    'weight = 101',                        // 7  out of range
+    'wieght = 5',                          // 8  unknown key
+    '',                                    // 9
+    '[instances]',                         // 10
+    'api = ["ok", "Not OK"]',              // 11 bad id
+    'web = ["a"]',                         // 12 undefined service
+    '[plugins.balancr]',                   // 13 unknown slot
+    'use = "x"',                           // 14
+  ].join('\n') + '\n';
+
+  test('one TenementError: code, key and line of the first; details.errors and the message list all, in file order', () => {
+    const e = expectError(BROKEN, 'TEN_ERR_CONFIG_INVALID_TYPE', 'settings.port', 2);
+    assert.deepEqual(
+      (e.details.errors as Array<{ code: string; key: string; line: number }>).map((x) => [x.code, x.key, x.line]),
+      [
+        ['TEN_ERR_CONFIG_INVALID_TYPE', 'settings.port', 2],
+        ['TEN_ERR_CONFIG_INVALID_VALUE', 'settings.listen', 3],
+        ['TEN_ERR_CONFIG_COMMAND', 'service.api.command', 6],
+        ['TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.weight', 7],
+        ['TEN_ERR_CONFIG_UNKNOWN_KEY', 'service.api.wieght', 8],
+        ['TEN_ERR_CONFIG_INVALID_VALUE', 'instances.api[1]', 11],
+        ['TEN_ERR_CONFIG_INVALID_VALUE', 'instances.web', 12],
+        ['TEN_ERR_PLUGIN_UNKNOWN_SLOT', 'plugins.balancr', 13],
+      ],
+    );
+    const lines = e.message.split('\n');
+    assert.equal(lines.length, 8, e.message);
+    assert.equal(lines[0], 'settings.port must be a whole number, got "80" (tenement.toml:2)');
+    assert.equal(lines[4], '  TEN_ERR_CONFIG_UNKNOWN_KEY: unknown key service.api.wieght (did you mean "weight"?) (tenement.toml:8)');
+    assert.equal(lines[7], '  TEN_ERR_PLUGIN_UNKNOWN_SLOT: unknown plugin slot plugins.balancr (did you mean "balancer"?) (tenement.toml:13)');
+    for (const [i, x] of (e.details.errors as Array<{ message: string; line: number }>).entries()) {
+      assert.ok(x.message.endsWith(` (tenement.toml:${x.line})`), x.message);
+      assert.ok(lines[i].endsWith(x.message), `${lines[i]} / ${x.message}`);
+    }
+  });
+
+  test('a value the schema refused is not judged again by the rules (one error per key)', () => {
+    const e = expectError('[settings]\nlisten = 5\ntrusted_proxies = "x"\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'settings.listen', 2);
+    assert.deepEqual((e.details.errors as Array<{ key: string }>).map((x) => x.key), ['settings.listen', 'settings.trusted_proxies']);
+    const t = expectError('settings = 5\n[service.api]\nargs = ["a", 1]\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'settings', 1);
+    assert.equal((t.details.errors as unknown[]).length, 2, t.message);
+    assert.match(t.message, /service\.api\.args must be an array of strings, got 1 at \[1\] \(tenement\.toml:3\)$/);
+  });
+
+  test('a TOML date is refused like any other wrong type', () => {
+    expectError('[settings]\ndata_dir = 1979-05-27\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'settings.data_dir', 2);
+    assert.match(expectError(MIN + 'weight = 07:32:00\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.weight', 3).message, /got a date/);
+  });
+});
+
+describe('plugin options (validatePluginOptions)', () => {
+  const schema = Type.Object({
+    max_inflight: Type.Optional(Type.Integer({ minimum: 1 })),
+    mode: Type.Optional(Type.Union([Type.Literal('fast'), Type.Literal('fair')])),
+    retries: Type.Integer({ minimum: 0, default: 3 }),
+  });
+  const entryOf = (toml: string) => {
+    const entry = parseConfig(MIN + toml, FILE).plugins.slots.balancer;
+    assert.ok(entry);
+    return entry;
+  };
+
+  test('a TypeBox default fills in; the config itself is left as written', () => {
+    const entry = entryOf('[plugins.balancer]\nuse = "./my-balancer.js"\nmax_inflight = 4\n');
+    assert.deepEqual(validatePluginOptions('my-balancer', schema, entry), { max_inflight: 4, retries: 3 });
+    assert.deepEqual(entry.options, { max_inflight: 4 });
+  });
+
+  test('every error, each naming its key and its own line', () => {
+    const entry = entryOf('\n[plugins.balancer]\nuse = "./my-balancer.js"\nmax_inflight = 0\nmode = "slow"\n\nretries = "3"\nfoo = 1\n');
+    assert.throws(() => validatePluginOptions('my-balancer', schema, entry), (e: unknown) => {
+      assert.ok(e instanceof TenementError);
+      assert.equal(e.code, 'TEN_ERR_PLUGIN_INVALID_OPTIONS');
+      assert.deepEqual([e.details.key, e.details.line, e.details.file], ['plugins.balancer.max_inflight', 6, FILE]);
+      assert.deepEqual((e.details.errors as Array<{ key: string; line: number }>).map((x) => [x.key, x.line]), [
+        ['plugins.balancer.max_inflight', 6], ['plugins.balancer.mode', 7], ['plugins.balancer.retries', 9], ['plugins.balancer.foo', 10],
+      ]);
+      const lines = e.message.split('\n');
+      assert.equal(lines[0], 'invalid options for plugin my-balancer: plugins.balancer.max_inflight must be >= 1 (tenement.toml:6)');
+      assert.match(lines[2], /plugins\.balancer\.retries must be integer \(tenement\.toml:9\)$/);
+      assert.match(lines[3], /plugins\.balancer\.foo is not an option \(tenement\.toml:10\)$/);
+      return true;
+    });
+  });
+
+  test('a plugin without a schema takes no options; a missing required option points at the table', () => {
+    const entry = entryOf('[plugins.balancer]\nuse = "./my-balancer.js"\na = 1\nb = 2\n');
+    assert.throws(() => validatePluginOptions('my-balancer', undefined, entry), (e: TenementError) => {
+      assert.deepEqual((e.details.errors as Array<{ key: string; line: number }>).map((x) => [x.key, x.line]), [['plugins.balancer.a', 5], ['plugins.balancer.b', 6]]);
+      assert.match(e.message, /^invalid options for plugin my-balancer: plugins\.balancer\.a is not an option: this plugin takes no options \(tenement\.toml:5\)\n/);
+      return true;
+    });
+    const needs = Type.Object({ url: Type.String() });
+    assert.throws(() => validatePluginOptions('audit', needs, entryOf('[plugins.balancer]\nuse = "./audit.js"\n')), {
+      code: 'TEN_ERR_PLUGIN_INVALID_OPTIONS',
+      message: 'invalid options for plugin audit: plugins.balancer.url is required (tenement.toml:3)',
+    });
   });
 });
 
