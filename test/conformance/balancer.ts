@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { DNS_LABEL } from '../../core/config-schema.ts';
 import type { InstanceControl, PluginDefinition } from '../../core/plugin.ts';
 import type { Instance, RequestContext } from '../../core/types.ts';
-import { createWorld, requestContext as worldRequestContext, toml, within, type World } from './world.ts';
+import { assertRefusesUnknownOption, createWorld, requestContext as worldRequestContext, toml, within, type World } from './world.ts';
 
 /** A balancer only picks: starting, stopping or probing a process from one is a contract breach. */
 const refuse = () => Promise.reject(new Error('a balancer must not control processes'));
@@ -81,12 +81,13 @@ export function balancerConformance(name: string, load: () => Promise<PluginDefi
       });
     }
 
-    test('definition: a DNS-label name, provides "balancer", create() returns {apply}', async () => {
+    test('definition: a DNS-label name, provides "balancer", create() returns {apply}, the loader refuses an unknown option', async () => {
       assert.match(def.name, DNS_LABEL);
       assert.equal(def.provides, 'balancer');
       const inst = def.create((await world()).options);
       assert.equal(typeof inst.apply, 'function');
       if (inst.dispose !== undefined) assert.equal(typeof inst.dispose, 'function');
+      await assertRefusesUnknownOption(def, 'balancer', opts.options);
     });
 
     test('apply() taps hooks.selectInstance under the plugin name', async () => {

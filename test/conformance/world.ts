@@ -8,6 +8,7 @@
 // Everything a world starts it ends in close(): shutdown hook, every instance stopped, the plugin
 // disposed, the store closed, any process left over (an app's orphaned children included) killed,
 // the temp folder removed.
+import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { IncomingMessage } from 'node:http';
@@ -17,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { parseConfig } from '../../core/config.ts';
 import { HealthChecker } from '../../core/health.ts';
+import { TenementError } from '../../core/errors.ts';
 import { createHooks, type Hooks } from '../../core/hooks.ts';
 import { resolvePlugins, withTimeout } from '../../core/loader.ts';
 import type { InstanceControl, PluginContext, PluginDefinition, PluginInstance, Slot } from '../../core/plugin.ts';
@@ -82,9 +84,10 @@ function configText(o: WorldOptions, dataDir: string): string {
   return `[settings]\ndata_dir = ${toml(dataDir)}\nlisten = "127.0.0.1"\n${o.settings ?? ''}\n${o.services ?? ''}\n`;
 }
 
-/** Parse the world's config and let the real loader resolve the plugin in `slot` (definition,
- *  slot, options and their defaults, isolation levels). Throws the loader's TenementError. */
-export async function loadInto(def: PluginDefinition, slot: Slot, options: Record<string, unknown>, text: string, file: string): Promise<{ config: TenementConfig; options: Record<string, unknown> }> {
+/** Parse a config and let the real loader resolve the plugin in `slot` (definition, slot,
+ *  options and their defaults, isolation levels). Throws the loader's TenementError. Nothing is
+ *  read or written at `file`: it only anchors relative paths. */
+export async function loadInto(def: PluginDefinition, slot: Slot, options: Record<string, unknown>, text: string, file = join(tmpdir(), 'tenement-conformance-none', 'tenement.toml')): Promise<{ config: TenementConfig; options: Record<string, unknown> }> {
   const config = parseConfig(text, file);
   config.plugins.slots[slot] = { use: def.name, options, where: `plugins.${slot}` };
   const loaded = await resolvePlugins(config, { plugins: { [def.name]: def }, defaults: {} });
@@ -92,6 +95,21 @@ export async function loadInto(def: PluginDefinition, slot: Slot, options: Recor
   if (!mine) throw new Error(`the loader did not load ${def.name} into slot ${slot}`);
   return { config, options: mine.options };
 }
+
+/** Options are checked by the real loader: a key the plugin's schema does not list is refused
+ *  with TEN_ERR_PLUGIN_INVALID_OPTIONS naming the TOML key (unless the schema opens itself up with
+ *  its own `additionalProperties`, as docs/plugins.md allows). */
+export async function assertRefusesUnknownOption(def: PluginDefinition, slot: Slot, options: Record<string, unknown> = {}): Promise<void> {
+  const open = (def.options as { additionalProperties?: unknown } | undefined)?.additionalProperties;
+  if (open !== undefined && open !== false) return;
+  await assert.rejects(loadInto(def, slot, { ...options, no_such_option_xyz: 1 }, ''), (err: unknown) =>
+    err instanceof TenementError && err.code === 'TEN_ERR_PLUGIN_INVALID_OPTIONS' && err.message.includes(`plugins.${slot}.no_such_option_xyz`));
+}
+
+/** The tracked pids of every world not closed yet: if the test process exits first (a failure,
+ *  a timeout), they are killed on the way out rather than left running. */
+const openWorlds = new Set<Set<number>>();
+process.on('exit', () => { for (const pids of openWorlds) killLeftovers(pids); });
 
 /** A world with `o.def` applied. Call close() in after()/finally. */
 export async function createWorld(o: WorldOptions): Promise<World> {
@@ -109,8 +127,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
   /** start() calls the plugin made that have not settled: a start queued behind others spawns
    *  (and creates its folders) after a stop, so close() waits for them before removing anything. */
   const starts = new Set<Promise<void>>();
-  const onExit = () => killLeftovers(tracked); // the test process dies before close(): no orphans
-  process.once('exit', onExit);
+  openWorlds.add(tracked);
 
   const dispose = () => disposed ??= Promise.resolve().then(() => plugin?.dispose?.());
   const close = () => closing ??= (async () => {
@@ -124,7 +141,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
     } finally {
       store?.close();
       killLeftovers(tracked);
-      process.removeListener('exit', onExit);
+      openWorlds.delete(tracked);
       rmSync(dir, { recursive: true, force: true });
     }
   })();
