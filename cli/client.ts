@@ -6,9 +6,8 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { TenementError, tenErr } from '../core/errors.ts';
-import { API_HEADER } from '../core/view.ts';
+import { API_HEADER, type HealthView, type InstanceView } from '../core/view.ts';
 import { instancePath, type InstanceRef } from './instance-ref.ts';
-import type { HealthView, InstanceView } from './types.ts';
 
 export const DEFAULT_SERVER = 'http://localhost:8080';
 

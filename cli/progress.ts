@@ -6,7 +6,7 @@
 // - with --json: nothing until the end, then the final Operation.
 import type { Client } from './client.ts';
 import { formatOperationSummary, formatStep, operationLabel } from './table.ts';
-import type { Operation } from './types.ts';
+import type { OperationView } from '../plugins/deploy-workflows/view.ts';
 
 interface Writable {
   write(chunk: string): unknown;
@@ -36,7 +36,7 @@ export interface FollowOptions {
 }
 
 /** Polls `get(id)` until the operation is no longer running; returns the final Operation. */
-export async function followOperation(first: Operation, get: (id: string) => Promise<Operation>, opts: FollowOptions): Promise<Operation> {
+export async function followOperation(first: OperationView, get: (id: number) => Promise<OperationView>, opts: FollowOptions): Promise<OperationView> {
   const view = new ProgressView(opts.mode, opts.out);
   let op = first;
   let lastOk = Date.now();
@@ -73,7 +73,7 @@ class ProgressView {
 
   constructor(private readonly mode: ProgressMode, private readonly out: Writable) {}
 
-  update(op: Operation): void {
+  update(op: OperationView): void {
     if (this.mode === 'silent') return;
     if (this.mode === 'plain') {
       this.flush(op, op.steps.length);
@@ -91,7 +91,7 @@ class ProgressView {
   }
 
   /** The operation is over: every step not printed yet gets its line. */
-  finish(op: Operation): void {
+  finish(op: OperationView): void {
     if (this.mode === 'silent') return;
     this.stop();
     this.flush(op, op.steps.length);
@@ -105,7 +105,7 @@ class ProgressView {
   }
 
   /** Prints steps [printed, upTo) as lines. */
-  private flush(op: Operation, upTo: number): void {
+  private flush(op: OperationView, upTo: number): void {
     if (upTo <= this.printed) return;
     this.clear();
     for (const step of op.steps.slice(this.printed, upTo)) this.out.write(`${formatStep(step)}\n`);
@@ -130,7 +130,7 @@ class ProgressView {
 }
 
 /** stderr text for an operation that did not succeed: its error, as every `ten` error is printed. */
-export function formatOperationFailure(op: Operation): string {
+export function formatOperationFailure(op: OperationView): string {
   if (op.error) {
     return `error ${op.error.code}: ${op.error.message}\n${op.error.hint ? `  hint: ${op.error.hint}\n` : ''}`;
   }
@@ -148,8 +148,8 @@ export interface RunIO {
  * else 1: a summary line on stdout, or the operation's error on stderr; with --json only the
  * final Operation, on stdout.
  */
-export async function followAndReport(io: RunIO, client: Client, first: Operation, json: boolean, opts: { pollMs?: number } = {}): Promise<number> {
-  const op = await followOperation(first, (id) => client.request<Operation>('GET', operationPath(id)), {
+export async function followAndReport(io: RunIO, client: Client, first: OperationView, json: boolean, opts: { pollMs?: number } = {}): Promise<number> {
+  const op = await followOperation(first, (id) => client.request<OperationView>('GET', operationPath(id)), {
     mode: progressMode(io.stdout, json),
     out: io.stdout,
     pollMs: opts.pollMs,
@@ -161,6 +161,6 @@ export async function followAndReport(io: RunIO, client: Client, first: Operatio
   return ok ? 0 : 1;
 }
 
-export function operationPath(id: string): string {
-  return `/api/workflows/operations/${encodeURIComponent(id)}`;
+export function operationPath(id: number): string {
+  return `/api/workflows/operations/${id}`;
 }

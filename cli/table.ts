@@ -1,6 +1,7 @@
 // Pure formatters for the tables the CLI prints. Columns are left-aligned and padded with spaces;
 // the minimum widths reproduce the `ten ps` table of the original docs exactly.
-import type { HealthView, HistoryEntry, InstanceView, Operation, OperationStep, RouteResult, ShadowStatus } from './types.ts';
+import type { HealthView, InstanceView } from '../core/view.ts';
+import type { HistoryEntryView, OperationStepView, OperationView, RouteView, ShadowView } from '../plugins/deploy-workflows/view.ts';
 
 export interface Column {
   header: string;
@@ -91,7 +92,7 @@ export function formatClock(iso: string): string {
 }
 
 /** One step of an operation, as `ten deploy` and `ten rollout` print it: `[12:00:01] message`. */
-export function formatStep(step: OperationStep): string {
+export function formatStep(step: OperationStepView): string {
   return `[${formatClock(step.at)}] ${oneLine(step.message)}`;
 }
 
@@ -105,27 +106,27 @@ export function formatElapsed(ms: number): string {
 }
 
 /** The version an operation deploys or rolls out to (params.version or params.to), if known. */
-export function operationTarget(op: Operation): string | undefined {
+export function operationTarget(op: OperationView): string | undefined {
   const t = op.params?.version ?? op.params?.to;
   return typeof t === 'string' && t !== '' ? t : undefined;
 }
 
 /** `deploy of api:v2`, `rolling deploy of api:v2`, `rollout of api:v2`. */
-export function operationLabel(op: Operation): string {
+export function operationLabel(op: OperationView): string {
   const what = op.kind === 'rolling' ? 'rolling deploy' : op.kind;
   const target = operationTarget(op);
   return `${what} of ${target === undefined ? op.service : `${op.service}:${target}`}`;
 }
 
 /** Time from start to end of a finished operation, e.g. `4.2s`; undefined while it runs. */
-function operationElapsed(op: Operation): string | undefined {
+function operationElapsed(op: OperationView): string | undefined {
   if (!op.finished_at) return undefined;
   const ms = Date.parse(op.finished_at) - Date.parse(op.started_at);
   return Number.isFinite(ms) && ms >= 0 ? formatElapsed(ms) : undefined;
 }
 
 /** The last line `ten deploy` / `ten rollout` print: `deploy of api:v2 succeeded in 4.2s`. */
-export function formatOperationSummary(op: Operation): string {
+export function formatOperationSummary(op: OperationView): string {
   const took = operationElapsed(op);
   return `${operationLabel(op)} ${op.status}${took === undefined ? '' : ` in ${took}`}`;
 }
@@ -137,13 +138,13 @@ export function formatKeyValues(rows: ReadonlyArray<readonly [string, string]>):
 }
 
 /** `ten rollout status`: what, status, times, plan, the latest step, every step, and the error. */
-export function formatOperation(op: Operation): string {
+export function formatOperation(op: OperationView): string {
   const target = operationTarget(op);
   const took = operationElapsed(op);
   const rows: Array<[string, string]> = [
     ['kind', op.kind],
     ['target', target === undefined ? op.service : `${op.service}:${target}`],
-    ['id', op.id],
+    ['id', String(op.id)],
     ['status', op.status],
     ['started', formatLocalTime(op.started_at)],
     ['finished', op.finished_at ? `${formatLocalTime(op.finished_at)}${took === undefined ? '' : ` (after ${took})`}` : '-'],
@@ -161,7 +162,7 @@ export function formatOperation(op: Operation): string {
 }
 
 /** `ten route`: one line per instance, `api:v1  weight 0`, in the order the server sent them. */
-export function formatWeights(res: RouteResult): string {
+export function formatWeights(res: RouteView): string {
   const rows = Object.entries(res.weights).map(([id, w]) => [`${res.service}:${id}`, `weight ${w}`] as const);
   return rows.length === 0 ? `${res.service}: no instances\n` : formatKeyValues(rows);
 }
@@ -180,7 +181,7 @@ function countOf(n: number, total: number): string {
 }
 
 /** `ten shadow status`: the mirror and its comparison so far, as key/value lines. */
-export function formatShadow(s: ShadowStatus): string {
+export function formatShadow(s: ShadowView): string {
   const diff = s.latency_diff_ms;
   const diffText = diff === null || diff === undefined || !Number.isFinite(diff) ? '-'
     : `${diff > 0 ? '+' : ''}${formatMs(diff)}${diff > 0 ? ' (shadow slower)' : diff < 0 ? ' (shadow faster)' : ''}`;
@@ -206,8 +207,8 @@ export const HISTORY_COLUMNS: readonly Column[] = [
 ];
 
 /** `ten history`: oldest first, newest last (whatever order the server sent). */
-export function formatHistory(entries: readonly HistoryEntry[]): string {
-  const time = (e: HistoryEntry) => {
+export function formatHistory(entries: readonly HistoryEntryView[]): string {
+  const time = (e: HistoryEntryView) => {
     const t = Date.parse(e.at);
     return Number.isNaN(t) ? Infinity : t;
   };

@@ -3,7 +3,7 @@ import { tenErr } from '../../core/errors.ts';
 import { parseInteger, parseSeconds, parseVersionRef } from '../durations.ts';
 import { parseWeight } from '../instance-ref.ts';
 import { followAndReport } from '../progress.ts';
-import type { Operation } from '../types.ts';
+import type { OperationView } from '../../plugins/deploy-workflows/view.ts';
 import { ApiCommand } from './base.ts';
 
 const STRATEGIES = ['replace', 'rolling'] as const;
@@ -50,7 +50,7 @@ export class DeployCommand extends ApiCommand {
       if (this.strategy !== 'rolling') throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', '--batch applies only to --strategy rolling');
       body.batch = parseInteger(this.batch, '--batch', 1);
     }
-    const { operation } = await this.client.request<{ operation: Operation }>('POST', '/api/workflows/deploy', body);
+    const { operation } = await this.client.request<{ operation: OperationView }>('POST', '/api/workflows/deploy', body);
     return followAndReport(this.context, this.client, operation, this.json);
   }
 }

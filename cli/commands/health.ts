@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { tenErr } from '../../core/errors.ts';
 import { parseInstanceRef } from '../instance-ref.ts';
 import { formatHealth } from '../table.ts';
-import type { HealthView, InstanceView } from '../types.ts';
+import type { HealthView, InstanceView } from '../../core/view.ts';
 import { ApiCommand } from './base.ts';
 
 /** States with no process by design: probing them would only report a false failure. */

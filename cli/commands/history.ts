@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { parseInteger } from '../durations.ts';
 import { validateName } from '../instance-ref.ts';
 import { formatHistory } from '../table.ts';
-import type { HistoryEntry } from '../types.ts';
+import type { HistoryEntryView } from '../../plugins/deploy-workflows/view.ts';
 import { ApiCommand } from './base.ts';
 
 export class HistoryCommand extends ApiCommand {
@@ -31,7 +31,7 @@ export class HistoryCommand extends ApiCommand {
     if (this.service !== undefined) query.set('service', this.service);
     if (limit !== undefined) query.set('limit', String(limit));
     const qs = query.toString();
-    const res = await this.client.request<{ entries: HistoryEntry[] }>('GET', `/api/workflows/history${qs ? `?${qs}` : ''}`);
+    const res = await this.client.request<{ entries: HistoryEntryView[] }>('GET', `/api/workflows/history${qs ? `?${qs}` : ''}`);
     if (this.json) this.outJson(res);
     else this.context.stdout.write(formatHistory(res.entries));
   }

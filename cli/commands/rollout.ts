@@ -3,7 +3,7 @@ import { parseMilliseconds, parseRatio, parseSeconds, parseSteps } from '../dura
 import { validateName } from '../instance-ref.ts';
 import { followAndReport } from '../progress.ts';
 import { formatOperation, formatOperationSummary } from '../table.ts';
-import type { Operation } from '../types.ts';
+import type { OperationView } from '../../plugins/deploy-workflows/view.ts';
 import { ApiCommand } from './base.ts';
 
 function rolloutPath(service: string, action = ''): string {
@@ -48,7 +48,7 @@ export class RolloutCommand extends ApiCommand {
     if (this.maxErrorRate !== undefined) body.max_error_rate = parseRatio(this.maxErrorRate, '--max-error-rate');
     if (this.maxP99 !== undefined) body.max_p99_ms = parseMilliseconds(this.maxP99, '--max-p99');
     if (this.timeout !== undefined) body.timeout = parseSeconds(this.timeout, '--timeout');
-    const { operation } = await this.client.request<{ operation: Operation }>('POST', '/api/workflows/rollout', body);
+    const { operation } = await this.client.request<{ operation: OperationView }>('POST', '/api/workflows/rollout', body);
     return followAndReport(this.context, this.client, operation, this.json);
   }
 }
@@ -71,7 +71,7 @@ export class RolloutStatusCommand extends ApiCommand {
 
   async perform(): Promise<void> {
     validateName('service', this.service);
-    const op = await this.client.request<Operation>('GET', rolloutPath(this.service));
+    const op = await this.client.request<OperationView>('GET', rolloutPath(this.service));
     if (this.json) this.outJson(op);
     else this.context.stdout.write(formatOperation(op));
   }
@@ -92,7 +92,7 @@ export class RolloutAbortCommand extends ApiCommand {
 
   async perform(): Promise<void> {
     validateName('service', this.service);
-    const op = await this.client.request<Operation>('POST', rolloutPath(this.service, '/abort'));
+    const op = await this.client.request<OperationView>('POST', rolloutPath(this.service, '/abort'));
     if (this.json) this.outJson(op);
     else this.out(formatOperationSummary(op));
   }

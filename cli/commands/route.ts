@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { tenErr } from '../../core/errors.ts';
 import { validateName } from '../instance-ref.ts';
 import { formatWeights } from '../table.ts';
-import type { RouteResult } from '../types.ts';
+import type { RouteView } from '../../plugins/deploy-workflows/view.ts';
 import { ApiCommand } from './base.ts';
 
 export class RouteCommand extends ApiCommand {
@@ -32,7 +32,7 @@ export class RouteCommand extends ApiCommand {
     validateName('instance id', this.from);
     validateName('instance id', this.to);
     if (this.from === this.to) throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `--from and --to are both ${JSON.stringify(this.to)}`);
-    const res = await this.client.request<RouteResult>('POST', '/api/workflows/route', {
+    const res = await this.client.request<RouteView>('POST', '/api/workflows/route', {
       service: this.service, from: this.from, to: this.to, ...(this.force ? { force: true } : {}),
     });
     if (this.json) this.outJson(res);

@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { parseInteger } from '../durations.ts';
 import { validateName } from '../instance-ref.ts';
 import { formatShadow } from '../table.ts';
-import type { ShadowStatus } from '../types.ts';
+import type { ShadowView } from '../../plugins/deploy-workflows/view.ts';
 import { ApiCommand } from './base.ts';
 
 function shadowPath(service: string): string {
@@ -31,7 +31,7 @@ export class ShadowCommand extends ApiCommand {
     validateName('service', this.service);
     validateName('instance id', this.to);
     const percent = this.percent === undefined ? undefined : parseInteger(this.percent, '--percent', 1, 100);
-    const s = await this.client.request<ShadowStatus>('POST', '/api/workflows/shadow', {
+    const s = await this.client.request<ShadowView>('POST', '/api/workflows/shadow', {
       service: this.service, to: this.to, ...(percent === undefined ? {} : { percent }),
     });
     if (this.json) this.outJson(s);
@@ -57,7 +57,7 @@ export class ShadowStatusCommand extends ApiCommand {
 
   async perform(): Promise<void> {
     validateName('service', this.service);
-    const s = await this.client.request<ShadowStatus>('GET', shadowPath(this.service));
+    const s = await this.client.request<ShadowView>('GET', shadowPath(this.service));
     if (this.json) this.outJson(s);
     else this.context.stdout.write(formatShadow(s));
   }
@@ -78,7 +78,7 @@ export class ShadowStopCommand extends ApiCommand {
 
   async perform(): Promise<void> {
     validateName('service', this.service);
-    const s = await this.client.request<ShadowStatus>('DELETE', shadowPath(this.service));
+    const s = await this.client.request<ShadowView>('DELETE', shadowPath(this.service));
     if (this.json) this.outJson(s);
     else this.context.stdout.write(`stopped mirroring ${s.service} to ${s.service}:${s.to}\n${formatShadow(s)}`);
   }

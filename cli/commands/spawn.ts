@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { TenementError } from '../../core/errors.ts';
 import { parseInstanceRef, parseWeight, type InstanceRef } from '../instance-ref.ts';
-import type { InstanceView } from '../types.ts';
+import type { InstanceView } from '../../core/view.ts';
 import { ApiCommand } from './base.ts';
 
 /** States that end the wait: the instance is up, or it will not come up by itself. */

@@ -1,11 +1,10 @@
 // The workflows' own tables in the store: operations (deploy, rolling, rollout — with their
 // progress, and the state a rollout needs to resume after a restart) and the history of every
 // deploy, route, weight change, rollout step and rollback. Written on changes, never per request.
+import type { HistoryEntryView, HistoryKind, HistoryOutcome, OpKind, OpStatus, OperationView, WorkflowErrorView } from './view.ts';
 import type { PluginStore, TenementError } from '../../core/index.ts';
 
-export type OpKind = 'deploy' | 'rolling' | 'rollout';
-export type OpStatus = 'running' | 'succeeded' | 'failed' | 'rolled-back' | 'aborted';
-export type HistoryKind = 'deploy' | 'rolling' | 'route' | 'weight' | 'rollout' | 'rollout-step' | 'rollback' | 'shadow';
+export type { OpKind } from './view.ts';
 
 export interface Operation {
   id: number;
@@ -16,13 +15,13 @@ export interface Operation {
   started_at: number;
   finished_at: number | null;
   steps: Array<{ at: number; message: string }>;
-  error: { code: string; message: string; hint: string } | null;
+  error: WorkflowErrorView | null;
   /** What a rollout needs to resume: the stable weights before it, the current step. */
   state: Record<string, unknown>;
 }
 
 export interface HistoryEntry {
-  id: number; at: number; service: string; kind: HistoryKind; outcome: string; detail: string; data: Record<string, unknown>;
+  id: number; at: number; service: string; kind: HistoryKind; outcome: HistoryOutcome; detail: string; data: Record<string, unknown>;
 }
 
 const SCHEMA = `
@@ -82,7 +81,8 @@ export class Journal {
     return (this.db.prepare("SELECT * FROM deploy_workflows_ops WHERE status = 'running' ORDER BY id").all() as Row[]).map(toOp);
   }
 
-  record(service: string, kind: HistoryKind, outcome: string, detail: string, data: Record<string, unknown> = {}): void {
+  /** `data`: any JSON object (a view, the parameters…), kept as the entry's `data`. */
+  record(service: string, kind: HistoryKind, outcome: HistoryOutcome, detail: string, data: object = {}): void {
     this.db.prepare('INSERT INTO deploy_workflows_history (at, service, kind, outcome, detail, data) VALUES (?, ?, ?, ?, ?, ?)')
       .run(Date.now(), service, kind, outcome, detail, JSON.stringify(data));
   }
@@ -103,15 +103,17 @@ function toOp(r: Row): Operation {
   };
 }
 
-/** The JSON shape of an operation on the API: times as ISO strings. */
-export function viewOp(op: Operation): Record<string, unknown> {
-  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+const iso = (t: number) => new Date(t).toISOString();
+
+/** An operation on the API (view.ts): times as ISO strings, without the resume state. */
+export function viewOp(op: Operation): OperationView {
   return {
-    ...op, state: undefined, started_at: iso(op.started_at), finished_at: iso(op.finished_at),
-    steps: op.steps.map((s) => ({ at: iso(s.at), message: s.message })),
+    id: op.id, kind: op.kind, service: op.service, params: op.params, status: op.status,
+    started_at: iso(op.started_at), finished_at: op.finished_at === null ? null : iso(op.finished_at),
+    steps: op.steps.map((s) => ({ at: iso(s.at), message: s.message })), error: op.error,
   };
 }
 
-export function viewHistory(e: HistoryEntry): Record<string, unknown> {
-  return { ...e, at: new Date(e.at).toISOString() };
+export function viewHistory(e: HistoryEntry): HistoryEntryView {
+  return { id: e.id, at: iso(e.at), service: e.service, kind: e.kind, outcome: e.outcome, detail: e.detail, data: e.data };
 }

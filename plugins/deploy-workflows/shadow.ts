@@ -2,6 +2,7 @@
 // get the stable response; the mirror's status and latency are compared and counted. Bodies of
 // mirrored requests are capped (larger ones are not mirrored, and counted as skipped).
 import http from 'node:http';
+import type { ShadowView } from './view.ts';
 import { httpTarget, instanceAddress, type PluginContext, type RequestContext } from '../../core/index.ts';
 
 interface Shadow {
@@ -100,7 +101,8 @@ export class Shadows {
   }
 }
 
-export function viewShadow(sh: Shadow): Record<string, unknown> {
+/** A shadow on the API (view.ts). */
+export function viewShadow(sh: Shadow): ShadowView {
   const mean = (x: number) => (sh.compared === 0 ? null : Math.round((x / sh.compared) * 100) / 100);
   return {
     service: sh.service, to: sh.to, percent: sh.percent, active: sh.active, started_at: new Date(sh.startedAt).toISOString(),

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { formatShadow } from '../../cli/table.ts';
-import type { HistoryEntry, Operation, ShadowStatus } from '../../cli/types.ts';
+import type { HistoryEntryView, OperationView, ShadowView } from '../../plugins/deploy-workflows/view.ts';
 import { inProcessCli, type TenCli } from './cli-helper.ts';
 import { cleanup, fixtureService, startTen, waitFor, type Ten } from './harness.ts';
 
@@ -55,7 +55,7 @@ const waitRunning = (key: string) => waitFor(`${key} running`, async () => {
   const v = await view(key);
   return v?.state === 'running' && v.health === 'healthy' ? v : undefined;
 }, 20_000);
-const operation = async (id: number | string): Promise<Operation> => (await ten.api('GET', `/api/workflows/operations/${id}`)).json();
+const operation = async (id: number): Promise<OperationView> => (await ten.api('GET', `/api/workflows/operations/${id}`)).json();
 
 const STEP_LINE = /^\[\d\d:\d\d:\d\d\] /;
 /** The lines of a followed operation: each step `[HH:MM:SS] message` (messages returned), then `last`. */
@@ -80,7 +80,7 @@ test('ten deploy api --version v2: posts, follows, prints each step then a summa
   ]);
   assert.deepEqual([v2.state, v2.health, v2.weight], ['running', 'healthy', 50]);
   // what the server was asked: --timeout 2m arrived as 120 s
-  const [entry] = (await ten.api('GET', '/api/workflows/history?service=api')).json().entries as HistoryEntry[];
+  const [entry] = (await ten.api('GET', '/api/workflows/history?service=api')).json().entries as HistoryEntryView[];
   assert.equal(entry!.kind, 'deploy');
   const op = await operation(entry!.data.op as number);
   assert.deepEqual(op.params, { service: 'api', version: 'v2', weight: 50, timeout: 120 });
@@ -90,7 +90,7 @@ test('ten deploy api --version v2: posts, follows, prints each step then a summa
 test('ten deploy roll:v3 --strategy rolling --batch 2; --json prints only the final operation; it only polls its operation', async () => {
   const r = await cli('deploy', 'roll:v3', '--strategy', 'rolling', '--batch', '2', '--json', '--debug');
   assert.equal(r.code, 0, r.err);
-  const op = JSON.parse(r.out) as Operation;
+  const op = JSON.parse(r.out) as OperationView;
   assert.deepEqual([op.kind, op.status, op.error], ['rolling', 'succeeded', null]);
   assert.deepEqual(op.params, { service: 'roll', version: 'v3', timeout: 30, batch: 2 });
   assert.deepEqual(op.steps.map((s) => s.message), [
@@ -120,7 +120,7 @@ test('a failed deploy exits 1 with the operation\'s error and hint; nothing is l
   const json = await cli('deploy', 'bad:v2', '--json');
   assert.equal(json.code, 1);
   assert.equal(json.err, '');
-  const op = JSON.parse(json.out) as Operation;
+  const op = JSON.parse(json.out) as OperationView;
   assert.deepEqual([op.status, op.error?.code], ['failed', 'TEN_ERR_WORKFLOW_UNHEALTHY']);
 });
 
@@ -141,7 +141,7 @@ test('ten route: prints the weights; a refusal (409) is relayed; --force switche
   assert.equal(forced.code, 0, forced.err);
   assert.deepEqual(JSON.parse(forced.out), { service: 'rt', weights: { blue: 0, green: 0, sick: 100 } });
   assert.deepEqual(await weights('rt'), { blue: 0, green: 0, sick: 100 });
-  const routes = ((await ten.api('GET', '/api/workflows/history?service=rt')).json().entries as HistoryEntry[]).map((e) => e.detail);
+  const routes = ((await ten.api('GET', '/api/workflows/history?service=rt')).json().entries as HistoryEntryView[]).map((e) => e.detail);
   assert.deepEqual(routes, ['routed rt from blue to green', 'routed rt from green to sick (forced)']);
 });
 
@@ -169,13 +169,13 @@ test('ten rollout: durations converted (interval s, max-p99 ms); status; abort o
   assert.equal(status.code, 0);
   assert.match(status.out, /^kind +rollout\ntarget +web:v2\nid +\d+\nstatus +succeeded\n.*^plan +5% → 25% → 100%, 0\.5s per step$.*^steps\n {2}\[\d\d:\d\d:\d\d\] web:v2 is not running: deploying it at weight 0\n/ms);
   assert.doesNotMatch(status.out, /^current/m);
-  const json = JSON.parse((await cli('rollout', 'status', 'web', '--json')).out) as Operation;
+  const json = JSON.parse((await cli('rollout', 'status', 'web', '--json')).out) as OperationView;
   assert.deepEqual(json.params, { service: 'web', to: 'v2', steps: [5, 25, 100], interval: 0.5, max_error_rate: 0.01, max_p99_ms: 1000, timeout: 60 });
 
   // a rollout to v3 (10 steps of 1 s), followed by one command and aborted by another once at step 1
   const following = cli('rollout', 'web', '--to', 'v3', '--steps', '10,20,30,40,50,60,70,80,90,100', '--interval', '1s');
   await waitFor('the rollout to v3 at step 1', async () => {
-    const op = (await ten.api('GET', '/api/workflows/rollout/web')).json() as Operation;
+    const op = (await ten.api('GET', '/api/workflows/rollout/web')).json() as OperationView;
     return op.params.to === 'v3' && op.steps.some((s) => s.message.startsWith('step 1/10:'));
   });
   const running = await cli('rollout', 'status', 'web');
@@ -189,7 +189,7 @@ test('ten rollout: durations converted (interval s, max-p99 ms); status; abort o
   assert.match(followed.out, /\] rolled back: aborted by the user; v3 0%, v2 100%\n$/);
   assert.equal(followed.err, 'error TEN_ERR_WORKFLOW_ROLLED_BACK: rollout of web rolled back: aborted by the user\n'
     + '  hint: see `ten history web`; fix the new version and roll out again\n');
-  assert.equal((JSON.parse((await cli('rollout', 'status', 'web', '--json')).out) as Operation).status, 'aborted');
+  assert.equal((JSON.parse((await cli('rollout', 'status', 'web', '--json')).out) as OperationView).status, 'aborted');
   assert.deepEqual(await weights('web'), { v1: 0, v2: 100, v3: 0 });
   const again = await cli('rollout', 'abort', 'web');
   assert.equal(again.code, 1);
@@ -200,7 +200,7 @@ test('ten shadow, shadow status, shadow stop', async () => {
   assert.equal((await cli('spawn', 'sh:v2', '--weight', '0')).code, 0);
   const r = await cli('shadow', 'sh', '--to', 'v2', '--percent', '10');
   assert.deepEqual(r, { code: 0, out: 'mirroring 10% of sh requests to sh:v2\n', err: '' });
-  const shadow = async (): Promise<ShadowStatus> => (await ten.api('GET', '/api/workflows/shadow/sh')).json();
+  const shadow = async (): Promise<ShadowView> => (await ten.api('GET', '/api/workflows/shadow/sh')).json();
   assert.deepEqual([(await shadow()).percent, (await shadow()).active], [10, true]);
   // without --percent the server's default applies: every request
   assert.equal((await cli('shadow', 'sh', '--to', 'v2')).out, 'mirroring 100% of sh requests to sh:v2\n');
@@ -220,7 +220,7 @@ test('ten shadow, shadow status, shadow stop', async () => {
   assert.match(stop.out, /^stopped mirroring sh to sh:v2\nshadow +sh → sh:v2, 100% of requests \(stopped\)\n/);
   // stopped: no more copies
   for (let i = 0; i < 3; i++) assert.equal((await ten.get('sh.localhost', '/')).status, 200);
-  const after = JSON.parse((await cli('shadow', 'status', 'sh', '--json')).out) as ShadowStatus;
+  const after = JSON.parse((await cli('shadow', 'status', 'sh', '--json')).out) as ShadowView;
   assert.deepEqual([after.active, after.mirrored], [false, 10]);
   const missing = await cli('shadow', 'sh', '--to', 'v9');
   assert.equal(missing.code, 1);
@@ -241,7 +241,7 @@ test('ten history [service] [--limit N]: newest last; --json as returned', async
     '',
   ]);
   const one = await cli('history', 'hist', '--limit', '1', '--json');
-  const { entries } = JSON.parse(one.out) as { entries: HistoryEntry[] };
+  const { entries } = JSON.parse(one.out) as { entries: HistoryEntryView[] };
   assert.deepEqual(entries.map((e) => [e.service, e.kind, e.detail]), [['hist', 'weight', 'hist:blue weight 0 → 30 (ten weight)']]);
   // every service, oldest first: the weight change just made is the last line
   const all = (await cli('history')).out.trimEnd().split('\n').slice(1);

@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatHealth, formatPs, formatTable, formatUptime } from '../../cli/table.ts';
-import type { InstanceView } from '../../cli/types.ts';
+import type { InstanceView } from '../../core/view.ts';
 
 function view(over: Partial<InstanceView>): InstanceView {
   return {
     service: 'api', id: 'v1', key: 'api:v1', state: 'running', health: 'healthy', weight: 100, port: 41234, pid: 1234,
-    socket: '127.0.0.1:41234', uptime_s: 10, started_at: null, restarts: 0, inflight: 0, last_exit: null, ...over,
+    socket: '127.0.0.1:41234', uptime_s: 10, started_at: null, restarts: 0, inflight: 0, suspended: null, last_exit: null, ...over,
   };
 }
 

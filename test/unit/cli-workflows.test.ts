@@ -13,16 +13,16 @@ import { followOperation, formatOperationFailure, progressMode } from '../../cli
 import {
   formatElapsed, formatHistory, formatLocalTime, formatOperation, formatOperationSummary, formatShadow, formatStep, formatWeights,
 } from '../../cli/table.ts';
-import type { HistoryEntry, Operation, ShadowStatus } from '../../cli/types.ts';
+import type { HistoryEntryView, OperationView, ShadowView } from '../../plugins/deploy-workflows/view.ts';
 
 
 function throwsCode(fn: () => unknown, code: string, message?: RegExp) {
   assert.throws(fn, (e: unknown) => e instanceof TenementError && e.code === code && (!message || message.test(e.message)));
 }
 
-function operation(over: Partial<Operation> = {}): Operation {
+function operation(over: Partial<OperationView> = {}): OperationView {
   return {
-    id: 'op-1', kind: 'deploy', service: 'api', params: { service: 'api', version: 'v2' }, status: 'running',
+    id: 1, kind: 'deploy', service: 'api', params: { service: 'api', version: 'v2' }, status: 'running',
     started_at: '2025-01-01T12:00:00.000Z', finished_at: null, steps: [], error: null, ...over,
   };
 }
@@ -105,8 +105,8 @@ test('times: local YYYY-MM-DD HH:MM:SS, steps as [HH:MM:SS] message, elapsed', (
 });
 
 test('formatHistory: TIME SERVICE KIND OUTCOME DETAIL, newest last', () => {
-  const entry = (at: string, kind: HistoryEntry['kind'], outcome: HistoryEntry['outcome'], detail: string, service = 'api'): HistoryEntry =>
-    ({ id: at, at, service, kind, outcome, detail, data: {} });
+  const entry = (at: string, kind: HistoryEntryView['kind'], outcome: HistoryEntryView['outcome'], detail: string, service = 'api'): HistoryEntryView =>
+    ({ id: Date.parse(at), at, service, kind, outcome, detail, data: {} });
   const out = formatHistory([
     entry('2025-01-01T12:05:00Z', 'rollback', 'rolled-back', 'rolled back api:v3: error rate 4.1% above 1%'),
     entry('2025-01-01T12:00:00Z', 'deploy', 'ok', 'deployed api:v2 (weight 100)'),
@@ -122,7 +122,7 @@ test('formatHistory: TIME SERVICE KIND OUTCOME DETAIL, newest last', () => {
   assert.equal(formatHistory([]), 'TIME                SERVICE  KIND         OUTCOME     DETAIL\n');
 });
 
-const SHADOW: ShadowStatus = {
+const SHADOW: ShadowView = {
   service: 'api', to: 'v2', percent: 10, active: true, started_at: '2025-01-01T12:00:00Z', mirrored: 1200, skipped: 35,
   compared: 1190, status_mismatches: 2, shadow_errors: 0, stable_mean_ms: 12.34, shadow_mean_ms: 14.1, latency_diff_ms: 1.76,
 };
@@ -161,7 +161,7 @@ test('formatOperation (rollout status), summary and failure', () => {
   assert.equal(formatOperation(running), [
     'kind      rollout',
     'target    api:v2',
-    'id        op-1',
+    'id        1',
     'status    running',
     'started   2025-01-01 12:00:00',
     'finished  -',
@@ -193,10 +193,10 @@ test('formatOperation (rollout status), summary and failure', () => {
 // ---------------------------------------------------------------- following an operation
 
 /** An operation that gains one step per poll and succeeds (or ends `end`) after `n` steps. */
-function scripted(n: number, end: Operation['status'] = 'succeeded') {
+function scripted(n: number, end: OperationView['status'] = 'succeeded') {
   let polls = 0;
   const at = (i: number) => new Date(Date.UTC(2025, 0, 1, 12, 0, i)).toISOString();
-  return async (id: string): Promise<Operation> => {
+  return async (id: number): Promise<OperationView> => {
     polls++;
     const steps = Array.from({ length: Math.min(polls, n) }, (_, i) => ({ at: at(i + 1), message: `step ${i + 1}` }));
     const done = polls >= n;
@@ -236,7 +236,7 @@ test('followOperation, silent; a short outage of the server is waited out, a lon
   const s = sink(true);
   let calls = 0;
   const get = scripted(2);
-  const flaky = (id: string) => (++calls === 1 ? Promise.reject(Object.assign(new Error('down'), { code: 'TEN_ERR_CLI_SERVER_UNREACHABLE' })) : get(id));
+  const flaky = (id: number) => (++calls === 1 ? Promise.reject(Object.assign(new Error('down'), { code: 'TEN_ERR_CLI_SERVER_UNREACHABLE' })) : get(id));
   assert.equal((await followOperation(operation(), flaky, { mode: 'silent', out: s.out, pollMs: 1 })).status, 'succeeded');
   assert.equal(s.text(), '');
   const down = () => Promise.reject(Object.assign(new Error('down'), { code: 'TEN_ERR_CLI_SERVER_UNREACHABLE' }));
