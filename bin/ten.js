@@ -2,6 +2,7 @@
 // Launcher for the `ten` binary. Runs the bundle dist/main.js (scripts/build-cli.mjs, built by
 // `npm install`) when it is newer than every source file it was built from; otherwise registers
 // tsx and loads the TypeScript sources directly, so an edited checkout never runs stale code.
+// Either way third-party plugins import the running copy's core as 'tenement' (core/module-hooks.mjs).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

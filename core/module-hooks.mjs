@@ -79,7 +79,8 @@ export async function load(url, context, nextLoad) {
  *  top-level await do not). A file that compiles as neither fails later with its SyntaxError. */
 function isCommonJs(source, filename) {
   try {
-    compileFunction(source, ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
+    // a leading BOM or #! line is no syntax error to Node's CommonJS loader, which drops them
+    compileFunction(source.replace(/^\uFEFF?#![^\n]*/, ''), ['exports', 'require', 'module', '__filename', '__dirname'], { filename });
     return true;
   } catch (err) {
     if (err instanceof SyntaxError) return false;

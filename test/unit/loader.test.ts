@@ -341,6 +341,7 @@ export default definePlugin(${def('surface')});\n`,
   'plain.mjs': `export default ${def('plain-mjs')};\n`,
   'commonjs.js': `module.exports = ${def('commonjs')};\n`,
   'commonjs.cjs': `module.exports = ${def('commonjs-cjs')};\n`,
+  'shebang.js': `#!/usr/bin/env node\nmodule.exports = ${def('shebang')};\n`,
   'exports-fields.js': `exports.name = 'exports-fields';\nexports.create = () => ({ apply() {} });\n`,
   'commonjs-import.js': `module.exports = {
   name: 'commonjs-import',
@@ -404,10 +405,11 @@ describe('plugins as users write them, in a folder without package.json', () => 
     assert.equal((await load('./plain.mjs')).name, 'plain-mjs');
   });
 
-  test('CommonJS: module.exports in .js and .cjs, exports.* fields, and import(\'tenement\') from CommonJS', async () => {
+  test('CommonJS: module.exports in .js and .cjs, exports.* fields, a #! line, and import(\'tenement\') from CommonJS', async () => {
     assert.equal((await load('./commonjs.js')).name, 'commonjs');
     assert.equal((await load('./commonjs.cjs')).name, 'commonjs-cjs');
     assert.equal((await load('./exports-fields.js')).name, 'exports-fields');
+    assert.equal((await load('./shebang.js')).name, 'shebang', 'a #! line is no ES module syntax');
     const out: { TenementError?: unknown } = {};
     await (await load('./commonjs-import.js')).create({}).apply(out as never);
     assert.equal(out.TenementError, TenementError);
