@@ -1,12 +1,17 @@
 // The management API on the {domain} host: instances (spawn, stop, restart, list, get, weight,
-// health). JSON in and out, bodies JSON-schema validated, every route but /health behind the token.
+// health). JSON in and out, every route but /health behind the token. Params, query strings and
+// bodies are TypeBox schemas checked by the shared ajv (core/schema.ts, requestValidator): a bad
+// name or weight is refused with its own code before a handler runs; handlers' types come from
+// the same schemas.
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { verifyBearer } from './auth.ts';
-import { serviceOf } from './config-schema.ts';
+import { DNS_LABEL, serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { HealthChecker } from './health.ts';
-import { assertName, assertWeight, type Registry } from './registry.ts';
+import type { Registry } from './registry.ts';
+import { requestValidator } from './schema.ts';
 import type { Store } from './store.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { Instance, TenementConfig } from './types.ts';
@@ -23,12 +28,22 @@ export interface ApiDeps {
 }
 
 const PUBLIC = new Set(['/health', '/']);
-const instanceParams = { type: 'object', properties: { service: { type: 'string' }, id: { type: 'string' } } };
-const body = (properties: Record<string, object>, required: string[]) =>
-  ({ type: 'object', properties, required, additionalProperties: false });
 
-/** Install the error/404 handlers, the token check and the API header on the root instance. */
+/** A service name or instance id: a DNS label, else 400 TEN_ERR_API_INVALID_NAME. */
+const Name = (kind: 'service' | 'id') => Type.String({ pattern: DNS_LABEL.source, title: kind, errorCode: 'TEN_ERR_API_INVALID_NAME' });
+/** A traffic weight: a whole number from 0 to 100, else 400 TEN_ERR_API_INVALID_WEIGHT. */
+const Weight = Type.Integer({ minimum: 0, maximum: 100, errorCode: 'TEN_ERR_API_INVALID_WEIGHT' });
+const InstanceParams = Type.Object({ service: Name('service'), id: Name('id') });
+const ListQuery = Type.Object({ service: Type.Optional(Name('service')) });
+/** POST /api/instances; without `weight` the service's own weight applies. */
+const SpawnBody = Type.Object({ service: Name('service'), id: Name('id'), weight: Type.Optional(Weight) }, { additionalProperties: false });
+const WeightBody = Type.Object({ weight: Weight }, { additionalProperties: false });
+type InstanceRoute = { Params: Static<typeof InstanceParams> };
+
+/** Install the schema validator, the error/404 handlers, the token check and the API header on the
+ *  root instance (plugin routes registered under it inherit them). */
 export function installApiBase(app: FastifyInstance, d: ApiDeps): void {
+  app.setValidatorCompiler(requestValidator);
   app.addHook('onRequest', async (_req, reply) => { reply.header(API_HEADER, d.version); });
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0];
@@ -55,12 +70,7 @@ export function installApiBase(app: FastifyInstance, d: ApiDeps): void {
 
 export function managementApi(d: ApiDeps): FastifyPluginAsync {
   const { registry, supervisor, config, log } = d;
-  const find = (p: unknown): Instance => {
-    const { service, id } = p as { service: string; id: string };
-    assertName('service', service);
-    assertName('id', id);
-    return registry.require(service, id);
-  };
+  const find = (p: Static<typeof InstanceParams>): Instance => registry.require(p.service, p.id);
   return async (app) => {
     app.get('/health', async () => ({ status: 'ok', version: d.version }));
     app.get('/', async (_req, reply) => reply.type('text/html').send(placeholderPage(d.version)));
@@ -71,51 +81,44 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
       })),
     }));
 
-    app.get('/api/instances', { schema: { querystring: { type: 'object', properties: { service: { type: 'string' } } } } },
-      async (req) => ({ instances: registry.list((req.query as { service?: string }).service).map(viewInstance) }));
+    app.get<{ Querystring: Static<typeof ListQuery> }>('/api/instances', { schema: { querystring: ListQuery } },
+      async (req) => ({ instances: registry.list(req.query.service).map(viewInstance) }));
 
-    app.post('/api/instances', {
-      schema: { body: body({ service: { type: 'string' }, id: { type: 'string' }, weight: {} }, ['service', 'id']) },
-    }, async (req, reply) => {
-      const b = req.body as { service: string; id: string; weight?: unknown };
-      assertName('service', b.service);
-      assertName('id', b.id);
+    app.post<{ Body: Static<typeof SpawnBody> }>('/api/instances', { schema: { body: SpawnBody } }, async (req, reply) => {
+      const b = req.body;
       const svc = serviceOf(config, b.service);
       if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [b.service]);
-      const weight = b.weight ?? svc.weight;
-      assertWeight(weight);
-      const inst = registry.create(b.service, b.id, weight);
+      const inst = registry.create(b.service, b.id, b.weight ?? svc.weight);
       supervisor.start(inst, 'spawned').catch((err) => log.error({ err, instance: inst.key }, 'start failed'));
       return reply.code(201).send(viewInstance(inst));
     });
 
-    app.get('/api/instances/:service/:id', { schema: { params: instanceParams } }, async (req) => viewInstance(find(req.params)));
+    app.get<InstanceRoute>('/api/instances/:service/:id', { schema: { params: InstanceParams } }, async (req) => viewInstance(find(req.params)));
 
-    app.delete('/api/instances/:service/:id', { schema: { params: instanceParams } }, async (req) => {
+    app.delete<InstanceRoute>('/api/instances/:service/:id', { schema: { params: InstanceParams } }, async (req) => {
       const inst = find(req.params);
       await supervisor.stop(inst, 'stopped', 'stopped via API');
       registry.remove(inst);
       return viewInstance(inst);
     });
 
-    app.post('/api/instances/:service/:id/restart', { schema: { params: instanceParams } }, async (req) => {
+    app.post<InstanceRoute>('/api/instances/:service/:id/restart', { schema: { params: InstanceParams } }, async (req) => {
       const inst = find(req.params);
       await supervisor.restart(inst, 'restarted via API');
       return viewInstance(inst);
     });
 
-    app.put('/api/instances/:service/:id/weight', {
-      schema: { params: instanceParams, body: body({ weight: {} }, ['weight']) },
+    app.put<InstanceRoute & { Body: Static<typeof WeightBody> }>('/api/instances/:service/:id/weight', {
+      schema: { params: InstanceParams, body: WeightBody },
     }, async (req) => {
       const inst = find(req.params);
-      const { weight } = req.body as { weight: unknown };
-      assertWeight(weight);
+      const { weight } = req.body;
       registry.setWeight(inst, weight, 'ten weight');
       log.info({ instance: inst.key, weight }, 'weight set');
       return viewInstance(inst);
     });
 
-    app.post('/api/instances/:service/:id/health', { schema: { params: instanceParams } }, async (req) => {
+    app.post<InstanceRoute>('/api/instances/:service/:id/health', { schema: { params: InstanceParams } }, async (req) => {
       const inst = find(req.params);
       return { instance: viewInstance(inst), probe: await d.health.probe(inst) };
     });

@@ -7,43 +7,62 @@ import { viewHistory, viewOp } from './journal.ts';
 import { rollout, type RolloutParams } from './rollout.ts';
 import { viewShadow, type Shadows } from './shadow.ts';
 import type { Counters } from './stats.ts';
-import { TenementError, assertName, assertWeight } from '../../core/index.ts';
+import { DNS_LABEL, type Static, TenementError, Type } from '../../core/index.ts';
 
-const obj = (properties: Record<string, object>, required: string[]) => ({ type: 'object', properties, required, additionalProperties: false });
-const str = { type: 'string' };
-const num = { type: 'number' };
-const invalid = (what: string, why: string) => new TenementError('TEN_ERR_WORKFLOW_INVALID', [what, why]);
+// Every parameter is a TypeBox schema, checked before the handler runs (the management API's
+// validator, core/schema.ts): a failure is a 400 with the `errorCode` of the failing value's
+// schema, saying what is expected (`description`), else TEN_ERR_API_BAD_REQUEST. The handlers'
+// types are the schemas' static types.
+const Name = (kind: 'service' | 'id') => Type.String({ pattern: DNS_LABEL.source, title: kind, errorCode: 'TEN_ERR_API_INVALID_NAME' });
+const Weight = Type.Integer({ minimum: 0, maximum: 100, errorCode: 'TEN_ERR_API_INVALID_WEIGHT' });
+/** A workflow parameter: any failure is TEN_ERR_WORKFLOW_INVALID "invalid <key>: <value>: <description>". */
+const param = <T extends object>(schema: T, description: string) => ({ ...schema, errorCode: 'TEN_ERR_WORKFLOW_INVALID', description });
+const Seconds = Type.Number(param({ exclusiveMinimum: 0, maximum: 86_400 }, 'must be seconds > 0, at most 86400'));
+
+const DeployBody = Type.Object({
+  service: Name('service'), version: Name('id'), weight: Type.Optional(Weight), timeout: Type.Optional(Seconds),
+  strategy: Type.Optional(Type.Unsafe<'replace' | 'rolling'>({ type: 'string', enum: ['replace', 'rolling'] })),
+  batch: Type.Optional(Type.Integer(param({ minimum: 1 }, 'must be a whole number ≥ 1'))),
+}, { additionalProperties: false });
+const RouteBody = Type.Object({ service: Name('service'), from: Name('id'), to: Name('id'), force: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+const RolloutBody = Type.Object({
+  service: Name('service'), to: Name('id'),
+  // strictly increasing: checked by the handler (JSON Schema cannot say it)
+  steps: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), param({ minItems: 1 }, 'whole numbers from 1 to 100, increasing')),
+  interval: Seconds, timeout: Type.Optional(Seconds),
+  max_error_rate: Type.Optional(Type.Number(param({ minimum: 0, maximum: 1 }, 'must be from 0 to 1'))),
+  max_p99_ms: Type.Optional(Type.Number(param({ exclusiveMinimum: 0 }, 'must be > 0'))),
+}, { additionalProperties: false });
+const ShadowBody = Type.Object({
+  service: Name('service'), to: Name('id'), percent: Type.Optional(Type.Number(param({ exclusiveMinimum: 0, maximum: 100 }, 'must be > 0 and ≤ 100'))),
+}, { additionalProperties: false });
+const ServiceParams = Type.Object({ service: Name('service') });
+const OperationParams = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) });
+const HistoryQuery = Type.Object({
+  service: Type.Optional(Name('service')),
+  limit: Type.Optional(Type.String(param({ pattern: '^(?:[1-9][0-9]{0,3}|10000)$' }, 'a whole number from 1 to 10000'))),
+});
+type ServiceRoute = { Params: Static<typeof ServiceParams> };
 
 export function workflowRoutes(e: Engine, counters: Counters, shadows: Shadows): FastifyPluginAsync {
   const { config } = e.ctx;
+  /** A service of the config (its name is a DNS label already), else 404. */
   const service = (name: string) => {
-    assertName('service', name);
     if (!Object.hasOwn(config.services, name)) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [name]);
     return name;
   };
-  const seconds = (what: string, v: unknown, dflt: number) => {
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !(v > 0) || v > 86_400) throw invalid(what, `${JSON.stringify(v)}: must be seconds > 0`);
-    return v;
-  };
   return async (app) => {
-    app.post('/api/workflows/deploy', {
-      schema: { body: obj({ service: str, version: str, weight: {}, timeout: {}, strategy: { enum: ['replace', 'rolling'] }, batch: {} }, ['service', 'version']) },
-    }, async (req, reply) => {
-      const b = req.body as { service: string; version: string; weight?: unknown; timeout?: unknown; strategy?: string; batch?: unknown };
+    app.post<{ Body: Static<typeof DeployBody> }>('/api/workflows/deploy', { schema: { body: DeployBody } }, async (req, reply) => {
+      const b = req.body;
       const svc = service(b.service);
-      assertName('id', b.version);
-      const timeout = seconds('timeout', b.timeout, 30);
+      const timeout = b.timeout ?? 30;
       if (b.strategy === 'rolling') {
-        const batch = b.batch ?? 1;
-        if (!Number.isInteger(batch) || (batch as number) < 1) throw invalid('batch', `${JSON.stringify(batch)}: must be a whole number ≥ 1`);
-        const p = { service: svc, version: b.version, timeout, batch: batch as number };
+        const p = { service: svc, version: b.version, timeout, batch: b.batch ?? 1 };
         const op = e.begin('rolling', svc, p);
         void rolling(e, op, p);
         return reply.code(202).send({ operation: viewOp(op) });
       }
       const weight = b.weight ?? 100;
-      assertWeight(weight);
       if (e.ctx.registry.get(svc, b.version)) throw new TenementError('TEN_ERR_INSTANCE_EXISTS', [`${svc}:${b.version}`]);
       const p = { service: svc, version: b.version, weight, timeout };
       const op = e.begin('deploy', svc, p);
@@ -51,50 +70,40 @@ export function workflowRoutes(e: Engine, counters: Counters, shadows: Shadows):
       return reply.code(202).send({ operation: viewOp(op) });
     });
 
-    app.get('/api/workflows/operations/:id', async (req) => {
-      const op = e.journal.get(Number((req.params as { id: string }).id));
-      if (!op) throw new TenementError('TEN_ERR_WORKFLOW_NOT_FOUND', ['operation', (req.params as { id: string }).id]);
+    app.get<{ Params: Static<typeof OperationParams> }>('/api/workflows/operations/:id', { schema: { params: OperationParams } }, async (req) => {
+      const op = e.journal.get(Number(req.params.id));
+      if (!op) throw new TenementError('TEN_ERR_WORKFLOW_NOT_FOUND', ['operation', req.params.id]);
       return viewOp(op);
     });
 
-    app.post('/api/workflows/route', { schema: { body: obj({ service: str, from: str, to: str, force: { type: 'boolean' } }, ['service', 'from', 'to']) } }, async (req) => {
-      const b = req.body as { service: string; from: string; to: string; force?: boolean };
+    app.post<{ Body: Static<typeof RouteBody> }>('/api/workflows/route', { schema: { body: RouteBody } }, async (req) => {
+      const b = req.body;
       const svc = service(b.service);
-      assertName('id', b.from);
-      assertName('id', b.to);
       if (e.running(svc)) throw new TenementError('TEN_ERR_WORKFLOW_BUSY', [e.running(svc)!.kind, svc]);
       return { service: svc, weights: route(e, svc, b.from, b.to, b.force === true) };
     });
 
-    app.post('/api/workflows/rollout', {
-      schema: { body: obj({ service: str, to: str, steps: { type: 'array' }, interval: {}, max_error_rate: {}, max_p99_ms: {}, timeout: {} }, ['service', 'to', 'steps', 'interval']) },
-    }, async (req, reply) => {
-      const b = req.body as Record<string, unknown>;
-      const svc = service(b.service as string);
-      assertName('id', b.to as string);
-      const steps = b.steps as unknown[];
-      if (steps.length === 0 || !steps.every((s, k) => Number.isInteger(s) && (s as number) >= 1 && (s as number) <= 100 && (k === 0 || (s as number) > (steps[k - 1] as number)))) {
-        throw invalid('steps', `${JSON.stringify(steps)}: whole numbers from 1 to 100, increasing`);
+    app.post<{ Body: Static<typeof RolloutBody> }>('/api/workflows/rollout', { schema: { body: RolloutBody } }, async (req, reply) => {
+      const b = req.body;
+      const svc = service(b.service);
+      if (!b.steps.every((s, k) => k === 0 || s > b.steps[k - 1])) {
+        throw new TenementError('TEN_ERR_WORKFLOW_INVALID', ['steps', `${JSON.stringify(b.steps)}: whole numbers from 1 to 100, increasing`]);
       }
-      const rate = b.max_error_rate ?? 0.01;
-      if (typeof rate !== 'number' || rate < 0 || rate > 1) throw invalid('max_error_rate', `${JSON.stringify(rate)}: must be from 0 to 1`);
-      const p99 = b.max_p99_ms;
-      if (p99 !== undefined && (typeof p99 !== 'number' || !(p99 > 0))) throw invalid('max_p99_ms', `${JSON.stringify(p99)}: must be > 0`);
-      const p: RolloutParams = { service: svc, to: b.to as string, steps: steps as number[], interval: seconds('interval', b.interval, 30), max_error_rate: rate, max_p99_ms: p99 as number | undefined, timeout: seconds('timeout', b.timeout, 30) };
+      const p: RolloutParams = { service: svc, to: b.to, steps: b.steps, interval: b.interval, max_error_rate: b.max_error_rate ?? 0.01, max_p99_ms: b.max_p99_ms, timeout: b.timeout ?? 30 };
       const op = e.begin('rollout', svc, { ...p });
       void rollout(e, counters, op, p);
       return reply.code(202).send({ operation: viewOp(op) });
     });
 
-    app.get('/api/workflows/rollout/:service', async (req) => {
-      const svc = service((req.params as { service: string }).service);
+    app.get<ServiceRoute>('/api/workflows/rollout/:service', { schema: { params: ServiceParams } }, async (req) => {
+      const svc = service(req.params.service);
       const op = e.journal.latest('rollout', svc);
       if (!op) throw new TenementError('TEN_ERR_WORKFLOW_NOT_FOUND', ['rollout', svc]);
       return viewOp(op);
     });
 
-    app.post('/api/workflows/rollout/:service/abort', async (req) => {
-      const svc = service((req.params as { service: string }).service);
+    app.post<ServiceRoute>('/api/workflows/rollout/:service/abort', { schema: { params: ServiceParams } }, async (req) => {
+      const svc = service(req.params.service);
       const op = e.running(svc);
       if (!op || op.kind !== 'rollout') throw new TenementError('TEN_ERR_WORKFLOW_NOT_FOUND', ['running rollout', svc]);
       e.aborts.add(op.id);
@@ -102,27 +111,25 @@ export function workflowRoutes(e: Engine, counters: Counters, shadows: Shadows):
       return viewOp(e.journal.get(op.id)!);
     });
 
-    app.post('/api/workflows/shadow', { schema: { body: obj({ service: str, to: str, percent: {} }, ['service', 'to']) } }, async (req) => {
-      const b = req.body as { service: string; to: string; percent?: unknown };
+    app.post<{ Body: Static<typeof ShadowBody> }>('/api/workflows/shadow', { schema: { body: ShadowBody } }, async (req) => {
+      const b = req.body;
       const svc = service(b.service);
-      assertName('id', b.to);
       e.ctx.registry.require(svc, b.to);
       const percent = b.percent ?? 100;
-      if (typeof percent !== 'number' || !(percent > 0) || percent > 100) throw invalid('percent', `${JSON.stringify(percent)}: must be > 0 and ≤ 100`);
       const sh = shadows.start(svc, b.to, percent);
       e.journal.record(svc, 'shadow', 'ok', `mirroring ${percent}% of ${svc} to ${b.to}`, { to: b.to, percent });
       return viewShadow(sh);
     });
 
-    app.get('/api/workflows/shadow/:service', async (req) => {
-      const svc = service((req.params as { service: string }).service);
+    app.get<ServiceRoute>('/api/workflows/shadow/:service', { schema: { params: ServiceParams } }, async (req) => {
+      const svc = service(req.params.service);
       const sh = shadows.get(svc);
       if (!sh) throw new TenementError('TEN_ERR_WORKFLOW_NOT_FOUND', ['shadow', svc]);
       return viewShadow(sh);
     });
 
-    app.delete('/api/workflows/shadow/:service', async (req) => {
-      const svc = service((req.params as { service: string }).service);
+    app.delete<ServiceRoute>('/api/workflows/shadow/:service', { schema: { params: ServiceParams } }, async (req) => {
+      const svc = service(req.params.service);
       const sh = shadows.stop(svc);
       if (!sh) throw new TenementError('TEN_ERR_WORKFLOW_NOT_FOUND', ['shadow', svc]);
       const v = viewShadow(sh);
@@ -130,13 +137,9 @@ export function workflowRoutes(e: Engine, counters: Counters, shadows: Shadows):
       return v;
     });
 
-    app.get('/api/workflows/history', { schema: { querystring: { type: 'object', properties: { service: str, limit: str } } } }, async (req) => {
-      const q = req.query as { service?: string; limit?: string };
-      if (q.service !== undefined) assertName('service', q.service);
-      const limit = q.limit === undefined ? 100 : Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw invalid('limit', `${q.limit}: a whole number from 1 to 10000`);
-      return { entries: e.journal.history(q.service, limit).map(viewHistory) };
+    app.get<{ Querystring: Static<typeof HistoryQuery> }>('/api/workflows/history', { schema: { querystring: HistoryQuery } }, async (req) => {
+      const { service: svc, limit } = req.query;
+      return { entries: e.journal.history(svc, limit === undefined ? 100 : Number(limit)).map(viewHistory) };
     });
-    void num;
   };
 }

@@ -99,6 +99,24 @@ describe('bad config files', () => {
     });
   }
 
+  test('several errors in one file: ten config and ten serve print every one, each with its own line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ten-badcfg-'));
+    dirs.push(dir);
+    const file = join(dir, 'tenement.toml');
+    writeFileSync(file, '[settings]\nport = "80"\n\n[service.api]\ncommand = "node app.js"\nweight = 101\nwieght = 5\n\n[plugins.balancr]\nuse = "x"\n');
+    for (const args of [['config', '--config', file], ['serve', '--config', file, '--port', String(busyPort)]]) {
+      const r = await runCli(args, { TENEMENT_LOG_PRETTY: '0' }, dir);
+      assert.notEqual(r.code, 0, `ten ${args[0]} accepted the config:\n${r.stdout}${r.stderr}`);
+      // the first error as a single one reads, then the others, each with its code and line
+      assert.match(r.stderr, /^error TEN_ERR_CONFIG_INVALID_TYPE: settings\.port must be a whole number, got "80" \(tenement\.toml:2\)$/m, r.stderr);
+      assert.match(r.stderr, /^ {2}TEN_ERR_CONFIG_OUT_OF_RANGE: service\.api\.weight must be between 0 and 100, got 101 \(tenement\.toml:6\)$/m, r.stderr);
+      assert.match(r.stderr, /^ {2}TEN_ERR_CONFIG_UNKNOWN_KEY: unknown key service\.api\.wieght \(did you mean "weight"\?\) \(tenement\.toml:7\)$/m, r.stderr);
+      assert.match(r.stderr, /^ {2}TEN_ERR_PLUGIN_UNKNOWN_SLOT: unknown plugin slot plugins\.balancr \(did you mean "balancer"\?\) \(tenement\.toml:9\)$/m, r.stderr);
+      assert.match(r.stderr, /^ {2}hint: \S/m, r.stderr);
+      assert.doesNotMatch(r.stderr, STACK, `stack trace printed:\n${r.stderr}`);
+    }
+  });
+
   test('the same unknown key also stops ten serve (before it listens)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ten-badcfg-'));
     dirs.push(dir);
@@ -174,6 +192,18 @@ describe('bad input against a running server', () => {
     const v1 = await ten.api('GET', '/api/instances/api/v1');
     assert.equal(v1.status, 200, v1.body);
     assert.equal(v1.json().weight, 100);
+  });
+
+  test('a weight of 100,000 nested arrays → 400 TEN_ERR_API_INVALID_WEIGHT, not a 500 (stack overflow); nothing changes', async () => {
+    const deep = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`;
+    for (const path of ['/api/instances/api/x/weight', '/api/instances/api/v1/weight']) {
+      const r = await ten.api('PUT', path, `{"weight":${deep}}`);
+      assertError(r, 400, 'TEN_ERR_API_INVALID_WEIGHT', `nested weight on ${path}`);
+      assert.ok(r.body.length < 1000, `the value is shown shortened: ${r.body.slice(0, 300)}`);
+    }
+    assertError(await ten.api('POST', '/api/instances', `{"service":"api","id":"w2","weight":${deep}}`), 400, 'TEN_ERR_API_INVALID_WEIGHT', 'spawn with a nested weight');
+    assertError(await ten.api('GET', '/api/instances/api/w2'), 404, 'TEN_ERR_INSTANCE_NOT_FOUND', 'w2 not created');
+    assert.equal((await ten.api('GET', '/api/instances/api/v1')).json().weight, 100);
   });
 
   test('malformed bodies → 400 TEN_ERR_API_BAD_REQUEST', async () => {
