@@ -33,6 +33,8 @@ export class Supervisor implements InstanceControl {
   private gen = 0;
   /** The tail of the spawn queue (see serially()). */
   private spawning: Promise<unknown> = Promise.resolve();
+  /** Set by stopAll(): nothing is spawned any more, not even a start already queued. */
+  private closed = false;
 
   constructor(private readonly d: SupervisorDeps) {}
 
@@ -49,6 +51,7 @@ export class Supervisor implements InstanceControl {
    */
   async start(inst: Instance, reason: string, opts: { ready?: 'port' | 'health' } = {}): Promise<void> {
     const svc = this.service(inst);
+    if (this.closed) return; // shutting down: a late start (a plugin's, a timer's) spawns nothing
     this.clearTimer(inst);
     this.d.registry.transition(inst, 'starting', reason);
     const gen = ++this.gen;
@@ -111,7 +114,10 @@ export class Supervisor implements InstanceControl {
    * kept the listener from answering for 16 s; queued, requests are served between two spawns.
    */
   private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const turn = this.spawning.then(() => new Promise<void>((r) => setImmediate(r))).then(fn);
+    const turn = this.spawning.then(() => new Promise<void>((r) => setImmediate(r))).then(() => {
+      if (this.closed) throw new Error('ten serve is shutting down');
+      return fn();
+    });
     this.spawning = turn.catch(() => undefined);
     return turn;
   }
@@ -278,7 +284,9 @@ export class Supervisor implements InstanceControl {
     return this.d.registry.transition(inst, to, reason);
   }
 
+  /** Stop every instance, and spawn nothing from now on (a start still queued is dropped). */
   async stopAll(reason: string): Promise<void> {
+    this.closed = true;
     await Promise.all(this.d.registry.list().map((i) => this.stop(i, 'stopped', reason).catch((err) =>
       this.d.log.error({ instance: i.key, err }, 'stop failed'))));
   }
