@@ -25,7 +25,7 @@ export const ERRORS = {
   TEN_ERR_CONFIG_COMMAND: def(500, '%s: %s', 'commands are split like a shell would but never run through one: drop pipes, redirects and ;, or use args = [...]'),
   // plugins
   TEN_ERR_PLUGIN_NOT_FOUND: def(500, 'plugin %s not found (%s)', 'use a built-in name, a path starting with ./ relative to tenement.toml, or an installed npm package'),
-  TEN_ERR_PLUGIN_INVALID_EXPORT: def(500, 'plugin %s has an invalid export: %s', 'export default definePlugin({ name, create }) (see docs/plugins.md)'),
+  TEN_ERR_PLUGIN_INVALID_EXPORT: def(500, 'plugin %s has an invalid export: %s', 'fix what the message names: a plugin module default-exports definePlugin({ name, create }) and imports only from \'tenement\' (see docs/plugins.md)'),
   TEN_ERR_PLUGIN_UNKNOWN_SLOT: def(500, 'unknown plugin slot %s', 'slots are: balancer, isolation, scaler, workflows, metrics, extra'),
   TEN_ERR_PLUGIN_SLOT_MISMATCH: def(500, 'plugin %s %s, not %s', 'put the plugin under [plugins.<slot it provides>], or under [[plugins.extra]] if it provides none'),
   TEN_ERR_PLUGIN_SLOT_TAKEN: def(500, 'slot %s is already filled by %s; %s cannot fill it too', 'pick the plugin with [plugins.<slot>] use = "...", not under [[plugins.extra]]'),

@@ -137,7 +137,7 @@ function checkIsolationLevels(config: TenementConfig, plugins: LoadedPlugin[]): 
 /** Run `fn`; a TenementError it throws is pointed at the config table, like config errors are. */
 function located<T>(config: TenementConfig, entry: PluginEntry, fn: () => T): T {
   const point = (err: unknown): never => {
-    if (!(err instanceof TenementError)) throw err;
+    if (!(err instanceof TenementError) || err.details.line !== undefined) throw err; // already located
     Object.assign(err.details, { key: err.details.key ?? entry.where, line: entry.line, file: config.path });
     err.message += ` (${entry.where}${config.path && entry.line !== undefined ? `, ${basename(config.path)}:${entry.line}` : ''})`;
     throw err;

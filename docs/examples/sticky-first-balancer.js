@@ -65,7 +65,7 @@ export default definePlugin({
     return {
       apply(ctx) {
         ctx.log.info({ max_inflight: maxInflight }, 'sticky-first balancing');
-        ctx.hooks.selectInstance.tap('sticky-first-balancer', (candidates) => {
+        ctx.hooks.selectInstance.tap(ctx.name, (candidates) => {
           const pick = pickStickyFirst(candidates, maxInflight);
           if (pick === undefined) return undefined;
           const primary = candidates.reduce((p, c) => (byPriority(c, p) < 0 ? c : p)).key;
