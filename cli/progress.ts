@@ -4,6 +4,7 @@
 //   rewritten in place; each step that is over is printed as its own line `[12:00:01] message`;
 // - otherwise: each new step as a plain line `[12:00:01] message`;
 // - with --json: nothing until the end, then the final Operation.
+import { sleep } from '../core/wait.ts';
 import type { Client } from './client.ts';
 import { formatOperationSummary, formatStep, operationLabel } from './table.ts';
 import type { OperationView } from '../plugins/deploy-workflows/view.ts';
@@ -43,7 +44,7 @@ export async function followOperation(first: OperationView, get: (id: number) =>
   try {
     view.update(op);
     while (op.status === 'running') {
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? POLL_MS));
+      await sleep(opts.pollMs ?? POLL_MS);
       try {
         op = await get(op.id);
         lastOk = Date.now();

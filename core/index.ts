@@ -28,3 +28,4 @@ export { assertName, assertWeight } from './registry.ts';
 export { parseHost } from './router.ts';
 export { describeExit } from './process.ts';
 export { httpTarget, instanceAddress, type Address } from './net.ts';
+export { sleep, waitUntil, type WaitOptions } from './wait.ts';

@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { TenementError } from '../../core/errors.ts';
+import { sleep } from '../../core/wait.ts';
 import { parseInstanceRef, parseWeight, type InstanceRef } from '../instance-ref.ts';
 import type { InstanceView } from '../../core/view.ts';
 import { ApiCommand } from './base.ts';
@@ -53,7 +54,7 @@ export class SpawnCommand extends ApiCommand {
     const deadline = Date.now() + WAIT_MS;
     let inst = first;
     while (!SETTLED.has(inst.state) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await sleep(POLL_MS);
       inst = await this.client.get(ref);
     }
     return inst;

@@ -5,7 +5,7 @@
 import { asError, type Engine } from './engine.ts';
 import type { Operation } from './journal.ts';
 import { proportional, type Counters } from './stats.ts';
-import { TenementError, describeExit, type Instance } from '../../core/index.ts';
+import { TenementError, describeExit, sleep, waitUntil, type Instance } from '../../core/index.ts';
 
 export interface RolloutParams {
   service: string; to: string; steps: number[]; interval: number;
@@ -86,7 +86,7 @@ async function watchStep(e: Engine, counters: Counters, op: Operation, p: Rollou
       const breach = judge(counters, p, canary, stable, last);
       if (breach) return breach;
       if (last || e.aborts.has(op.id) || e.closing) return undefined;
-      await new Promise((r) => setTimeout(r, Math.min(CHECK_EVERY_MS, Math.max(0, end - Date.now()))));
+      await sleep(Math.min(CHECK_EVERY_MS, Math.max(0, end - Date.now())));
     }
   } finally {
     counters.unwatch([canary.key, ...stable.map((i) => i.key)]);
@@ -126,12 +126,10 @@ function stableInstances(e: Engine, service: string, weights: Record<string, num
 }
 
 async function waitRunning(e: Engine, service: string, id: string, timeoutS: number): Promise<void> {
-  const deadline = Date.now() + timeoutS * 1000;
-  for (;;) {
+  const running = await waitUntil(() => {
     const inst = e.ctx.registry.get(service, id);
-    if (inst?.state === 'running') return;
     if (inst && (inst.state === 'failed' || inst.state === 'stopped')) throw new TenementError('TEN_ERR_WORKFLOW_NOT_HEALTHY', [inst.key, inst.state]);
-    if (!inst || Date.now() > deadline) throw new TenementError('TEN_ERR_WORKFLOW_TIMEOUT', [`${service}:${id}`, timeoutS]);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    return inst?.state === 'running';
+  }, { deadline: Date.now() + timeoutS * 1000, alive: () => e.ctx.registry.get(service, id) !== undefined, firstDelayMs: 50, slowAfterMs: Infinity });
+  if (!running) throw new TenementError('TEN_ERR_WORKFLOW_TIMEOUT', [`${service}:${id}`, timeoutS]);
 }
