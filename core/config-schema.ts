@@ -210,7 +210,7 @@ export class TomlPositions {
 
   /** The lines of everything under `p`, keyed by the dotted key relative to it (`max_inflight`, `a.b[0]`). */
   under(p: TomlPath): Record<string, number> {
-    const prefix = joinPath(p) + '\u0000';
+    const prefix = p.length === 0 ? '' : joinPath(p) + '\u0000';
     const out: Record<string, number> = {};
     for (const [k, at] of this.lines) if (k.startsWith(prefix)) out[formatKey(at.p.slice(p.length))] = at.line;
     return out;

@@ -145,7 +145,7 @@ export function parseConfig(text: string, file: string): TenementConfig {
     }
   }
   list.throwIfAny();
-  return { path: abs, dir, settings: { ...s }, services, instances, plugins: plugins(f.plugins, at, abs) };
+  return { path: abs, dir, settings: { ...s }, services, instances, plugins: plugins(f.plugins, at, abs), lines: at.under([]) };
 }
 
 /** [service.NAME] → ServiceConfig, reporting what the schema cannot check. Only used when no error was found. */

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { TenementError } from './errors.ts';
 import { importPlugin, LOAD_TIMEOUT_MS, withTimeout } from './import-plugin.ts';
 import { validatePluginOptions } from './schema.ts';
-import { isDnsLabel } from './config-schema.ts';
+import { formatKey, isDnsLabel } from './config-schema.ts';
 import { SLOTS, type PluginDefinition, type PluginInstance, type Slot } from './plugin.ts';
 import type { PluginEntry, TenementConfig } from './types.ts';
 
@@ -128,9 +128,13 @@ function checkIsolationLevels(config: TenementConfig, plugins: LoadedPlugin[]): 
   if (isolation?.provides !== 'isolation') return;
   for (const svc of Object.values(config.services)) {
     if (isolation.levels.includes(svc.isolation)) continue;
-    throw new TenementError('TEN_ERR_CONFIG_INVALID_VALUE', [`service.${svc.name}.isolation`,
+    const key = formatKey(['service', svc.name, 'isolation']);
+    const line = config.lines?.[key] ?? config.lines?.[formatKey(['service', svc.name])];
+    const err = new TenementError('TEN_ERR_CONFIG_INVALID_VALUE', [key,
       `is "${svc.isolation}", but the isolation plugin ${isolation.name} serves ${isolation.levels.map((l) => `"${l}"`).join(', ')}`],
-    { key: `service.${svc.name}.isolation`, file: config.path });
+    { key, line, file: config.path });
+    if (config.path && line !== undefined) err.message += ` (${basename(config.path)}:${line})`;
+    throw err;
   }
 }
 

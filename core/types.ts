@@ -120,6 +120,9 @@ export interface TenementConfig {
     slots: Record<string, PluginEntry | false>;
     extra: PluginEntry[];
   };
+  /** Line in the file of every key, table and array element, by dotted key (`service.api.isolation`),
+   *  for checks made after parsing (the plugin loader's) to name their line too. */
+  lines?: Record<string, number>;
 }
 
 // ---------------------------------------------------------------- instances
