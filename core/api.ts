@@ -5,13 +5,14 @@
 // the same schemas.
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import { verifyBearer } from './auth.ts';
-import { DNS_LABEL, serviceOf } from './config-schema.ts';
+import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { HealthChecker } from './health.ts';
 import type { Registry } from './registry.ts';
-import { requestValidator } from './schema.ts';
+import { NameSchema, requestValidator, WeightSchema } from './schema.ts';
 import type { Store } from './store.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { Instance, TenementConfig } from './types.ts';
@@ -29,10 +30,8 @@ export interface ApiDeps {
 
 const PUBLIC = new Set(['/health', '/']);
 
-/** A service name or instance id: a DNS label, else 400 TEN_ERR_API_INVALID_NAME. */
-const Name = (kind: 'service' | 'id') => Type.String({ pattern: DNS_LABEL.source, title: kind, errorCode: 'TEN_ERR_API_INVALID_NAME' });
-/** A traffic weight: a whole number from 0 to 100, else 400 TEN_ERR_API_INVALID_WEIGHT. */
-const Weight = Type.Integer({ minimum: 0, maximum: 100, errorCode: 'TEN_ERR_API_INVALID_WEIGHT' });
+const Name = NameSchema;
+const Weight = WeightSchema;
 const InstanceParams = Type.Object({ service: Name('service'), id: Name('id') });
 const ListQuery = Type.Object({ service: Type.Optional(Name('service')) });
 /** POST /api/instances; without `weight` the service's own weight applies. */
@@ -40,9 +39,15 @@ const SpawnBody = Type.Object({ service: Name('service'), id: Name('id'), weight
 const WeightBody = Type.Object({ weight: Weight }, { additionalProperties: false });
 type InstanceRoute = { Params: Static<typeof InstanceParams> };
 
-/** Install the schema validator, the error/404 handlers, the token check and the API header on the
- *  root instance (plugin routes registered under it inherit them). */
-export function installApiBase(app: FastifyInstance, d: ApiDeps): void {
+/**
+ * The base every management route builds on, the core's and the plugins': the schema validator,
+ * the error and 404 handlers, the token check and the API header. Wrapped with fastify-plugin so
+ * that it breaks encapsulation on purpose: registered on the root instance, it applies to every
+ * route registered after it, in any child context (plugins' ctx.http.register included).
+ */
+export const apiBase = fp<ApiDeps>(async (app, d) => installApiBase(app, d), { name: 'tenement-api-base', fastify: '5.x' });
+
+function installApiBase(app: FastifyInstance, d: ApiDeps): void {
   app.setValidatorCompiler(requestValidator);
   app.addHook('onRequest', async (_req, reply) => { reply.header(API_HEADER, d.version); });
   app.addHook('onRequest', async (req) => {

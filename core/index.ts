@@ -14,6 +14,7 @@ export type { Builtins } from './loader.ts';
 export { CORE_TAP, HOOK_POLICY, STAGE, type HookName, type Hooks } from './hooks.ts';
 // schemas for options (one source: JSON Schema built with TypeBox, checked by ajv)
 export { Type, type Static, type TSchema } from '@sinclair/typebox';
+export { NameSchema, WeightSchema } from './schema.ts';
 // errors
 export { ERRORS, TenementError, type ErrorCode } from './errors.ts';
 // data shapes

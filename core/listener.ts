@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
-import { installApiBase, managementApi, type ApiDeps } from './api.ts';
+import { apiBase, managementApi, type ApiDeps } from './api.ts';
 import { AUTHORITY, BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
@@ -191,10 +191,9 @@ export async function createListener(d: {
   const app = Fastify({
     logger: false,
     serverFactory: (h) => { fastifyHandler = h; return server; },
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
     bodyLimit: 1024 * 1024,
   });
-  installApiBase(app, d.api);
+  await app.register(apiBase, d.api);
   await app.register(managementApi(d.api));
   for (const r of d.routes) await app.register(r);
   await app.ready();

@@ -3,8 +3,9 @@
 // turns ajv's errors into TenementErrors: all the errors of a config file or an options table at
 // once (ErrorList), or the coded 400 of a request (requestValidator).
 import { basename } from 'node:path';
+import { Type } from '@sinclair/typebox';
 import AjvMod, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { describe, didYouMean, formatKey, type TomlPath } from './config-schema.ts';
+import { describe, didYouMean, DNS_LABEL, formatKey, type TomlPath } from './config-schema.ts';
 import { type ErrorCode, TenementError } from './errors.ts';
 import type { PluginEntry } from './types.ts';
 
@@ -17,6 +18,12 @@ const Ajv = ((AjvMod as unknown as { default?: unknown }).default ?? AjvMod) as 
  *  value is reported with (see requestValidator). */
 export const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: false, strictNumbers: true, verbose: true, addUsedSchema: false });
 ajv.addKeyword({ keyword: 'errorCode', schemaType: 'string' });
+
+/** A service name or instance id in an API request: a DNS label, else 400 TEN_ERR_API_INVALID_NAME
+ *  (`kind` names it in the message). Plugins' routes use it too (it is on the public surface). */
+export const NameSchema = (kind: 'service' | 'id') => Type.String({ pattern: DNS_LABEL.source, title: kind, errorCode: 'TEN_ERR_API_INVALID_NAME' });
+/** A traffic weight in an API request: a whole number from 0 to 100, else 400 TEN_ERR_API_INVALID_WEIGHT. */
+export const WeightSchema = Type.Integer({ minimum: 0, maximum: 100, errorCode: 'TEN_ERR_API_INVALID_WEIGHT' });
 
 const compiled = new WeakMap<object, ValidateFunction>();
 

@@ -7,14 +7,14 @@ import { viewHistory, viewOp } from './journal.ts';
 import { rollout, type RolloutParams } from './rollout.ts';
 import { viewShadow, type Shadows } from './shadow.ts';
 import type { Counters } from './stats.ts';
-import { DNS_LABEL, type Static, TenementError, Type } from '../../core/index.ts';
+import { NameSchema, type Static, TenementError, Type, waitUntil, WeightSchema } from '../../core/index.ts';
 
 // Every parameter is a TypeBox schema, checked before the handler runs (the management API's
 // validator, core/schema.ts): a failure is a 400 with the `errorCode` of the failing value's
 // schema, saying what is expected (`description`), else TEN_ERR_API_BAD_REQUEST. The handlers'
 // types are the schemas' static types.
-const Name = (kind: 'service' | 'id') => Type.String({ pattern: DNS_LABEL.source, title: kind, errorCode: 'TEN_ERR_API_INVALID_NAME' });
-const Weight = Type.Integer({ minimum: 0, maximum: 100, errorCode: 'TEN_ERR_API_INVALID_WEIGHT' });
+const Name = NameSchema;
+const Weight = WeightSchema;
 /** A workflow parameter: any failure is TEN_ERR_WORKFLOW_INVALID "invalid <key>: <value>: <description>". */
 const param = <T extends object>(schema: T, description: string) => ({ ...schema, errorCode: 'TEN_ERR_WORKFLOW_INVALID', description });
 const Seconds = Type.Number(param({ exclusiveMinimum: 0, maximum: 86_400 }, 'must be seconds > 0, at most 86400'));
@@ -107,7 +107,7 @@ export function workflowRoutes(e: Engine, counters: Counters, shadows: Shadows):
       const op = e.running(svc);
       if (!op || op.kind !== 'rollout') throw new TenementError('TEN_ERR_WORKFLOW_NOT_FOUND', ['running rollout', svc]);
       e.aborts.add(op.id);
-      for (let i = 0; i < 200 && e.running(svc) === op; i++) await new Promise((r) => setTimeout(r, 25));
+      await waitUntil(() => e.running(svc) !== op, { deadline: Date.now() + 5000, firstDelayMs: 25, slowAfterMs: Infinity });
       return viewOp(e.journal.get(op.id)!);
     });
 
