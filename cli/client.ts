@@ -9,7 +9,7 @@ import { TenementError, tenErr } from '../core/errors.ts';
 import { API_HEADER, type HealthView, type InstanceView } from '../core/view.ts';
 import { instancePath, type InstanceRef } from './instance-ref.ts';
 
-export const DEFAULT_SERVER = 'http://localhost:8080';
+const DEFAULT_SERVER = 'http://localhost:8080';
 
 /** An error answered by the server ({code, message, hint}), relayed as is. */
 export class ApiError extends Error {

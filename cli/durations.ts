@@ -68,7 +68,7 @@ export function parseSteps(raw: string): number[] {
   return steps;
 }
 
-export interface VersionRef {
+interface VersionRef {
   service: string;
   version: string;
   /** "service:version", the key of the instance the version runs as. */

@@ -17,7 +17,7 @@ import { VersionCommand } from './commands/version.ts';
 import { WeightCommand } from './commands/weight.ts';
 import { packageVersion } from './output.ts';
 
-export function buildCli(): Cli {
+function buildCli(): Cli {
   // Colours only on a terminal (clipanion 3.2 alone would also colour piped output), never with NO_COLOR.
   const enableColors = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   const cli = new Cli({ binaryLabel: 'tenement', binaryName: 'ten', binaryVersion: packageVersion(), enableColors });

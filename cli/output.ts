@@ -17,7 +17,7 @@ function isCoded(e: unknown): e is CodedError {
   return typeof code === 'string' && code.startsWith('TEN_ERR_');
 }
 
-export function formatError(err: unknown, debug = false): string {
+function formatError(err: unknown, debug = false): string {
   let out: string;
   if (isCoded(err)) {
     out = `error ${err.code}: ${err.message}\n`;

@@ -15,11 +15,11 @@ interface Writable {
   columns?: number;
 }
 
-export type ProgressMode = 'tty' | 'plain' | 'silent';
+type ProgressMode = 'tty' | 'plain' | 'silent';
 
 export const POLL_MS = 250;
 /** How long the server may be unreachable in a row (a restart of ten serve) before giving up. */
-export const UNREACHABLE_GRACE_MS = 10_000;
+const UNREACHABLE_GRACE_MS = 10_000;
 const SPIN_MS = 100;
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -162,6 +162,6 @@ export async function followAndReport(io: RunIO, client: Client, first: Operatio
   return ok ? 0 : 1;
 }
 
-export function operationPath(id: number): string {
+function operationPath(id: number): string {
   return `/api/workflows/operations/${id}`;
 }

@@ -3,7 +3,7 @@
 import type { HealthView, InstanceView } from '../core/view.ts';
 import type { HistoryEntryView, OperationStepView, OperationView, RouteView, ShadowView } from '../plugins/deploy-workflows/view.ts';
 
-export interface Column {
+interface Column {
   header: string;
   /** Minimum width before the one-space gap; a column grows to fit its longest cell. */
   min: number;
@@ -29,7 +29,7 @@ export function formatUptime(seconds: number | null | undefined): string {
 /** States in which there is no live process, so no uptime to show. */
 const NOT_RUNNING = new Set(['stopped', 'failed', 'idle', 'restarting']);
 
-export const PS_COLUMNS: readonly Column[] = [
+const PS_COLUMNS: readonly Column[] = [
   { header: 'INSTANCE', min: 12 },
   { header: 'SOCKET', min: 32 },
   { header: 'UPTIME', min: 9 },
@@ -54,7 +54,7 @@ export function formatPs(instances: readonly InstanceView[]): string {
   return formatTable(PS_COLUMNS, rows);
 }
 
-export const HEALTH_COLUMNS: readonly Column[] = [
+const HEALTH_COLUMNS: readonly Column[] = [
   { header: 'INSTANCE', min: 12 },
   { header: 'HEALTH', min: 9 },
   { header: 'DETAIL', min: 24 },
@@ -86,7 +86,7 @@ export function formatLocalTime(iso: string | null | undefined): string {
 }
 
 /** Local `HH:MM:SS` of an ISO time. */
-export function formatClock(iso: string): string {
+function formatClock(iso: string): string {
   const full = formatLocalTime(iso);
   return /^\d{4}-\d\d-\d\d /.test(full) ? full.slice(11) : full;
 }
@@ -106,7 +106,7 @@ export function formatElapsed(ms: number): string {
 }
 
 /** The version an operation deploys or rolls out to (params.version or params.to), if known. */
-export function operationTarget(op: OperationView): string | undefined {
+function operationTarget(op: OperationView): string | undefined {
   const t = op.params?.version ?? op.params?.to;
   return typeof t === 'string' && t !== '' ? t : undefined;
 }
@@ -132,7 +132,7 @@ export function formatOperationSummary(op: OperationView): string {
 }
 
 /** Rows of `key  value`, the keys padded to the longest one plus two spaces. */
-export function formatKeyValues(rows: ReadonlyArray<readonly [string, string]>): string {
+function formatKeyValues(rows: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(0, ...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${k.padEnd(width)}${v}`.trimEnd()).join('\n') + '\n';
 }
@@ -168,7 +168,7 @@ export function formatWeights(res: RouteView): string {
 }
 
 /** 12.3ms; `-` when unknown. */
-export function formatMs(ms: number | null | undefined): string {
+function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
   return `${Math.round(ms * 10) / 10}ms`;
 }
@@ -198,7 +198,7 @@ export function formatShadow(s: ShadowView): string {
   ]);
 }
 
-export const HISTORY_COLUMNS: readonly Column[] = [
+const HISTORY_COLUMNS: readonly Column[] = [
   { header: 'TIME', min: 19 },
   { header: 'SERVICE', min: 8 },
   { header: 'KIND', min: 12 },

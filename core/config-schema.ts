@@ -16,10 +16,10 @@ const Int = (d: number, minimum: number, maximum?: number) => Type.Integer({ min
 /** One of a few strings, as a plain `enum` (one error, "must be one of ..."). */
 const OneOf = <T extends string>(values: readonly T[], d: T) => Type.Unsafe<T>({ type: 'string', enum: [...values], default: d });
 
-export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
-export const IDLE_ACTIONS = ['stop', 'suspend'] as const;
+const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
+const IDLE_ACTIONS = ['stop', 'suspend'] as const;
 /** How an instance takes connections: on 127.0.0.1:$PORT, or on the Unix socket $SOCKET_PATH. */
-export const LISTEN_MODES = ['port', 'socket'] as const;
+const LISTEN_MODES = ['port', 'socket'] as const;
 
 /** [settings]; `data_dir` is resolved against the file's folder by config.ts. */
 export const SettingsSchema = Type.Object({
@@ -48,7 +48,7 @@ export const SettingsSchema = Type.Object({
 }, { additionalProperties: false, default: {} });
 
 /** [service.NAME] as written; config.ts turns it into a ServiceConfig (argv, absolute workdir, env strings). */
-export const ServiceSchema = Type.Object({
+const ServiceSchema = Type.Object({
   command: Type.Optional(Type.String()),
   args: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
   workdir: Type.Optional(Type.String()),
@@ -124,7 +124,7 @@ export function describe(v: unknown): string {
 }
 
 /** Levenshtein distance, for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { join } from 'node:path';
 import { waitUntil } from './wait.ts';
 
-export type FreezeMechanism = 'cgroup-freezer' | 'sigstop';
+type FreezeMechanism = 'cgroup-freezer' | 'sigstop';
 
 interface CgroupKind { root: string; v2: boolean }
 
@@ -34,7 +34,7 @@ function cgroupKind(): CgroupKind | null {
 }
 
 /** Every pid whose process group is `pgid` (the app and what it forked). */
-export function groupPids(pgid: number): number[] {
+function groupPids(pgid: number): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;

@@ -17,7 +17,7 @@ export interface HealthDeps {
 }
 
 /** The default probe: healthy = HTTP status 2xx/3xx on the health path, or a TCP connect. */
-export async function defaultProbe(inst: Instance, health: string | undefined, timeoutMs: number): Promise<ProbeResult> {
+async function defaultProbe(inst: Instance, health: string | undefined, timeoutMs: number): Promise<ProbeResult> {
   const t0 = performance.now();
   const latency = () => Math.round((performance.now() - t0) * 10) / 10;
   const addr = instanceAddress(inst);

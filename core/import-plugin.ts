@@ -124,7 +124,7 @@ let hooks: Promise<void> | undefined;
  * dist/ in the bundle (scripts/build-cli.mjs copies it there). Without module.register()
  * (Node < 20.6) plugins still load, but cannot import 'tenement'.
  */
-export function installModuleHooks(): Promise<void> {
+function installModuleHooks(): Promise<void> {
   hooks ??= (async () => {
     const surface = await import('./index.ts');
     (globalThis as Record<symbol, unknown>)[SURFACE_KEY] = surface;

@@ -9,14 +9,14 @@ import { instanceEnv } from './spawn-env.ts';
 import type { Instance, ServiceConfig, Settings, SpawnSpec } from './types.ts';
 
 /** Instance logs live in {data_dir}/_logs/<service>/<id>.log: `_logs` is no DNS label, so no service can collide. */
-export const LOG_DIR = '_logs';
+const LOG_DIR = '_logs';
 /** Unix sockets of instances: {data_dir}/_sockets/<service>/<id>.sock (same reasoning). */
 const SOCKET_DIR = '_sockets';
 /** sun_path holds 108 bytes with its terminating NUL (unix(7)). */
 const SUN_PATH_MAX = 107;
 
 /** Where an instance's SOCKET_PATH points. */
-export function socketPathOf(dataDir: string, inst: Pick<Instance, 'service' | 'id'>): string {
+function socketPathOf(dataDir: string, inst: Pick<Instance, 'service' | 'id'>): string {
   return join(dataDir, SOCKET_DIR, inst.service, `${inst.id}.sock`);
 }
 

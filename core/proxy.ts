@@ -15,13 +15,13 @@ import type { Router } from './router.ts';
 import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
 import { waitUntil } from './wait.ts';
 
-export type ServiceTarget = Extract<Target, { kind: 'service' }>;
+type ServiceTarget = Extract<Target, { kind: 'service' }>;
 
 /** How long a connection refusal keeps an instance out of balancing (health may clear it sooner). */
 const EJECT_MS = 2000;
 
 /** One proxied request: the instance it is on, the attempt in flight, and how to stop it. */
-export interface Exchange {
+interface Exchange {
   /** The client left: stop the attempt (the upstream slot and `inflight` are released). */
   cancel(): void;
 }
@@ -223,7 +223,7 @@ function routedHost(ctx: RequestContext, client: ClientInfo): string | undefined
   return ctx.authority !== client.authority ? ctx.authority : undefined;
 }
 
-export function asTenementError(err: unknown, log: Logger): TenementError {
+function asTenementError(err: unknown, log: Logger): TenementError {
   if (err instanceof TenementError) {
     if (err.statusCode >= 500 && err.code === 'TEN_ERR_PLUGIN_FAILED') log.error({ err }, 'plugin failed on a request');
     return err;

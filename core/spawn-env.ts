@@ -6,7 +6,7 @@ import type { ServiceConfig } from './types.ts';
 export const PASSTHROUGH_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'] as const;
 
 /** Replace {name} {id} {port} {data_dir} {socket_path}; unknown placeholders stay as written. */
-export function interpolate(template: string, vars: Record<string, string>): string {
+function interpolate(template: string, vars: Record<string, string>): string {
   return template.replace(/\{([a-z_]+)\}/g, (whole, key: string) => vars[key] ?? whole);
 }
 

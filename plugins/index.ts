@@ -6,11 +6,11 @@ import leastConnections from './least-connections/index.ts';
 import processIsolation from './process-isolation/index.ts';
 import weightedBalancer from './weighted-balancer/index.ts';
 
-export const BUILTIN_PLUGINS: Readonly<Record<string, PluginDefinition>> = Object.freeze(
+const BUILTIN_PLUGINS: Readonly<Record<string, PluginDefinition>> = Object.freeze(
   Object.fromEntries([weightedBalancer, leastConnections, processIsolation, idleScaler, deployWorkflows].map((p) => [p.name, p as PluginDefinition])),
 );
 
-export const DEFAULT_SLOTS: Builtins['defaults'] = Object.freeze({
+const DEFAULT_SLOTS: Builtins['defaults'] = Object.freeze({
   balancer: 'weighted-balancer',
   isolation: 'process-isolation',
   scaler: 'idle-scaler',

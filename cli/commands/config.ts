@@ -6,7 +6,7 @@ import { BaseCommand } from './base.ts';
 const shown = (argv: string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 
 /** The summary `ten config` prints: settings, services, boot instances and the loaded plugins. */
-export function summarizeConfig(c: TenementConfig, loaded: ReadonlyArray<{ def: { name: string }; slot?: string; options: Record<string, unknown> }>): string {
+function summarizeConfig(c: TenementConfig, loaded: ReadonlyArray<{ def: { name: string }; slot?: string; options: Record<string, unknown> }>): string {
   const s = c.settings;
   const lines = [
     `config     ${c.path ?? '(defaults: no file)'}`,

@@ -4,8 +4,8 @@ import { asError, type Engine } from './engine.ts';
 import type { Operation } from './journal.ts';
 import { TenementError, type Instance } from '../../core/index.ts';
 
-export interface DeployParams { service: string; version: string; weight: number; timeout: number }
-export interface RollingParams { service: string; version: string; timeout: number; batch: number }
+interface DeployParams { service: string; version: string; weight: number; timeout: number }
+interface RollingParams { service: string; version: string; timeout: number; batch: number }
 
 /** Deploy; on failure nothing but the new instance was touched, and it is gone again. */
 export async function deploy(e: Engine, op: Operation, p: DeployParams): Promise<void> {

@@ -9,7 +9,7 @@ import { Counters } from './stats.ts';
 import { applyTargeting, type TargetingOptions } from './targeting.ts';
 import { TenementError, definePlugin } from '../../core/index.ts';
 
-export interface WorkflowOptions extends TargetingOptions {
+interface WorkflowOptions extends TargetingOptions {
   /** Largest request body mirrored to a shadow (bytes). */
   shadow_body_limit: number;
 }

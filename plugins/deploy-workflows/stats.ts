@@ -10,7 +10,7 @@ import type { Instance } from '../../core/index.ts';
 /** Latencies are recorded in microseconds, from 1 µs to 1 h, to 3 significant digits (±0.1 %). */
 export const LATENCY_RANGE_US = { lowest: 1, highest: 3_600_000_000, digits: 3 } as const;
 
-export interface Window {
+interface Window {
   /** Requests answered. */
   n: number;
   /** Of which 5xx. */

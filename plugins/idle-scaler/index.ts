@@ -9,7 +9,7 @@ import { DNS_LABEL, TenementError, definePlugin, describeExit, type Instance, ty
 
 const NAME = 'idle-scaler';
 
-export interface IdleScalerOptions {
+interface IdleScalerOptions {
   /** Requests that may wait for one instance; more get 503 at once. */
   queue_size: number;
   /** Seconds a request waits for a waking instance before it gets 503 with Retry-After. */
