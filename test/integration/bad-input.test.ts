@@ -1,12 +1,8 @@
 // Acceptance: bad config, bad ids (`../x`, `A B`, 64+ chars), bad weights, bad JSON bodies: each a
 // clear error with a code, and the server keeps running.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cleanup, fixtureService, rmDir, runCli, startTen, type Reply, type Ten } from './harness.ts';
+import { cleanup, fixtureService, startTen, type Reply, type Ten } from './harness.ts';
 
 after(cleanup);
 
@@ -14,120 +10,8 @@ const A64 = 'a'.repeat(64);
 /** No stack frames in anything the user sees. */
 const STACK = /^\s+at /m;
 
-// ---------------------------------------------------------------------------------------------
-// Bad config files: `ten config` and `ten serve` refuse them with a code, the key and file:line.
-// ---------------------------------------------------------------------------------------------
-
-interface BadConfig {
-  what: string;
-  toml: string;
-  code: string;
-  /** Text the message must contain (the dotted key, usually). */
-  key: RegExp;
-  line: number;
-  /** Which command to run; `config` does not load plugins, so plugin resolution needs `serve`. */
-  via?: 'config' | 'serve';
-}
-
-const BAD_CONFIGS: BadConfig[] = [
-  {
-    what: 'unknown key with a suggestion',
-    toml: '[settings]\nlisten = "127.0.0.1"\n\n[service.api]\ncommand = "node app.js"\nwieght = 5\n',
-    code: 'TEN_ERR_CONFIG_UNKNOWN_KEY', key: /service\.api\.wieght \(did you mean "weight"\?\)/, line: 6,
-  },
-  {
-    what: 'weight out of range',
-    toml: '[service.api]\ncommand = "node app.js"\n\nweight = 101\n',
-    code: 'TEN_ERR_CONFIG_OUT_OF_RANGE', key: /service\.api\.weight .*101/, line: 4,
-  },
-  {
-    what: 'wrong type',
-    toml: '# a comment\n[settings]\nport = "80"\n',
-    code: 'TEN_ERR_CONFIG_INVALID_TYPE', key: /settings\.port/, line: 3,
-  },
-  {
-    what: 'invalid TOML syntax',
-    toml: '[settings]\nport = 8080\nfoo = = 3\n',
-    code: 'TEN_ERR_CONFIG_PARSE', key: /invalid TOML/, line: 3,
-  },
-  {
-    what: 'unknown plugin slot',
-    toml: '[service.api]\ncommand = "node app.js"\n\n[plugins.balancr]\nuse = "weighted-balancer"\n',
-    code: 'TEN_ERR_PLUGIN_UNKNOWN_SLOT', key: /plugins\.balancr/, line: 4,
-  },
-  {
-    what: 'command with a pipe',
-    toml: '[service.api]\nhealth = "/health"\ncommand = "node app.js | tee app.log"\n',
-    code: 'TEN_ERR_CONFIG_COMMAND', key: /service\.api\.command: .*"\|"/, line: 3,
-  },
-  {
-    what: 'plugin path that does not exist',
-    toml: '[settings]\nlisten = "127.0.0.1"\n[service.api]\ncommand = "node app.js"\n\n[plugins.balancer]\nuse = "./no-such-plugin.js"\n',
-    code: 'TEN_ERR_PLUGIN_NOT_FOUND', key: /plugins\.balancer/, line: 6, via: 'serve',
-  },
-];
-
-describe('bad config files', () => {
-  const dirs: string[] = [];
-  const busy = net.createServer();
-  let busyPort = 0;
-  before(async () => {
-    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
-    busyPort = (busy.address() as net.AddressInfo).port;
-  });
-  after(() => {
-    busy.close();
-    for (const d of dirs) rmDir(d);
-  });
-
-  for (const bad of BAD_CONFIGS) {
-    const via = bad.via ?? 'config';
-    test(`${bad.what}: ten ${via} exits non-zero with ${bad.code} at tenement.toml:${bad.line}`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'ten-badcfg-'));
-      dirs.push(dir);
-      const file = join(dir, 'tenement.toml');
-      writeFileSync(file, bad.toml);
-      // The port is held by `busy`: a config that were (wrongly) accepted fails to listen instead of hanging.
-      const args = via === 'serve' ? ['serve', '--config', file, '--port', String(busyPort)] : ['config', '--config', file];
-      const r = await runCli(args, { TENEMENT_LOG_PRETTY: '0' }, dir);
-      assert.notEqual(r.code, 0, `ten ${via} accepted the config:\n${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`^error ${bad.code}: `, 'm'), r.stderr);
-      assert.match(r.stderr, /^ {2}hint: \S/m, r.stderr);
-      assert.match(r.stderr, bad.key, r.stderr);
-      assert.match(r.stderr, new RegExp(`tenement\\.toml:${bad.line}\\b`), r.stderr);
-      assert.doesNotMatch(r.stderr, STACK, `stack trace printed:\n${r.stderr}`);
-    });
-  }
-
-  test('several errors in one file: ten config and ten serve print every one, each with its own line', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ten-badcfg-'));
-    dirs.push(dir);
-    const file = join(dir, 'tenement.toml');
-    writeFileSync(file, '[settings]\nport = "80"\n\n[service.api]\ncommand = "node app.js"\nweight = 101\nwieght = 5\n\n[plugins.balancr]\nuse = "x"\n');
-    for (const args of [['config', '--config', file], ['serve', '--config', file, '--port', String(busyPort)]]) {
-      const r = await runCli(args, { TENEMENT_LOG_PRETTY: '0' }, dir);
-      assert.notEqual(r.code, 0, `ten ${args[0]} accepted the config:\n${r.stdout}${r.stderr}`);
-      // the first error as a single one reads, then the others, each with its code and line
-      assert.match(r.stderr, /^error TEN_ERR_CONFIG_INVALID_TYPE: settings\.port must be a whole number, got "80" \(tenement\.toml:2\)$/m, r.stderr);
-      assert.match(r.stderr, /^ {2}TEN_ERR_CONFIG_OUT_OF_RANGE: service\.api\.weight must be between 0 and 100, got 101 \(tenement\.toml:6\)$/m, r.stderr);
-      assert.match(r.stderr, /^ {2}TEN_ERR_CONFIG_UNKNOWN_KEY: unknown key service\.api\.wieght \(did you mean "weight"\?\) \(tenement\.toml:7\)$/m, r.stderr);
-      assert.match(r.stderr, /^ {2}TEN_ERR_PLUGIN_UNKNOWN_SLOT: unknown plugin slot plugins\.balancr \(did you mean "balancer"\?\) \(tenement\.toml:9\)$/m, r.stderr);
-      assert.match(r.stderr, /^ {2}hint: \S/m, r.stderr);
-      assert.doesNotMatch(r.stderr, STACK, `stack trace printed:\n${r.stderr}`);
-    }
-  });
-
-  test('the same unknown key also stops ten serve (before it listens)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ten-badcfg-'));
-    dirs.push(dir);
-    const file = join(dir, 'tenement.toml');
-    writeFileSync(file, BAD_CONFIGS[0].toml);
-    const r = await runCli(['serve', '--config', file, '--port', String(busyPort)], { TENEMENT_LOG_PRETTY: '0' }, dir);
-    assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /^error TEN_ERR_CONFIG_UNKNOWN_KEY: unknown key service\.api\.wieght \(did you mean "weight"\?\) \(tenement\.toml:6\)$/m, r.stderr);
-    assert.doesNotMatch(r.stderr, STACK);
-  });
-});
+// Bad config files: test/integration/config-verdict.test.ts runs `ten config` and `ten serve` on
+// every case of test/fixtures/broken-configs.ts.
 
 // ---------------------------------------------------------------------------------------------
 // One running server, hit with bad names, weights, bodies and tokens.

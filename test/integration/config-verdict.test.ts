@@ -48,3 +48,21 @@ for (const bad of BROKEN_CONFIGS) {
     assert.equal(verdict(serve.stderr), verdict(config.stderr), 'the same error and hint from both');
   });
 }
+
+test('several errors in one file: ten config and ten serve print every one, each with its own line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ten-verdict-'));
+  dirs.push(dir);
+  const file = join(dir, 'tenement.toml');
+  writeFileSync(file, '[settings]\nport = "80"\n\n[service.api]\ncommand = "node app.js"\nweight = 101\nwieght = 5\n\n[plugins.balancr]\nuse = "x"\n');
+  for (const args of [['config', '--config', file], ['serve', '--config', file, '--port', String(busyPort)]]) {
+    const r = await runCli(args, { TENEMENT_LOG_PRETTY: '0' }, dir);
+    assert.equal(r.code, 1, `ten ${args[0]} accepted the config:\n${r.stdout}${r.stderr}`);
+    // the first error as a single one reads, then the others, each with its code and line
+    assert.match(r.stderr, /^error TEN_ERR_CONFIG_INVALID_TYPE: settings\.port must be a whole number, got "80" \(tenement\.toml:2\)$/m, r.stderr);
+    assert.match(r.stderr, /^ {2}TEN_ERR_CONFIG_OUT_OF_RANGE: service\.api\.weight must be between 0 and 100, got 101 \(tenement\.toml:6\)$/m, r.stderr);
+    assert.match(r.stderr, /^ {2}TEN_ERR_CONFIG_UNKNOWN_KEY: unknown key service\.api\.wieght \(did you mean "weight"\?\) \(tenement\.toml:7\)$/m, r.stderr);
+    assert.match(r.stderr, /^ {2}TEN_ERR_PLUGIN_UNKNOWN_SLOT: unknown plugin slot plugins\.balancr \(did you mean "balancer"\?\) \(tenement\.toml:9\)$/m, r.stderr);
+    assert.match(r.stderr, /^ {2}hint: \S/m, r.stderr);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, `stack trace printed:\n${r.stderr}`);
+  }
+});

@@ -77,8 +77,10 @@ export interface Ten {
   restart(): Promise<Ten>;
 }
 
-/** Write `toml` (data_dir and listen are added) into a fresh temp dir and start ten serve on it. */
-export async function startTen(toml: string, opts: { files?: Record<string, string> } = {}): Promise<Ten> {
+/** Write `toml` (data_dir and listen are added) into a fresh temp dir and start ten serve on it:
+ *  `node <opts.node> serve …`, where opts.node (default: `--import tsx cli/main.ts`) is how
+ *  tenement is run (another loader, the bundle). */
+export async function startTen(toml: string, opts: { files?: Record<string, string>; node?: string[] } = {}): Promise<Ten> {
   const dir = mkdtempSync(join(tmpdir(), 'ten-it-'));
   dirs.add(dir);
   for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
@@ -86,12 +88,12 @@ export async function startTen(toml: string, opts: { files?: Record<string, stri
   const withSettings = toml.includes('[settings]') ? toml.replace('[settings]', `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"`)
     : `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"\n${toml}`;
   writeFileSync(configPath, withSettings);
-  return launch(dir, configPath, await freePort(new Set()));
+  return launch(dir, configPath, await freePort(new Set()), opts.node ?? ['--import', TSX, MAIN]);
 }
 
-async function launch(dir: string, configPath: string, port: number): Promise<Ten> {
+async function launch(dir: string, configPath: string, port: number, node: string[]): Promise<Ten> {
   let out = '';
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve', '--config', configPath, '--port', String(port)], {
+  const child = spawn(process.execPath, [...node, 'serve', '--config', configPath, '--port', String(port)], {
     cwd: dir, env: { ...process.env, TENEMENT_LOG_LEVEL: 'debug', TENEMENT_LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => { out += d; });
@@ -126,7 +128,7 @@ async function launch(dir: string, configPath: string, port: number): Promise<Te
       if (exited === undefined) child.kill(signal);
       return exit;
     },
-    restart: () => launch(dir, configPath, port),
+    restart: () => launch(dir, configPath, port, node),
   };
   return ten;
 }

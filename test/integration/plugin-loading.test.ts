@@ -4,14 +4,12 @@
 // tenement runs: `--import tsx` (the harness, `npm start`), tsx's ESM-only register() (bin/ten.js
 // on the sources), and the esbuild bundle (bin/ten.js when dist/ is fresh).
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort } from '../../core/net.ts';
-import { cleanup, fixtureService, request, ROOT, sleep, startTen, waitFor } from './harness.ts';
+import { cleanup, fixtureService, request, ROOT, startTen, waitFor } from './harness.ts';
 
 after(cleanup);
 
@@ -109,41 +107,7 @@ describe('ten serve under --import tsx (npm start, the harness)', () => {
 
 // The other two ways bin/ten.js runs tenement, each started here directly (not through
 // bin/ten.js, which picks one by comparing dist/'s age with the sources').
-const dirs: string[] = [];
-const stops: Array<() => Promise<void>> = [];
-after(async () => {
-  await Promise.all(stops.splice(0).map((s) => s()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** `node ...nodeArgs serve` on a free port in a fresh temp folder holding `files` and tenement.toml. */
-async function serve(nodeArgs: string[], toml: string, files: Record<string, string>): Promise<Server & { dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'ten-it-'));
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const configPath = join(dir, 'tenement.toml');
-  writeFileSync(configPath, `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"\n${toml}`);
-  const port = await freePort(new Set());
-  const child = spawn(process.execPath, [...nodeArgs, 'serve', '--config', configPath, '--port', String(port)], {
-    cwd: dir, env: { ...process.env, TENEMENT_LOG_LEVEL: 'debug', TENEMENT_LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
-  let exited: number | null | undefined;
-  const exit = new Promise<void>((r) => child.once('exit', (code) => { exited = code; r(); }));
-  stops.push(async () => {
-    if (exited !== undefined) return;
-    child.kill('SIGTERM');
-    await Promise.race([exit, sleep(15_000, { unref: true })]);
-    if (exited === undefined) child.kill('SIGKILL');
-  });
-  await waitFor(`ten serve on port ${port}`, async () => {
-    if (exited !== undefined) throw new Error(`ten serve exited with ${exited}:\n${out}`);
-    return request(port, 'localhost', '/health').then((r) => r.status === 200, () => false);
-  }, 30_000);
-  return { port, dir, output: () => out };
-}
+const serve = (node: string[], toml: string, files: Record<string, string>) => startTen(toml, { files, node });
 
 describe("ten serve under tsx's ESM-only register() (bin/ten.js when dist/ is stale)", () => {
   // what bin/ten.js does before importing cli/main.ts
