@@ -35,11 +35,7 @@ function refuse(target: object, plugin: string, members: Record<string, string>)
 /** The context for plugin `name`. */
 export function createPluginContext(name: string, d: ContextDeps): PluginContext {
   const hooks = Object.fromEntries(Object.keys(d.hooks).map((h) => [h, tapView(d.hooks, h as HookName, name)]));
-  const registry: RegistryView = {
-    get: (service, id) => d.registry.get(service, id),
-    require: (service, id) => d.registry.require(service, id),
-    list: (service) => d.registry.list(service),
-  };
+  const registry = only<RegistryView>(d.registry, ['get', 'require', 'list']);
   const writes = ['create', 'remove', 'setWeight', 'setWeights', 'transition'];
   refuse(registry, name, Object.fromEntries(writes.map((m) => [m, `write the registry directly (registry.${m}): ask ctx.instances.${m === 'setWeight' ? 'setWeights' : m} instead`])));
   let store: PluginStore | undefined;
@@ -47,13 +43,22 @@ export function createPluginContext(name: string, d: ContextDeps): PluginContext
     name,
     hooks: Object.freeze(hooks) as unknown as PluginHooks,
     registry: Object.freeze(registry),
-    instances: d.control,
+    // the supervisor's InstanceControl methods, and nothing else of it (not its deps, not stopAll)
+    instances: Object.freeze(only<InstanceControl>(d.control, CONTROL)),
     get store() { return store ??= d.store(name); },
     config: d.config,
     log: d.log.child({ plugin: name }),
     dir: d.config.dir,
     http: Object.freeze({ register: (fn: FastifyPluginAsync) => { d.routes.push(fn); } }),
   });
+}
+
+const CONTROL: ReadonlyArray<keyof InstanceControl> = ['start', 'stop', 'probe', 'suspend', 'resume', 'create', 'remove', 'setWeights', 'transition'];
+
+/** A new object with just `methods` of `impl`, bound to it: the narrowing of a view. */
+function only<T>(impl: object, methods: ReadonlyArray<keyof T>): T {
+  const src = impl as Record<keyof T, (...a: unknown[]) => unknown>;
+  return Object.fromEntries(methods.map((m) => [m, src[m].bind(impl)])) as T;
 }
 
 /** One hook as plugin `plugin` may use it: tap, tapAsync, tapPromise, under its own name. */

@@ -4,6 +4,7 @@ import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import { CORE_TAP, STAGE, type Hooks } from './hooks.ts';
 import type { Registry } from './registry.ts';
+import { preview } from './schema.ts';
 import type { Instance, RequestContext, Target, TenementConfig } from './types.ts';
 
 
@@ -52,7 +53,24 @@ export class Router {
   resolve(ctx: RequestContext): Target | Promise<Target> {
     ctx.target = parseHost(ctx.host, this.domain);
     if (this.d.hooks.resolveTarget.taps.length === 0) return ctx.target;
-    return this.d.hooks.resolveTarget.promise(ctx).then((t) => (ctx.target = t ?? ctx.target!));
+    return this.d.hooks.resolveTarget.promise(ctx).then((t) => (ctx.target = t === undefined ? ctx.target! : this.checkTarget(t)));
+  }
+
+  /** A target a resolveTarget tap returned, if it is one; else the tap broke its contract (500). */
+  private checkTarget(t: unknown): Target {
+    const o = t as Record<string, unknown> | null;
+    const ok = typeof o === 'object' && o !== null && (o.kind === 'management'
+      || (o.kind === 'service' && typeof o.service === 'string' && (o.instanceId === undefined || typeof o.instanceId === 'string')));
+    if (!ok) throw broken(this.d.hooks.resolveTarget, 'resolveTarget', `returned ${preview(t)}, not a Target ({ kind: 'service', service, instanceId? } or { kind: 'management' })`);
+    return t as Target;
+  }
+
+  /** `inst` if a hook returned a registered instance of `service`; else its tap broke the contract
+   *  (a 500 naming the plugins that tap it, instead of a crash further down the proxy). */
+  private mine(inst: unknown, service: string, hook: 'selectInstance' | 'wake'): Instance {
+    const i = inst as Instance | null;
+    if (typeof i === 'object' && i !== null && typeof i.id === 'string' && this.d.registry.get(service, i.id) === i) return i;
+    throw broken(this.d.hooks[hook], hook, `returned ${preview(inst)}, not one of the instances of ${service}`);
   }
 
   /** One instance for this request, or a TenementError (404 unknown, 503 nothing running).
@@ -65,15 +83,23 @@ export class Router {
       if (inst && inst !== exclude && (inst.state === 'running' || inst.state === 'unhealthy')) return inst;
       // not running, or unknown: a scaler may start it (or create it, with spawn_on_request)
       const woken = await hooks.wake.promise({ service: target.service, instanceId: target.instanceId, ctx });
-      if (woken) return woken;
+      if (woken) return this.mine(woken, target.service, 'wake');
       throw new TenementError(inst ? 'TEN_ERR_ROUTE_NO_INSTANCE' : 'TEN_ERR_ROUTE_UNKNOWN_INSTANCE', [`${target.service}:${target.instanceId}`]);
     }
     let all = registry.routable(target.service);
     if (exclude) all = all.filter((i) => i !== exclude);
-    const chosen = hooks.selectInstance.call(hooks.filterCandidates.call(all as Instance[], ctx), ctx);
-    if (chosen) return chosen;
+    const candidates = hooks.filterCandidates.call(all as Instance[], ctx);
+    if (!Array.isArray(candidates)) throw broken(hooks.filterCandidates, 'filterCandidates', `returned ${preview(candidates)}, not an array of instances`);
+    const chosen = hooks.selectInstance.call(candidates, ctx);
+    if (chosen) return this.mine(chosen, target.service, 'selectInstance');
     const woken = await hooks.wake.promise({ service: target.service, ctx });
-    if (woken) return woken;
+    if (woken) return this.mine(woken, target.service, 'wake');
     throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [target.service]);
   }
+}
+
+/** TEN_ERR_PLUGIN_FAILED for a hook whose result broke its contract, naming the plugins tapping it. */
+function broken(hook: { taps: ReadonlyArray<{ name: string }> }, name: string, what: string): TenementError {
+  const plugins = hook.taps.map((t) => t.name).filter((n) => n !== CORE_TAP).join(', ') || CORE_TAP;
+  return new TenementError('TEN_ERR_PLUGIN_FAILED', [plugins, name, what], { plugin: plugins, hook: name });
 }

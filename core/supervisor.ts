@@ -51,6 +51,7 @@ export class Supervisor implements InstanceControl {
    */
   async start(inst: Instance, reason: string, opts: { ready?: 'port' | 'health' } = {}): Promise<void> {
     const svc = this.service(inst);
+    this.registered(inst);
     if (this.closed) return; // shutting down: a late start (a plugin's, a timer's) spawns nothing
     this.clearTimer(inst);
     this.d.registry.transition(inst, 'starting', reason);
@@ -264,14 +265,25 @@ export class Supervisor implements InstanceControl {
     return this.d.probe(inst);
   }
 
-  /** Add and persist a `stopped` instance (the registry checks the name and the weight). */
+  /** Add and persist a `stopped` instance of a configured service (the registry checks the name
+   *  and the weight; TEN_ERR_INSTANCE_UNKNOWN_SERVICE for a service not in tenement.toml). */
   create(service: string, id: string, weight: number): Instance {
+    if (!serviceOf(this.d.config, service)) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [service]);
     return this.d.registry.create(service, id, weight);
   }
 
-  /** Forget an instance that no longer runs. */
+  /** Forget an instance that no longer runs: TEN_ERR_INSTANCE_RUNNING while it has a process
+   *  (stop it first), TEN_ERR_INSTANCE_NOT_FOUND if it is not registered. */
   remove(inst: Instance): void {
+    this.registered(inst);
+    if (this.running.has(inst.key) || inst.pid !== null) throw new TenementError('TEN_ERR_INSTANCE_RUNNING', [inst.key, inst.state]);
     this.d.registry.remove(inst);
+  }
+
+  /** `inst` is the registry's own object for its key, else TEN_ERR_INSTANCE_NOT_FOUND (a removed
+   *  or made-up instance is never started, stopped or frozen). */
+  private registered(inst: Instance): void {
+    if (this.d.registry.get(inst.service, inst.id) !== inst) throw new TenementError('TEN_ERR_INSTANCE_NOT_FOUND', [inst.key]);
   }
 
   /** Change weights as one atomic, persisted step. */

@@ -52,3 +52,31 @@ test('least-connections picked by name replaces weighted-balancer', async () => 
   assert.equal((await slow).status, 200);
   assert.match(ten.output(), /"plugin":"least-connections","slot":"balancer"/);
 });
+
+test('a balancer or filter that returns something other than a candidate gets 500 TEN_ERR_PLUGIN_FAILED naming it; ten serve keeps serving', async () => {
+  // returns a string, another service's instance, a made-up object: each used to crash ten serve
+  // deep in the proxy (TypeError) and leave the apps running without their parent
+  const wild = `export default { name: 'wild', provides: 'balancer', create() { return { apply(ctx) {
+    ctx.hooks.selectInstance.tap(ctx.name, (c, rc) => {
+      const h = rc.req.headers['x-wild'];
+      if (h === 'string') return 'api:a';
+      if (h === 'other') return ctx.registry.get('web', 'w');
+      if (h === 'fake') return { ...c[0] };
+      return c[0];
+    });
+  } }; } };`;
+  const ten = await startTen(`${fixtureService('api')}\n${fixtureService('web')}\n[instances]\napi = ["a"]\nweb = ["w"]\n\n[plugins.balancer]\nuse = "./wild.js"\n`, { files: { 'wild.js': wild } });
+  await waitFor('both running', async () => {
+    const l = (await ten.api('GET', '/api/instances')).json().instances as Array<{ state: string }>;
+    return l.length === 2 && l.every((i) => i.state === 'running');
+  });
+  for (const kind of ['string', 'other', 'fake']) {
+    const r = await ten.get('api.localhost', '/', { headers: { 'x-wild': kind } });
+    assert.equal(r.status, 500, `${kind}: ${r.body}`);
+    assert.equal(r.json().code, 'TEN_ERR_PLUGIN_FAILED');
+    assert.match(r.json().message, /^plugin wild failed in selectInstance: returned .* not one of the instances of api$/);
+  }
+  assert.equal((await ten.get('api.localhost', '/')).json().instance, 'api:a');
+  assert.equal((await ten.get('a.api.localhost', '/')).status, 200);
+  assert.equal(ten.child.exitCode, null, 'ten serve is still running');
+});

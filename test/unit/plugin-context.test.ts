@@ -10,10 +10,10 @@ import { pino } from 'pino';
 import { parseConfig } from '../../core/config.ts';
 import { TenementError } from '../../core/errors.ts';
 import { createHooks } from '../../core/hooks.ts';
-import type { InstanceControl } from '../../core/plugin.ts';
 import { createPluginContext, deepFreeze } from '../../core/plugin-context.ts';
 import { Registry } from '../../core/registry.ts';
 import { Store } from '../../core/store.ts';
+import { Supervisor } from '../../core/supervisor.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tenement-ctx-'));
 const store = new Store(join(dir, 'data'));
@@ -25,8 +25,9 @@ function world(name = 'my-plugin') {
   const log = pino({ level: 'silent' });
   const hooks = createHooks(log);
   const registry = new Registry(hooks, store);
-  const config = deepFreeze(parseConfig('[service.api]\ncommand = "node app.js"\n', join(dir, 'tenement.toml')));
-  const control = { setWeights: (c, r) => registry.setWeights(c, r) } as InstanceControl;
+  const parsed = parseConfig('[service.api]\ncommand = "node app.js"\n', join(dir, 'tenement.toml'));
+  const config = deepFreeze(parsed);
+  const control = new Supervisor({ config: parsed, registry, hooks, log, probe: async () => ({ ok: true, detail: 'test', latencyMs: 0 }) });
   const ctx = createPluginContext(name, { hooks, registry, control, config, log, store: (n) => store.pluginStore(n), routes: [] });
   // a JavaScript plugin sees an untyped object
   return { hooks, registry, ctx, js: ctx as unknown as { hooks: Record<string, Record<string, Fn>>; registry: Record<string, Fn> } };
@@ -106,3 +107,23 @@ test("tables a plugin kept in tenement.db move into its own file once, rows and 
   assert.deepEqual(store.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'legacy_plugin_log'").get(), { n: 0 });
 });
 
+
+test("ctx.instances is the supervisor's InstanceControl and nothing else of it; it refuses what would corrupt the registry", async () => {
+  const { ctx, registry } = world();
+  assert.deepEqual(Object.keys(ctx.instances).sort(), ['create', 'probe', 'remove', 'resume', 'setWeights', 'start', 'stop', 'suspend', 'transition']);
+  const loose = ctx.instances as unknown as Record<string, unknown>;
+  assert.equal(loose.d, undefined, "the supervisor's dependencies (hooks, registry) are out of reach");
+  assert.equal(loose.stopAll, undefined);
+  assert.throws(() => ctx.instances.create('ghost', 'x', 10), { code: 'TEN_ERR_INSTANCE_UNKNOWN_SERVICE' });
+  const inst = ctx.instances.create('api', 'c1', 50);
+  assert.equal(registry.get('api', 'c1'), inst);
+  // a process that exists (made up here: pid set) cannot be forgotten
+  (inst as { pid: number | null }).pid = process.pid;
+  assert.throws(() => ctx.instances.remove(inst), { code: 'TEN_ERR_INSTANCE_RUNNING' });
+  (inst as { pid: number | null }).pid = null;
+  ctx.instances.remove(inst);
+  assert.equal(registry.get('api', 'c1'), undefined);
+  // a removed (or made-up) instance is never started again
+  await assert.rejects(ctx.instances.start(inst, 'test'), { code: 'TEN_ERR_INSTANCE_NOT_FOUND' });
+  assert.throws(() => ctx.instances.remove(inst), { code: 'TEN_ERR_INSTANCE_NOT_FOUND' });
+});
