@@ -5,13 +5,15 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { apiBase, managementApi, type ApiDeps } from './api.ts';
 import { AUTHORITY, BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
 import { hasBody } from './forward/rules.ts';
 import type { Hooks } from './hooks.ts';
+import { pluginFailed } from './loader.ts';
+import type { PluginRoutes } from './plugin-context.ts';
 import { rawError, writeError, type Proxy } from './proxy.ts';
 import { hostName, type Router } from './router.ts';
 import type { RequestContext, Settings, Target } from './types.ts';
@@ -44,7 +46,7 @@ function hostHeader(req: http.IncomingMessage): string {
 }
 
 export async function createListener(d: {
-  settings: Settings; hooks: Hooks; router: Router; proxy: Proxy; api: ApiDeps; routes: FastifyPluginAsync[];
+  settings: Settings; hooks: Hooks; router: Router; proxy: Proxy; api: ApiDeps; routes: PluginRoutes;
 }): Promise<Listener> {
   const { settings, router, proxy } = d;
   const trusted = trustList(settings.trusted_proxies);
@@ -195,7 +197,15 @@ export async function createListener(d: {
   });
   await app.register(apiBase, d.api);
   await app.register(managementApi(d.api));
-  for (const r of d.routes) await app.register(r);
+  for (const r of d.routes.list) {
+    // a plugin's routes that clash or throw fail startup naming that plugin
+    try {
+      await app.register(r.fn);
+    } catch (err) {
+      throw pluginFailed(r.plugin, 'http.register()', err);
+    }
+  }
+  d.routes.mounted = true;
   await app.ready();
   return { server, app, inflight: () => inflight, close: () => bodies.close() };
 }

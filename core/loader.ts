@@ -8,6 +8,7 @@ import { TenementError } from './errors.ts';
 import { importPlugin, LOAD_TIMEOUT_MS, withTimeout } from './import-plugin.ts';
 import { validatePluginOptions } from './schema.ts';
 import { formatKey, isDnsLabel } from './config-schema.ts';
+import { preview } from './schema.ts';
 import { SLOTS, type PluginDefinition, type PluginInstance, type Slot } from './plugin.ts';
 import type { PluginEntry, TenementConfig } from './types.ts';
 
@@ -41,11 +42,18 @@ export async function preparePlugins(config: TenementConfig, builtins: Builtins)
   const out: CreatedPlugin[] = [];
   for (const p of await resolvePlugins(config, builtins)) {
     located(config, p.entry, () => {
+      let instance: unknown;
       try {
-        out.push({ ...p, instance: p.def.create(p.options) });
+        instance = p.def.create(p.options);
       } catch (err) {
         throw pluginFailed(p.def.name, 'create()', err);
       }
+      const i = instance as Partial<PluginInstance> | null;
+      if (typeof i !== 'object' || i === null || typeof i.apply !== 'function' || (i.dispose !== undefined && typeof i.dispose !== 'function')) {
+        const what = instance instanceof Promise ? 'a promise (create() is synchronous: do async work in apply())' : preview(instance);
+        throw pluginFailed(p.def.name, 'create()', new Error(`returned ${what}, not a plugin instance { apply(ctx), dispose?() }`));
+      }
+      out.push({ ...p, instance: i as PluginInstance });
     });
   }
   return out;
@@ -139,7 +147,7 @@ function checkIsolationLevels(config: TenementConfig, plugins: LoadedPlugin[]): 
 }
 
 /** Run `fn`; a TenementError it throws is pointed at the config table, like config errors are. */
-function located<T>(config: TenementConfig, entry: PluginEntry, fn: () => T): T {
+export function located<T>(config: TenementConfig, entry: PluginEntry, fn: () => T): T {
   const point = (err: unknown): never => {
     if (!(err instanceof TenementError) || err.details.line !== undefined) throw err; // already located
     Object.assign(err.details, { key: err.details.key ?? entry.where, line: entry.line, file: config.path });

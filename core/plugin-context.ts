@@ -19,7 +19,13 @@ export interface ContextDeps {
   /** The plugin's store (opened on first use). */
   store(name: string): PluginStore;
   /** Where registered routes are collected until the listener mounts them. */
-  routes: FastifyPluginAsync[];
+  routes: PluginRoutes;
+}
+
+/** Routes plugins registered, each with its plugin, until the listener mounts them (then `mounted`). */
+export interface PluginRoutes {
+  list: Array<{ plugin: string; fn: FastifyPluginAsync }>;
+  mounted: boolean;
 }
 
 const forbidden = (plugin: string, what: string) => new TenementError('TEN_ERR_PLUGIN_FORBIDDEN', [plugin, what], { plugin });
@@ -49,7 +55,13 @@ export function createPluginContext(name: string, d: ContextDeps): PluginContext
     config: d.config,
     log: d.log.child({ plugin: name }),
     dir: d.config.dir,
-    http: Object.freeze({ register: (fn: FastifyPluginAsync) => { d.routes.push(fn); } }),
+    http: Object.freeze({
+      register: (fn: FastifyPluginAsync) => {
+        if (typeof fn !== 'function') throw new TenementError('TEN_ERR_PLUGIN_FAILED', [name, 'http.register()', `needs a fastify plugin, async (app) => { app.get(…) }, got ${typeof fn}`], { plugin: name });
+        if (d.routes.mounted) throw forbidden(name, 'register routes after apply(): the management API is already listening (register them in apply())');
+        d.routes.list.push({ plugin: name, fn });
+      },
+    }),
   });
 }
 

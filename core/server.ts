@@ -1,7 +1,6 @@
 // `ten serve`: wires store, registry, hooks, supervisor, health, router, proxy and plugins behind
 // one listener, restores the desired state, and shuts all of it down in order.
 import { mkdirSync } from 'node:fs';
-import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
 import { releaseCgroupRoot } from './freezer.ts';
@@ -10,10 +9,10 @@ import { TenementError } from './errors.ts';
 import { HealthChecker } from './health.ts';
 import { CORE_TAP, createHooks, type Hooks } from './hooks.ts';
 import { createListener, type Listener } from './listener.ts';
-import { pluginFailed, preparePlugins, withTimeout, type Builtins, type CreatedPlugin } from './loader.ts';
+import { located, pluginFailed, preparePlugins, withTimeout, type Builtins, type CreatedPlugin } from './loader.ts';
 import { createLogger } from './logger.ts';
 import type { PluginInstance } from './plugin.ts';
-import { createPluginContext, deepFreeze, type ContextDeps } from './plugin-context.ts';
+import { createPluginContext, deepFreeze, type ContextDeps, type PluginRoutes } from './plugin-context.ts';
 import { Proxy } from './proxy.ts';
 import { Registry } from './registry.ts';
 import { Router } from './router.ts';
@@ -64,7 +63,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     health.close();
     await hooks.shutdown.promise().catch((err) => log.error({ err }, 'shutdown hook failed'));
     await supervisor.stopAll('ten serve shutting down');
-    for (const p of applied.reverse()) await Promise.resolve(p.dispose?.()).catch((err) => log.error({ err }, 'plugin dispose failed'));
+    for (const p of applied.reverse()) await Promise.resolve().then(() => p.dispose?.()).catch((err) => log.error({ err }, 'plugin dispose failed'));
     proxy.close();
     releaseCgroupRoot();
     await listener?.app.close().catch(() => undefined);
@@ -74,7 +73,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
 
   try {
     ensureToken(settings.data_dir, store);
-    const routes: FastifyPluginAsync[] = [];
+    const routes: PluginRoutes = { list: [], mounted: false };
     await applyPlugins(plugins, applied, {
       hooks, registry, control: supervisor, config: deepFreeze(config), log, routes, store: (name) => store.pluginStore(name),
     });
@@ -105,7 +104,8 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
 async function applyPlugins(plugins: CreatedPlugin[], applied: PluginInstance[], deps: ContextDeps): Promise<void> {
   for (const p of plugins) {
     const ctx = createPluginContext(p.def.name, deps);
-    await withTimeout(Promise.resolve().then(() => p.instance.apply(ctx)), p.def.name).catch((err) => { throw pluginFailed(p.def.name, 'apply()', err); });
+    await located(deps.config as TenementConfig, p.entry, () => withTimeout(Promise.resolve().then(() => p.instance.apply(ctx)), p.def.name)
+      .catch((err) => { throw pluginFailed(p.def.name, 'apply()', err); }));
     applied.push(p.instance);
     deps.log.debug({ plugin: p.def.name, slot: p.slot }, 'plugin loaded');
   }

@@ -181,7 +181,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
     };
     const ctx = createPluginContext(o.def.name, {
       hooks: h, registry, control, config: deepFreeze(config), log,
-      store: (name) => s.pluginStore(name), routes: [],
+      store: (name) => s.pluginStore(name), routes: { list: [], mounted: false },
     });
     const p = plugin = o.def.create(loaded.options);
     await withTimeout(Promise.resolve().then(() => p.apply(ctx)), o.def.name);

@@ -1,9 +1,10 @@
 // Acceptance: a third-party balancer file named in tenement.toml replaces the built-in and is used.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { cleanup, fixtureService, ROOT, startTen, waitFor } from './harness.ts';
+import { cleanup, fixtureService, ROOT, runCli, startTen, waitFor } from './harness.ts';
 
 after(cleanup);
 
@@ -79,4 +80,26 @@ test('a balancer or filter that returns something other than a candidate gets 50
   assert.equal((await ten.get('api.localhost', '/')).json().instance, 'api:a');
   assert.equal((await ten.get('a.api.localhost', '/')).status, 200);
   assert.equal(ten.child.exitCode, null, 'ten serve is still running');
+});
+
+test('ten serve refuses plugins that fail in apply() or in their routes, naming the plugin (and the table and line for apply)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ten-plugin-'));
+  try {
+    const cases: Array<[string, RegExp]> = [
+      ["apply() { throw new Error('no url'); }", /^error TEN_ERR_PLUGIN_FAILED: plugin bad failed in apply\(\): no url \(plugins\.extra\[0\], tenement\.toml:4\)$/m],
+      ["apply(ctx) { ctx.hooks.wake.promise({}); }", /^error TEN_ERR_PLUGIN_FORBIDDEN: plugin bad may not call the wake hook \(promise\).*\(plugins\.extra\[0\], tenement\.toml:4\)$/m],
+      ["apply(ctx) { ctx.http.register(async (app) => { app.get('/api/instances', async () => ({})); }); }", /^error TEN_ERR_PLUGIN_FAILED: plugin bad failed in http\.register\(\): Method 'GET' already declared for route '\/api\/instances'/m],
+      ["apply(ctx) { ctx.http.register('not a function'); }", /^error TEN_ERR_PLUGIN_FAILED: plugin bad failed in http\.register\(\): needs a fastify plugin/m],
+    ];
+    for (const [apply, want] of cases) {
+      writeFileSync(join(dir, 'bad.js'), `export default { name: 'bad', create() { return { ${apply} }; } };\n`);
+      writeFileSync(join(dir, 'tenement.toml'), `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"\n[[plugins.extra]]\nuse = "./bad.js"\n`);
+      const r = await runCli(['serve', '--config', join(dir, 'tenement.toml'), '--port', '1'], { TENEMENT_LOG_PRETTY: '0' }, dir);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, want);
+      assert.doesNotMatch(r.stderr, /^\s+at /m);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -28,7 +28,7 @@ function world(name = 'my-plugin') {
   const parsed = parseConfig('[service.api]\ncommand = "node app.js"\n', join(dir, 'tenement.toml'));
   const config = deepFreeze(parsed);
   const control = new Supervisor({ config: parsed, registry, hooks, log, probe: async () => ({ ok: true, detail: 'test', latencyMs: 0 }) });
-  const ctx = createPluginContext(name, { hooks, registry, control, config, log, store: (n) => store.pluginStore(n), routes: [] });
+  const ctx = createPluginContext(name, { hooks, registry, control, config, log, store: (n) => store.pluginStore(n), routes: { list: [], mounted: false } });
   // a JavaScript plugin sees an untyped object
   return { hooks, registry, ctx, js: ctx as unknown as { hooks: Record<string, Record<string, Fn>>; registry: Record<string, Fn> } };
 }
