@@ -8,7 +8,7 @@ import { TenementError } from './errors.ts';
 import { importPlugin, LOAD_TIMEOUT_MS, withTimeout } from './import-plugin.ts';
 import { validatePluginOptions } from './schema.ts';
 import { formatKey, isDnsLabel } from './config-schema.ts';
-import { preview } from './schema.ts';
+import { preview, type ErrorItem } from './schema.ts';
 import { SLOTS, type PluginDefinition, type PluginInstance, type Slot } from './plugin.ts';
 import type { PluginEntry, TenementConfig } from './types.ts';
 
@@ -40,8 +40,10 @@ export interface CreatedPlugin extends LoadedPlugin {
  */
 export async function preparePlugins(config: TenementConfig, builtins: Builtins): Promise<CreatedPlugin[]> {
   const out: CreatedPlugin[] = [];
+  const errors: TenementError[] = [];
   for (const p of await resolvePlugins(config, builtins)) {
-    located(config, p.entry, () => {
+    try {
+      located(config, p.entry, () => {
       let instance: unknown;
       try {
         instance = p.def.create(p.options);
@@ -54,8 +56,13 @@ export async function preparePlugins(config: TenementConfig, builtins: Builtins)
         throw pluginFailed(p.def.name, 'create()', new Error(`returned ${what}, not a plugin instance { apply(ctx), dispose?() }`));
       }
       out.push({ ...p, instance: i as PluginInstance });
-    });
+      });
+    } catch (err) {
+      if (!(err instanceof TenementError)) throw err;
+      errors.push(err);
+    }
   }
+  throwAll(errors);
   return out;
 }
 
@@ -67,10 +74,19 @@ export function pluginFailed(plugin: string, step: string, err: unknown): Teneme
 
 /**
  * Resolve every slot and extra plugin named by the config, in load order, and check them as a set.
- * Imports third-party modules but calls no create()/apply(). Throws the first TenementError
- * (TEN_ERR_PLUGIN_*, or TEN_ERR_CONFIG_INVALID_VALUE for an isolation level nobody serves).
+ * Imports third-party modules but calls no create()/apply(). Reports every problem at once as one
+ * TenementError (see throwAll): TEN_ERR_PLUGIN_*, or TEN_ERR_CONFIG_INVALID_VALUE for an isolation
+ * level nobody serves.
  */
 export async function resolvePlugins(config: TenementConfig, builtins: Builtins): Promise<LoadedPlugin[]> {
+  const errors: TenementError[] = [];
+  /** Run a check; a TenementError it throws is kept for the verdict, and the next check runs. */
+  const check = async (fn: () => unknown): Promise<void> => {
+    try { await fn(); } catch (err) {
+      if (!(err instanceof TenementError)) throw err;
+      errors.push(err);
+    }
+  };
   const out: LoadedPlugin[] = [];
   const filled = new Map<Slot, string>();
   const names = new Set<string>();
@@ -85,15 +101,15 @@ export async function resolvePlugins(config: TenementConfig, builtins: Builtins)
     const use = entry?.use ?? builtins.defaults[slot];
     if (use === undefined) continue;
     const where: PluginEntry = entry ?? { use, options: {}, where: `plugins.${slot}` };
-    await located(config, where, async () => {
+    await check(() => located(config, where, async () => {
       const def = checkDefinition(await importPlugin(use, config.dir, builtins), use);
       if (def.provides !== slot) throw new TenementError('TEN_ERR_PLUGIN_SLOT_MISMATCH', [def.name, def.provides ? `provides slot ${def.provides}` : 'provides no slot', slot]);
       filled.set(slot, def.name);
       add({ def, options: validateOptions(def, where), slot, use, entry: where });
-    });
+    }));
   }
   for (const entry of config.plugins.extra) {
-    await located(config, entry, async () => {
+    await check(() => located(config, entry, async () => {
       const def = checkDefinition(await importPlugin(entry.use, config.dir, builtins), entry.use);
       if (def.provides !== undefined) {
         const holder = filled.get(def.provides);
@@ -101,17 +117,35 @@ export async function resolvePlugins(config: TenementConfig, builtins: Builtins)
         filled.set(def.provides, def.name);
       }
       add({ def, options: validateOptions(def, entry), slot: def.provides, use: entry.use, entry });
-    });
+    }));
   }
   for (const p of out) {
-    located(config, p.entry, () => {
-      for (const dep of p.def.dependencies ?? []) {
-        if (!names.has(dep)) throw new TenementError('TEN_ERR_PLUGIN_DEPENDENCY_MISSING', [p.def.name, dep], { plugin: p.def.name });
-      }
-    });
+    for (const dep of p.def.dependencies ?? []) {
+      if (!names.has(dep)) await check(() => located(config, p.entry, () => { throw new TenementError('TEN_ERR_PLUGIN_DEPENDENCY_MISSING', [p.def.name, dep], { plugin: p.def.name }); }));
+    }
   }
-  checkIsolationLevels(config, out);
+  errors.push(...isolationErrors(config, out));
+  throwAll(errors);
   return out;
+}
+
+/**
+ * Throws `errors` as one TenementError, if there are any: the first (in file order) with its code,
+ * args and details, `details.errors` listing every one ({ code, message, key, line }), and a
+ * message of one line per error (the first as it reads alone, the others indented with their code)
+ * — the form config errors take (schema.ts ErrorList). An error that already lists several (a
+ * table's options) contributes each of them.
+ */
+export function throwAll(errors: TenementError[]): void {
+  if (errors.length === 0) return;
+  const items = errors.flatMap((e) => (e.details.errors as ErrorItem[] | undefined)
+    ?? [{ code: e.code, message: e.message, key: String(e.details.key ?? ''), line: e.details.line as number | undefined }]);
+  if (items.length === 1) throw errors[0];
+  const first = [...errors].sort((a, b) => ((a.details.line as number) ?? Infinity) - ((b.details.line as number) ?? Infinity))[0];
+  const sorted = [...items].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+  first.details.errors = sorted;
+  first.message = [sorted[0].message, ...sorted.slice(1).map((i) => `  ${i.code}: ${i.message}`)].join('\n');
+  throw first;
 }
 
 /** What a definition declares beyond name and create(): a DNS-label name (it names a file and
@@ -131,9 +165,10 @@ function checkDefinition(def: PluginDefinition, use: string): PluginDefinition {
 }
 
 /** Every service's `isolation` level must be served by the isolation plugin, unless the slot is off. */
-function checkIsolationLevels(config: TenementConfig, plugins: LoadedPlugin[]): void {
+function isolationErrors(config: TenementConfig, plugins: LoadedPlugin[]): TenementError[] {
   const isolation = plugins.find((p) => p.slot === 'isolation')?.def;
-  if (isolation?.provides !== 'isolation') return;
+  if (isolation?.provides !== 'isolation') return [];
+  const errors: TenementError[] = [];
   for (const svc of Object.values(config.services)) {
     if (isolation.levels.includes(svc.isolation)) continue;
     const key = formatKey(['service', svc.name, 'isolation']);
@@ -142,8 +177,9 @@ function checkIsolationLevels(config: TenementConfig, plugins: LoadedPlugin[]): 
       `is "${svc.isolation}", but the isolation plugin ${isolation.name} serves ${isolation.levels.map((l) => `"${l}"`).join(', ')}`],
     { key, line, file: config.path });
     if (config.path && line !== undefined) err.message += ` (${basename(config.path)}:${line})`;
-    throw err;
+    errors.push(err);
   }
+  return errors;
 }
 
 /** Run `fn`; a TenementError it throws is pointed at the config table, like config errors are. */

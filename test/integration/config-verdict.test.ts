@@ -66,3 +66,20 @@ test('several errors in one file: ten config and ten serve print every one, each
     assert.doesNotMatch(r.stderr, /^\s+at /m, `stack trace printed:\n${r.stderr}`);
   }
 });
+
+test('problems of several plugins and services are reported together, in file order, by both commands', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ten-verdict-'));
+  dirs.push(dir);
+  const file = join(dir, 'tenement.toml');
+  writeFileSync(file, '[service.api]\ncommand = "node x.js"\nisolation = "vm"\n[service.web]\ncommand = "node x.js"\nisolation = "container"\n'
+    + '[plugins.balancer]\nuse = "least-connections"\nfoo = 1\n[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 0\n[[plugins.extra]]\nuse = "./nope.js"\n');
+  for (const args of [['config', '--config', file], ['serve', '--config', file, '--port', String(busyPort)]]) {
+    const r = await runCli(args, { TENEMENT_LOG_PRETTY: '0' }, dir);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.split('\n').filter((l) => /TEN_ERR_/.test(l)).map((l) => `${/TEN_ERR_\w+/.exec(l)![0]} ${/tenement\.toml:(\d+)\)$/.exec(l)?.[1]}`);
+    assert.deepEqual(lines, [
+      'TEN_ERR_CONFIG_INVALID_VALUE 3', 'TEN_ERR_CONFIG_INVALID_VALUE 6', 'TEN_ERR_PLUGIN_INVALID_OPTIONS 9',
+      'TEN_ERR_PLUGIN_INVALID_OPTIONS 12', 'TEN_ERR_PLUGIN_NOT_FOUND 13',
+    ], r.stderr);
+  }
+});
