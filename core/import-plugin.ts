@@ -84,7 +84,7 @@ function importError(use: string, url: string, dir: string, err: unknown): Tenem
     const [, what, from = file] = missing;
     if (what === 'tenement' || what.startsWith('tenement/')) {
       return invalid(`${from} calls require('${what}'), which CommonJS cannot resolve (Node's require() does not go through tenement's module hooks): `
-        + `write the plugin as an ES module (import { … } from 'tenement'), or use \`const { … } = await import('tenement')\` inside create() or apply()`);
+        + `write the plugin as an ES module (import { … } from 'tenement'), or use \`const { … } = await import('tenement')\` inside an async apply()`);
     }
     const bare = !what.startsWith('.') && !isAbsolute(what);
     return new TenementError('TEN_ERR_PLUGIN_NOT_FOUND', [use, bare
