@@ -5,18 +5,22 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { apiBase, managementApi, type ApiDeps } from './api.ts';
 import { AUTHORITY, BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
 import { hasBody } from './forward/rules.ts';
 import type { Hooks } from './hooks.ts';
+import { API_HEADER } from './view.ts';
 import { pluginFailed } from './loader.ts';
 import type { PluginRoutes } from './plugin-context.ts';
 import { rawError, writeError, type Proxy } from './proxy.ts';
 import { hostName, type Router } from './router.ts';
 import type { RequestContext, Settings, Target } from './types.ts';
+
+/** Characters a path parameter of the management API may have (fastify's default, 100, made explicit). */
+const MAX_PARAM_LENGTH = 100;
 
 export interface Listener {
   server: http.Server;
@@ -194,6 +198,14 @@ export async function createListener(d: {
     logger: false,
     serverFactory: (h) => { fastifyHandler = h; return server; },
     bodyLimit: 1024 * 1024,
+    // URLs fastify's router refuses before any hook runs (a broken %-escape, an overlong path
+    // parameter): answered in tenement's form, with the API header, never echoing the URL
+    frameworkErrors: (err, _req, reply) => {
+      const e = err.statusCode === 414 ? new TenementError('TEN_ERR_HTTP_URI_TOO_LONG', [MAX_PARAM_LENGTH])
+        : new TenementError('TEN_ERR_API_BAD_REQUEST', [err.code === 'FST_ERR_BAD_URL' ? 'the URL has an invalid %-escape' : 'the URL cannot be routed']);
+      void (reply as unknown as FastifyReply).code(e.statusCode).header(API_HEADER, d.api.version).send(e.toJSON());
+    },
+    maxParamLength: MAX_PARAM_LENGTH,
   });
   await app.register(apiBase, d.api);
   await app.register(managementApi(d.api));

@@ -159,3 +159,18 @@ describe('bad input against a running server', () => {
     assert.doesNotMatch(ten.output(), /"level":(50|60)/, `ten serve logged errors:\n${ten.output()}`);
   });
 });
+
+test('URLs the API router refuses (a broken %-escape, an overlong parameter) get tenement-form 4xx with the API header, not fastify errors', async () => {
+  const ten = await startTen(fixtureService('api'));
+  for (const [path, status, code] of [
+    ['/%E0%A4%A', 400, 'TEN_ERR_API_BAD_REQUEST'],
+    ['/api/workflows/operations/%E0%A4%A', 400, 'TEN_ERR_API_BAD_REQUEST'],
+    [`/api/instances/api/${'a'.repeat(5000)}`, 414, 'TEN_ERR_HTTP_URI_TOO_LONG'],
+  ] as const) {
+    const r = await ten.api('GET', path);
+    assertError(r, status, code, path.slice(0, 60));
+    assert.ok(r.headers['x-tenement-api'], `${path.slice(0, 40)}: x-tenement-api header`);
+    assert.ok(!r.body.includes('a'.repeat(200)), 'the URL is not echoed');
+  }
+  assert.equal((await ten.api('GET', '/api/instances')).status, 200);
+});
