@@ -12,7 +12,9 @@ export type Kind = 'refused' | 'reset' | 'timeout' | 'other';
 export function classify(err: AttemptError): Kind {
   switch (err.code) {
     case 'ECONNREFUSED': case 'ENOENT': case 'UND_ERR_CONNECT_TIMEOUT': return 'refused';
-    case 'ECONNRESET': case 'EPIPE': case 'UND_ERR_SOCKET': case 'UND_ERR_CLOSED': return 'reset';
+    // UND_ERR_DESTROYED: the instance's pool was closed under the request because its process
+    // exited (Forwarder.drop on the transition) — the same outcome as a reset connection
+    case 'ECONNRESET': case 'EPIPE': case 'UND_ERR_SOCKET': case 'UND_ERR_CLOSED': case 'UND_ERR_DESTROYED': return 'reset';
     case 'UND_ERR_HEADERS_TIMEOUT': return 'timeout';
     default: return 'other';
   }
