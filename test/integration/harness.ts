@@ -112,6 +112,9 @@ async function launch(dir: string, configPath: string, port: number, node: strin
   });
   await waitFor(`ten serve on port ${port}`, async () => {
     if (exited !== undefined) throw new Error(`ten serve exited with ${exited}:\n${out}`);
+    // our own process must say it listens: freePort() cannot reserve the port, and another test's
+    // ten serve that took it in between would answer /health just as well
+    if (!out.includes('"msg":"tenement listening"')) return false;
     return request(port, 'localhost', '/health').then((r) => r.status === 200, () => false);
   }, 20_000);
   const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();

@@ -21,8 +21,11 @@ interface HistoryEntry { id: number; at: string; service: string; kind: string; 
 
 const SETTINGS = `[settings]\nhealth_interval = 0.3\nbackoff_base = 0.3\ndrain_timeout = 2\n\n`;
 
-const list = async (ten: Ten, service: string): Promise<View[]> =>
-  (await ten.api('GET', `/api/instances?service=${service}`)).json().instances;
+const list = async (ten: Ten, service: string): Promise<View[]> => {
+  const r = await ten.api('GET', `/api/instances?service=${service}`);
+  assert.equal(r.status, 200, r.body);
+  return r.json().instances;
+};
 const weights = async (ten: Ten, service: string): Promise<Record<string, number>> =>
   Object.fromEntries((await list(ten, service)).map((i) => [i.id, i.weight]));
 const allRunning = (ten: Ten, service: string, n: number) => waitFor(`${n} running ${service} instances`, async () => {
