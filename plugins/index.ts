@@ -4,10 +4,11 @@ import deployWorkflows from './deploy-workflows/index.ts';
 import idleScaler from './idle-scaler/index.ts';
 import leastConnections from './least-connections/index.ts';
 import processIsolation from './process-isolation/index.ts';
+import prometheusExporter from './prometheus-exporter/index.ts';
 import weightedBalancer from './weighted-balancer/index.ts';
 
 const BUILTIN_PLUGINS: Readonly<Record<string, PluginDefinition>> = Object.freeze(
-  Object.fromEntries([weightedBalancer, leastConnections, processIsolation, idleScaler, deployWorkflows].map((p) => [p.name, p as PluginDefinition])),
+  Object.fromEntries([weightedBalancer, leastConnections, processIsolation, idleScaler, deployWorkflows, prometheusExporter].map((p) => [p.name, p as PluginDefinition])),
 );
 
 const DEFAULT_SLOTS: Builtins['defaults'] = Object.freeze({
@@ -15,6 +16,7 @@ const DEFAULT_SLOTS: Builtins['defaults'] = Object.freeze({
   isolation: 'process-isolation',
   scaler: 'idle-scaler',
   workflows: 'deploy-workflows',
+  metrics: 'prometheus-exporter',
 });
 
 export const BUILTINS: Builtins = { plugins: BUILTIN_PLUGINS, defaults: DEFAULT_SLOTS };
