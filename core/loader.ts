@@ -8,7 +8,7 @@ import { TenementError } from './errors.ts';
 import { importPlugin, LOAD_TIMEOUT_MS, withTimeout } from './import-plugin.ts';
 import { validatePluginOptions } from './schema.ts';
 import { formatKey, isDnsLabel } from './config-schema.ts';
-import { preview, type ErrorItem } from './schema.ts';
+import { listErrors, preview, type ErrorItem } from './schema.ts';
 import { SLOTS, type PluginDefinition, type PluginInstance, type Slot } from './plugin.ts';
 import type { PluginEntry, TenementConfig } from './types.ts';
 
@@ -42,28 +42,37 @@ export async function preparePlugins(config: TenementConfig, builtins: Builtins)
   const out: CreatedPlugin[] = [];
   const errors: TenementError[] = [];
   for (const p of await resolvePlugins(config, builtins)) {
-    try {
-      located(config, p.entry, () => {
-      let instance: unknown;
-      try {
-        instance = p.def.create(p.options);
-      } catch (err) {
-        throw pluginFailed(p.def.name, 'create()', err);
-      }
-      const i = instance as Partial<PluginInstance> | null;
-      if (typeof i !== 'object' || i === null || typeof i.apply !== 'function' || (i.dispose !== undefined && typeof i.dispose !== 'function')) {
-        const what = instance instanceof Promise ? 'a promise (create() is synchronous: do async work in apply())' : preview(instance);
-        throw pluginFailed(p.def.name, 'create()', new Error(`returned ${what}, not a plugin instance { apply(ctx), dispose?() }`));
-      }
-      out.push({ ...p, instance: i as PluginInstance });
-      });
-    } catch (err) {
-      if (!(err instanceof TenementError)) throw err;
-      errors.push(err);
-    }
+    await keep(errors, () => located(config, p.entry, () => { out.push({ ...p, instance: create(p) }); }));
   }
   throwAll(errors);
   return out;
+}
+
+/** `p.def.create(p.options)`, which must return a plugin instance synchronously. */
+function create(p: LoadedPlugin): PluginInstance {
+  let instance: unknown;
+  try {
+    instance = p.def.create(p.options);
+  } catch (err) {
+    throw pluginFailed(p.def.name, 'create()', err);
+  }
+  const i = instance as Partial<PluginInstance> | null;
+  if (typeof i !== 'object' || i === null || typeof i.apply !== 'function' || (i.dispose !== undefined && typeof i.dispose !== 'function')) {
+    const what = instance instanceof Promise ? 'a promise (create() is synchronous: do async work in apply())' : preview(instance);
+    throw pluginFailed(p.def.name, 'create()', new Error(`returned ${what}, not a plugin instance { apply(ctx), dispose?() }`));
+  }
+  return i as PluginInstance;
+}
+
+/** Run one check of a verdict: a TenementError it throws is kept in `errors` (the next check
+ *  still runs); anything else is a bug and propagates. */
+async function keep(errors: TenementError[], fn: () => unknown): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (!(err instanceof TenementError)) throw err;
+    errors.push(err);
+  }
 }
 
 /** `err` as thrown by a plugin's `step`: a TenementError as is, anything else as TEN_ERR_PLUGIN_FAILED. */
@@ -80,13 +89,7 @@ export function pluginFailed(plugin: string, step: string, err: unknown): Teneme
  */
 export async function resolvePlugins(config: TenementConfig, builtins: Builtins): Promise<LoadedPlugin[]> {
   const errors: TenementError[] = [];
-  /** Run a check; a TenementError it throws is kept for the verdict, and the next check runs. */
-  const check = async (fn: () => unknown): Promise<void> => {
-    try { await fn(); } catch (err) {
-      if (!(err instanceof TenementError)) throw err;
-      errors.push(err);
-    }
-  };
+  const check = (fn: () => unknown) => keep(errors, fn);
   const out: LoadedPlugin[] = [];
   const filled = new Map<Slot, string>();
   const names = new Set<string>();
@@ -142,10 +145,7 @@ export function throwAll(errors: TenementError[]): void {
     ?? [{ code: e.code, message: e.message, key: String(e.details.key ?? ''), line: e.details.line as number | undefined }]);
   if (items.length === 1) throw errors[0];
   const first = [...errors].sort((a, b) => ((a.details.line as number) ?? Infinity) - ((b.details.line as number) ?? Infinity))[0];
-  const sorted = [...items].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
-  first.details.errors = sorted;
-  first.message = [sorted[0].message, ...sorted.slice(1).map((i) => `  ${i.code}: ${i.message}`)].join('\n');
-  throw first;
+  throw listErrors(first, items);
 }
 
 /** What a definition declares beyond name and create(): a DNS-label name (it names a file and

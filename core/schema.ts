@@ -44,6 +44,23 @@ export interface ErrorItem {
   line?: number;
 }
 
+/** `items` in file order (stable; items without a line last). */
+function byLine<T extends { line?: number }>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+}
+
+/**
+ * `err` made the carrier of several errors: `details.errors` lists `items` in file order and its
+ * message has one line per item, the first as it reads alone, the others indented with their code.
+ * The one format of a multi-error verdict (config files, options tables, the plugin loader).
+ */
+export function listErrors(err: TenementError, items: readonly ErrorItem[]): TenementError {
+  const sorted = byLine(items);
+  err.details.errors = sorted;
+  err.message = [sorted[0].message, ...sorted.slice(1).map((i) => `  ${i.code}: ${i.message}`)].join('\n');
+  return err;
+}
+
 /**
  * Collects the errors of one file, one per key (the first said about a key wins), and throws them
  * as one TenementError: code, args, key and line of the first in file order; `details` =
@@ -71,12 +88,9 @@ export class ErrorList {
   /** Throws the collected errors, if any, as described above. */
   throwIfAny(): void {
     if (this.items.length === 0) return;
-    const sorted = [...this.items].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity)); // stable
-    const [first] = sorted;
-    const errors: ErrorItem[] = sorted.map(({ code, message, key, line }) => ({ code, message, key, line }));
-    const err = new TenementError(first.code, first.args, { key: first.key, line: first.line, file: this.file, errors });
-    err.message = [first.message, ...sorted.slice(1).map((i) => `  ${i.code}: ${i.message}`)].join('\n');
-    throw err;
+    const [first] = byLine(this.items);
+    const err = new TenementError(first.code, first.args, { key: first.key, line: first.line, file: this.file });
+    throw listErrors(err, this.items.map(({ code, message, key, line }) => ({ code, message, key, line })));
   }
 }
 
