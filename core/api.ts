@@ -28,8 +28,6 @@ export interface ApiDeps {
   version: string;
 }
 
-const PUBLIC = new Set(['/health', '/']);
-
 const Name = NameSchema;
 const Weight = WeightSchema;
 const InstanceParams = Type.Object({ service: Name('service'), id: Name('id') });
@@ -51,8 +49,8 @@ function installApiBase(app: FastifyInstance, d: ApiDeps): void {
   app.setValidatorCompiler(requestValidator);
   app.addHook('onRequest', async (_req, reply) => { reply.header(API_HEADER, d.version); });
   app.addHook('onRequest', async (req) => {
-    const path = req.url.split('?')[0];
-    if (PUBLIC.has(path)) return;
+    // routes that answer without the token say so in their config (`/health`, the dashboard page)
+    if ((req.routeOptions.config as { public?: boolean } | undefined)?.public === true) return;
     if (!verifyBearer(d.store, req.headers.authorization)) throw new TenementError('TEN_ERR_API_UNAUTHORIZED');
   });
   app.setNotFoundHandler((req, reply) => {
@@ -77,8 +75,7 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
   const { registry, supervisor, config, log } = d;
   const find = (p: Static<typeof InstanceParams>): Instance => registry.require(p.service, p.id);
   return async (app) => {
-    app.get('/health', async () => ({ status: 'ok', version: d.version }));
-    app.get('/', async (_req, reply) => reply.type('text/html').send(placeholderPage(d.version)));
+    app.get('/health', { config: { public: true } }, async () => ({ status: 'ok', version: d.version }));
 
     app.get('/api/services', async () => ({
       services: Object.values(config.services).map((s) => ({
@@ -130,7 +127,8 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
   };
 }
 
-function placeholderPage(version: string): string {
+/** The page at `/` when the dashboard slot is off. */
+export function placeholderPage(version: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>tenement</title></head>
 <body style="font-family:system-ui;margin:3rem"><h1>tenement ${version}</h1>
 <p>This host serves the management API. Use the <code>ten</code> CLI (<code>ten ps</code>) or

@@ -6,7 +6,7 @@ import tapable from 'tapable';
 import type { Logger } from 'pino';
 import { isolateTaps } from './intercept.ts';
 import type {
-  Instance, Outcome, ProbeResult, RequestContext, SpawnSpec, Target, Transition, WakeContext, WeightChange,
+  Instance, Outcome, ProbeResult, RequestContext, SpawnSpec, Target, TenementEvent, Transition, WakeContext, WeightChange,
 } from './types.ts';
 
 const { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } = tapable;
@@ -63,6 +63,10 @@ export function createHooks(log: Logger) {
     probe: new AsyncSeriesBailHook<[Instance], ProbeResult | undefined>(['instance']),
     /** SyncHook (notification) — a probe finished. A throw is logged and isolated. */
     probeResult: new SyncHook<[Instance, ProbeResult]>(['instance', 'result']),
+    /** SyncHook (notification) — an event for the event stream: fired by the core (spawned,
+     *  exited, state, weight) and by plugins through ctx.emit(). The log store and the metrics
+     *  tap it. A throw is logged and isolated. */
+    event: new SyncHook<[TenementEvent]>(['event']),
     /** AsyncSeriesHook — the server is listening and boot instances are spawned: plugins start
      *  their timers. A throw aborts startup. */
     ready: new AsyncSeriesHook<[]>([]),
@@ -95,6 +99,7 @@ export const HOOK_POLICY: Readonly<Record<HookName, 'fail' | 'isolate'>> = Objec
   weights: 'isolate',
   probe: 'fail',
   probeResult: 'isolate',
+  event: 'isolate',
   ready: 'fail',
   shutdown: 'isolate',
 });

@@ -19,8 +19,8 @@ export { NameSchema, WeightSchema } from './schema.ts';
 export { ERRORS, TenementError, type ErrorCode } from './errors.ts';
 // data shapes
 export type {
-  HealthStatus, Instance, InstanceState, Outcome, ProbeResult, RequestContext, RestartPolicy, ServiceConfig,
-  Settings, SpawnSpec, Target, TenementConfig, Transition, WakeContext, WeightChange,
+  EventInput, HealthStatus, Instance, InstanceState, Outcome, ProbeResult, RequestContext, RestartPolicy, ServiceConfig,
+  Settings, SpawnSpec, Target, TenementConfig, TenementEvent, Transition, WakeContext, WeightChange,
 } from './types.ts';
 export { viewInstance, type InstanceView } from './view.ts';
 // helpers plugins need to agree with the core

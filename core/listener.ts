@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { apiBase, managementApi, type ApiDeps } from './api.ts';
+import { apiBase, managementApi, placeholderPage, type ApiDeps } from './api.ts';
 import { AUTHORITY, BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
@@ -212,11 +212,17 @@ export async function createListener(d: {
   for (const r of d.routes.list) {
     // a plugin's routes that clash or throw fail startup naming that plugin
     try {
-      await app.register(r.fn);
+      await app.register(async (scope) => {
+        // public routes carry `config.public`, which the token check in apiBase honours
+        if (r.public) scope.addHook('onRoute', (route) => { route.config = { ...(route.config as object), public: true }; });
+        await scope.register(r.fn);
+      });
     } catch (err) {
       throw pluginFailed(r.plugin, 'http.register()', err);
     }
   }
+  // the page at `/` when no plugin (the dashboard slot) serves one
+  if (!app.hasRoute({ method: 'GET', url: '/' })) app.get('/', { config: { public: true } }, async (_req, reply) => reply.type('text/html').send(placeholderPage(d.api.version)));
   d.routes.mounted = true;
   await app.ready();
   return { server, app, inflight: () => inflight, close: () => bodies.close() };

@@ -8,7 +8,7 @@ import { TenementError } from './errors.ts';
 import { CORE_TAP, type HookName, type Hooks } from './hooks.ts';
 import type { DeepReadonly, InstanceControl, PluginContext, PluginHooks, PluginStore, RegistryView, TapOptions } from './plugin.ts';
 import type { Registry } from './registry.ts';
-import type { TenementConfig } from './types.ts';
+import type { EventInput, TenementConfig } from './types.ts';
 
 export interface ContextDeps {
   hooks: Hooks;
@@ -24,7 +24,7 @@ export interface ContextDeps {
 
 /** Routes plugins registered, each with its plugin, until the listener mounts them (then `mounted`). */
 export interface PluginRoutes {
-  list: Array<{ plugin: string; fn: FastifyPluginAsync }>;
+  list: Array<{ plugin: string; fn: FastifyPluginAsync; public: boolean }>;
   mounted: boolean;
 }
 
@@ -55,11 +55,16 @@ export function createPluginContext(name: string, d: ContextDeps): PluginContext
     config: d.config,
     log: d.log.child({ plugin: name }),
     dir: d.config.dir,
+    emit: (e: EventInput) => {
+      const bad = (['kind', 'service', 'message'] as const).find((k) => typeof e?.[k] !== 'string' || e[k] === '');
+      if (bad) throw new TenementError('TEN_ERR_PLUGIN_FAILED', [name, 'emit()', `needs a non-empty string "${bad}"`], { plugin: name });
+      d.hooks.event.call({ ...e, at: Date.now(), source: name });
+    },
     http: Object.freeze({
-      register: (fn: FastifyPluginAsync) => {
+      register: (fn: FastifyPluginAsync, opts?: { public?: boolean }) => {
         if (typeof fn !== 'function') throw new TenementError('TEN_ERR_PLUGIN_FAILED', [name, 'http.register()', `needs a fastify plugin, async (app) => { app.get(…) }, got ${typeof fn}`], { plugin: name });
         if (d.routes.mounted) throw forbidden(name, 'register routes after apply(): the management API is already listening (register them in apply())');
-        d.routes.list.push({ plugin: name, fn });
+        d.routes.list.push({ plugin: name, fn, public: opts?.public === true });
       },
     }),
   });

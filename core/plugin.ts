@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { Hooks } from './hooks.ts';
-import type { Instance, InstanceState, ProbeResult, TenementConfig } from './types.ts';
+import type { EventInput, Instance, InstanceState, ProbeResult, TenementConfig } from './types.ts';
 
 /** Exclusive slots: at most one plugin fills each. `extra` plugins fill none. */
 export const SLOTS = ['balancer', 'isolation', 'scaler', 'workflows', 'metrics'] as const;
@@ -106,9 +106,14 @@ export interface PluginContext {
   readonly log: Logger;
   /** Folder the config file lives in (relative paths in options resolve against it). */
   readonly dir: string;
+  /** Add an event to the event stream (the `event` hook, the logs' `event` stream), stamped with
+   *  the time and the plugin's name. TEN_ERR_PLUGIN_FAILED when `kind`, `service` or `message`
+   *  is not a non-empty string. */
+  emit(event: EventInput): void;
   readonly http: {
-    /** Register fastify routes on the management host, behind the API token. */
-    register(plugin: FastifyPluginAsync): void;
+    /** Register fastify routes on the management host, behind the API token; with
+     *  `{ public: true }`, without it (a page that asks for the token itself, public metrics). */
+    register(plugin: FastifyPluginAsync, opts?: { public?: boolean }): void;
   };
 }
 

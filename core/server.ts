@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
+import { bridgeEvents } from './events.ts';
 import { releaseCgroupRoot } from './freezer.ts';
 import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
@@ -48,6 +49,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const proxy = new Proxy({ config, hooks, router, log });
   hooks.transition.tap(CORE_TAP, ({ instance, from, to, reason }) =>
     log.debug({ instance: instance.key, from, to, reason }, 'transition'));
+  bridgeEvents(hooks);
   const applied: PluginInstance[] = [];
   let listener: Listener | undefined;
   let closing: Promise<void> | undefined;

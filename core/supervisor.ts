@@ -3,6 +3,7 @@
 // instances with exponential backoff per instance, up to max_restarts within restart_window.
 import type { Logger } from 'pino';
 import { serviceOf } from './config-schema.ts';
+import { emitEvent } from './events.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
 import { freeze, releaseCgroup } from './freezer.ts';
@@ -73,6 +74,7 @@ export class Supervisor implements InstanceControl {
       return;
     }
     this.running.set(inst.key, run);
+    emitEvent(this.d.hooks, inst, 'spawned', `spawned pid ${run.child.pid}${run.socket ? ` on ${run.socket}` : ` on port ${run.port}`}`, { pid: run.child.pid ?? null, port: run.port });
     inst.port = run.port;
     inst.socket = run.socket;
     inst.pid = run.child.pid ?? null;
@@ -130,6 +132,7 @@ export class Supervisor implements InstanceControl {
     run.markExited();
     if (this.running.get(inst.key) !== run) return; // a process that was never kept
     this.running.delete(inst.key);
+    emitEvent(this.d.hooks, inst, 'exited', `pid ${run.child.pid} ${describeExit({ code, signal, reason: run.killedFor })}`, { pid: run.child.pid ?? null, code, signal });
     inst.pid = null;
     inst.port = null;
     inst.socket = null;

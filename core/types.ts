@@ -184,6 +184,33 @@ export interface Transition {
   reason: string;
 }
 
+/**
+ * One entry of the event stream: something that happened to an instance or a service. It goes to
+ * the log stream (stream `event`, beside the apps' stdout and stderr) and to whoever taps the
+ * `event` hook (metrics). The core's kinds: `spawned` (fields pid, port), `exited` (code,
+ * signal), `state` (from, to), `weight` (from, to). Plugins add their own through ctx.emit():
+ * the idle-scaler's `wake` (result, duration_seconds) and `sleep`; deploy-workflows'
+ * `deploy.step`, `rollout.step`, `rollout.outcome` (outcome) and `shadow.mismatch`.
+ */
+export interface TenementEvent {
+  /** When, in ms since the epoch. */
+  at: number;
+  /** Who said it: `tenement` (the core) or a plugin's name. */
+  source: string;
+  /** What happened, e.g. `exited`; dotted by topic for plugins (`rollout.step`). */
+  kind: string;
+  service: string;
+  /** The instance id, when it is about one instance. */
+  instance?: string;
+  /** One line for people, e.g. `exited with code 1`. */
+  message: string;
+  /** Values for machines (metrics labels and observations). */
+  fields?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+/** What a plugin passes to ctx.emit(): the core stamps `at` and `source`. */
+export type EventInput = Omit<TenementEvent, 'at' | 'source'>;
+
 // ---------------------------------------------------------------- requests
 
 /** Where a request is going, as decided by resolveTarget. */

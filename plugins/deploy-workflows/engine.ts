@@ -15,7 +15,11 @@ export class Engine {
   closing = false;
 
   constructor(readonly ctx: PluginContext) {
-    this.journal = new Journal(ctx.store);
+    // each operation's end is an event: `deploy.outcome`, `rollout.outcome`, `rolling.outcome`
+    this.journal = new Journal(ctx.store, (op) => ctx.emit({
+      kind: `${op.kind}.outcome`, service: op.service, message: `${op.kind} ${op.status}${op.error ? `: ${op.error.message}` : ''}`,
+      fields: { outcome: op.status, operation: op.id },
+    }));
     ctx.hooks.weights.tap('deploy-workflows', (changes, reason) => {
       if (this.ownChange) return;
       for (const c of changes) {
@@ -48,9 +52,12 @@ export class Engine {
     return this.busy.get(service);
   }
 
-  step(op: Operation, message: string): void {
+  /** Record a step of `op` in its journal, the log and the event stream (`<kind>.step`, with
+   *  `fields` such as a rollout's step number and canary weight). */
+  step(op: Operation, message: string, fields?: Record<string, number | string>): void {
     this.journal.step(op, message);
     this.ctx.log.info({ op: op.id, kind: op.kind, service: op.service }, message);
+    this.ctx.emit({ kind: `${op.kind}.step`, service: op.service, message, fields: { operation: op.id, ...fields } });
   }
 
   /** Change weights as one registry step, without a duplicate 'weight' history entry. */

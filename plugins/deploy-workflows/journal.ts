@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS deploy_workflows_history (
 type Row = Record<string, unknown>;
 
 export class Journal {
-  constructor(private readonly db: PluginStore) {
+  /** `onFinish` hears every operation's end (the engine emits it as an event). */
+  constructor(private readonly db: PluginStore, private readonly onFinish: (op: Operation) => void = () => undefined) {
     db.exec(SCHEMA);
   }
 
@@ -64,6 +65,7 @@ export class Journal {
     op.finished_at = Date.now();
     op.error = err ? { code: err.code, message: err.message, hint: err.hint } : null;
     this.save(op);
+    this.onFinish(op);
   }
 
   get(id: number): Operation | undefined {

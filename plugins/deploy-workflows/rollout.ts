@@ -51,7 +51,7 @@ export async function rollout(e: Engine, counters: Counters, op: Operation, p: R
       const split = proportional(100 - pct, state.stable!);
       e.setWeights([[canary, pct], ...stable.map((i) => [i, split[i.id] ?? 0] as const)], `rollout step ${k + 1}`);
       state.step = k;
-      e.step(op, `step ${k + 1}/${p.steps.length}: ${canary.id} ${pct}%, ${stable.map((i) => `${i.id} ${i.weight}%`).join(', ') || 'no stable instance'}`);
+      e.step(op, `step ${k + 1}/${p.steps.length}: ${canary.id} ${pct}%, ${stable.map((i) => `${i.id} ${i.weight}%`).join(', ') || 'no stable instance'}`, { step: k + 1, steps: p.steps.length, weight: pct });
       e.journal.record(p.service, 'rollout-step', 'ok', `${canary.key} at ${pct}%`, { op: op.id, step: k + 1, weights: { [canary.id]: pct, ...split } });
       const breach = await watchStep(e, counters, op, p, canary, stable);
       if (e.closing) return; // shutting down: the next ten serve resumes this step

@@ -95,7 +95,14 @@ export class Shadows {
     const sh = p.shadow;
     if (p.mirror.status === 0) { sh.shadowErrors += 1; return; }
     sh.compared += 1;
-    if (p.mirror.status !== p.stable.status) sh.mismatches += 1;
+    if (p.mirror.status !== p.stable.status) {
+      sh.mismatches += 1;
+      this.ctx.emit({
+        kind: 'shadow.mismatch', service: sh.service, instance: sh.to,
+        message: `shadow ${sh.to} answered ${p.mirror.status} where the live instance answered ${p.stable.status}`,
+        fields: { stable_status: p.stable.status, shadow_status: p.mirror.status },
+      });
+    }
     sh.stableMs += p.stable.ms;
     sh.shadowMs += p.mirror.ms;
   }

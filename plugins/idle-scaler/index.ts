@@ -112,16 +112,20 @@ class IdleScaler {
 
   private async wakeOnce(inst: Instance): Promise<void> {
     const { instances, log } = this.ctx;
+    const t0 = performance.now();
     if (inst.suspended !== null) {
       this.frozenAt.delete(inst.key);
-      if (await instances.resume(inst, 'woken by a request')) return; // thawed: running again
+      if (await instances.resume(inst, 'woken by a request')) { // thawed: running again
+        this.woke(inst, 'ok', t0, 'thawed');
+        return;
+      }
     }
     if (inst.state !== 'idle' && inst.state !== 'stopped') return;
-    const t0 = performance.now();
     const before = inst.lastExit;
     await instances.start(inst, 'woken by a request', { ready: this.opts.ready });
     if ((inst.state as string) === 'running') {
       log.info({ instance: inst.key, ms: Math.round(performance.now() - t0) }, 'instance woken');
+      this.woke(inst, 'ok', t0, 'started');
       return;
     }
     const exit = inst.lastExit !== before ? inst.lastExit : null;
@@ -131,7 +135,18 @@ class IdleScaler {
     const why = exit ? describeExit(exit) : `it is ${inst.state}`;
     this.queue.release(inst, new TenementError('TEN_ERR_SCALER_WAKE_FAILED', [inst.key, why]));
     log.warn({ instance: inst.key, why }, 'wake failed: back to idle');
+    this.woke(inst, 'failed', t0, why);
     if (inst.state !== 'idle') await instances.stop(inst, 'idle', `wake failed: ${why}`);
+  }
+
+  /** The `wake` event: result `ok` or `failed`, how long it took (the metrics' wake histogram). */
+  private woke(inst: Instance, result: 'ok' | 'failed', t0: number, how: string): void {
+    const seconds = (performance.now() - t0) / 1000;
+    this.ctx.emit({
+      kind: 'wake', service: inst.service, instance: inst.id,
+      message: result === 'ok' ? `woke in ${Math.round(seconds * 1000)} ms (${how})` : `wake failed: ${how}`,
+      fields: { result, duration_seconds: seconds },
+    });
   }
 
   onTransition(inst: Instance, to: string): void {
@@ -172,9 +187,11 @@ class IdleScaler {
       this.frozenAt.set(inst.key, Date.now());
       const mechanism = await this.ctx.instances.suspend(inst, reason);
       this.ctx.log.info({ instance: inst.key, mechanism }, 'instance suspended');
+      this.ctx.emit({ kind: 'sleep', service: inst.service, instance: inst.id, message: `suspended (${mechanism}): ${reason}`, fields: { action: 'suspend' } });
     } else {
       await this.ctx.instances.stop(inst, 'idle', reason);
       this.ctx.log.info({ instance: inst.key }, 'instance stopped (idle)');
+      this.ctx.emit({ kind: 'sleep', service: inst.service, instance: inst.id, message: `stopped: ${reason}`, fields: { action: 'stop' } });
     }
   }
 }

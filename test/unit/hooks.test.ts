@@ -58,7 +58,7 @@ describe('createHooks(): the hooks object', () => {
   test('has the catalog of DESIGN §4', () => {
     const { hooks } = setup();
     assert.deepEqual(Object.keys(hooks).sort(), [
-      'filterCandidates', 'forward', 'prepareSpawn', 'probe', 'probeResult', 'ready', 'requestDone', 'resolveTarget',
+      'event', 'filterCandidates', 'forward', 'prepareSpawn', 'probe', 'probeResult', 'ready', 'requestDone', 'resolveTarget',
       'selectInstance', 'shutdown', 'transition', 'wake', 'weights',
     ]);
   });
