@@ -139,8 +139,14 @@ export class Client {
     } catch (e) {
       throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
     }
-    const text = res.text;
     this.opts.log?.(`${method} ${url} -> ${res.status} (${Math.round(performance.now() - t0)} ms)`);
+    return this.answer<T>(res, method, path);
+  }
+
+  /** The JSON of an answer of ten serve, or its error as an ApiError (anything that is not ten
+   *  serve's answer: TEN_ERR_CLI_SERVER_UNREACHABLE). */
+  private answer<T>(res: Answer, method: string, path: string): T {
+    const text = res.text;
     let json: unknown;
     try {
       json = text === '' ? undefined : JSON.parse(text);
@@ -156,6 +162,57 @@ export class Client {
       throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, what]);
     }
     return json as T;
+  }
+
+  /**
+   * Follow a Server-Sent Events answer of GET `path`: `onEvent(event, data)` for each event, until
+   * the server ends the stream (resolves) or `signal` aborts (resolves). A connection that fails,
+   * or no response head within `timeoutMs`, is TEN_ERR_CLI_SERVER_UNREACHABLE; an error answer is
+   * its ApiError.
+   */
+  async events(path: string, onEvent: (event: string, data: string) => void, signal?: AbortSignal): Promise<void> {
+    const headers = { accept: 'text/event-stream', authorization: `Bearer ${await this.token()}` };
+    const url = this.server + path;
+    const mod = url.startsWith('https:') ? await import('node:https') : http;
+    const unreachable = (e: unknown) => new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
+    return new Promise<void>((resolve, reject) => {
+      const req = mod.request(url, { headers, signal }, (res) => {
+        clearTimeout(timer);
+        if (res.statusCode !== 200 || !String(res.headers['content-type']).startsWith('text/event-stream')) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c)).once('end', () => {
+            try {
+              this.answer({ status: res.statusCode ?? 0, ok: false, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }, 'GET', path);
+            } catch (e) { reject(e); }
+          });
+          return;
+        }
+        // text/event-stream: events end at a blank line; `event:` and `data:` fields (WHATWG HTML)
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          buf += c;
+          let end: number;
+          while ((end = buf.indexOf('\n\n')) !== -1) {
+            const block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            let event = 'message';
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event:')) event = line.slice(6).trim();
+              else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+            }
+            if (data.length) onEvent(event, data.join('\n'));
+          }
+          if (buf.length > 4 * 1024 * 1024) req.destroy(new Error('an event larger than 4 MiB'));
+        });
+        res.once('end', () => resolve());
+        res.once('error', (e) => (signal?.aborted ? resolve() : reject(unreachable(e))));
+      });
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${this.opts.timeoutMs ?? 10_000} ms`), { name: 'TimeoutError' })), this.opts.timeoutMs ?? 10_000);
+      req.once('error', (e) => { clearTimeout(timer); if (signal?.aborted) resolve(); else reject(unreachable(e)); });
+      req.end();
+    });
   }
 
   /** Resolved on first use; when there is none, says whether the server is even up first. */

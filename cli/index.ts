@@ -5,6 +5,7 @@ import { ConfigCommand } from './commands/config.ts';
 import { DeployCommand } from './commands/deploy.ts';
 import { HealthCommand } from './commands/health.ts';
 import { HistoryCommand } from './commands/history.ts';
+import { LogsCommand } from './commands/logs.ts';
 import { PsCommand } from './commands/ps.ts';
 import { RestartCommand } from './commands/restart.ts';
 import { RolloutAbortCommand, RolloutCommand, RolloutStatusCommand } from './commands/rollout.ts';
@@ -38,6 +39,7 @@ function buildCli(): Cli {
     ShadowStatusCommand,
     ShadowStopCommand,
     HistoryCommand,
+    LogsCommand,
     ConfigCommand,
     VersionCommand,
     Builtins.HelpCommand,

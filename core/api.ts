@@ -11,6 +11,7 @@ import { verifyBearer } from './auth.ts';
 import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { HealthChecker } from './health.ts';
+import type { Logbook } from './logbook.ts';
 import type { Registry } from './registry.ts';
 import { NameSchema, requestValidator, WeightSchema } from './schema.ts';
 import type { Store } from './store.ts';
@@ -26,6 +27,8 @@ export interface ApiDeps {
   store: Store;
   log: Logger;
   version: string;
+  /** The logs (GET /api/logs, /api/logs/stream: logs-api.ts). */
+  logbook: Logbook;
 }
 
 const Name = NameSchema;

@@ -45,6 +45,10 @@ export const SettingsSchema = Type.Object({
   max_requests: Int(10000, 1),
   max_header_size: Int(16384, 1024, 1048576),
   max_uri_length: Int(8192, 256, 1048576),
+  log_max_size: Int(134217728, 1048576),
+  log_max_age: Seconds(604800),
+  log_ring_size: Int(1000, 10, 100000),
+  log_line_max: Int(16384, 256, 1048576),
 }, { additionalProperties: false, default: {} });
 
 /** [service.NAME] as written; config.ts turns it into a ServiceConfig (argv, absolute workdir, env strings). */

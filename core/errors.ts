@@ -26,7 +26,7 @@ export const ERRORS = {
   // plugins
   TEN_ERR_PLUGIN_NOT_FOUND: def(500, 'plugin %s not found (%s)', 'use a built-in name, a path starting with ./ relative to tenement.toml, or an installed npm package'),
   TEN_ERR_PLUGIN_INVALID_EXPORT: def(500, 'plugin %s has an invalid export: %s', 'fix what the message names: a plugin module default-exports definePlugin({ name, create }) and imports only from \'tenement\' (see docs/plugins.md)'),
-  TEN_ERR_PLUGIN_UNKNOWN_SLOT: def(500, 'unknown plugin slot %s', 'slots are: balancer, isolation, scaler, workflows, metrics, extra'),
+  TEN_ERR_PLUGIN_UNKNOWN_SLOT: def(500, 'unknown plugin slot %s', 'slots are: balancer, isolation, scaler, workflows, metrics, dashboard, extra'),
   TEN_ERR_PLUGIN_SLOT_MISMATCH: def(500, 'plugin %s %s, not %s', 'put the plugin under [plugins.<slot it provides>], or under [[plugins.extra]] if it provides none'),
   TEN_ERR_PLUGIN_SLOT_TAKEN: def(500, 'slot %s is already filled by %s; %s cannot fill it too', 'pick the plugin with [plugins.<slot>] use = "...", not under [[plugins.extra]]'),
   TEN_ERR_PLUGIN_DUPLICATE_NAME: def(500, 'two plugins are named %s', 'load each plugin once; give third-party plugins unique names'),
@@ -42,6 +42,7 @@ export const ERRORS = {
   TEN_ERR_API_INVALID_NAME: def(400, 'invalid %s %s: must be a DNS label (a-z, 0-9, -; 1 to 63 chars; no leading or trailing -)', 'use lowercase letters, digits and dashes, e.g. v2 or prod-1'),
   TEN_ERR_API_INVALID_WEIGHT: def(400, 'invalid weight %s: must be a whole number from 0 to 100', 'pass a weight from 0 (no traffic) to 100'),
   TEN_ERR_API_BODY_TOO_LARGE: def(413, 'request body larger than %s bytes', 'send a smaller body'),
+  TEN_ERR_LOGS_TOO_MANY_FOLLOWERS: def(503, 'too many live log streams open (%s)', 'close a `ten logs -f` or a dashboard tab, then try again'),
   TEN_ERR_API_INTERNAL: def(500, 'internal error', 'see the ten serve log for the cause'),
   // instances
   TEN_ERR_INSTANCE_NOT_FOUND: def(404, 'instance %s not found', 'list instances with `ten ps`'),
@@ -55,7 +56,7 @@ export const ERRORS = {
   TEN_ERR_ROUTE_NO_INSTANCE: def(503, 'no running instance of %s', 'spawn one or give one a weight above 0; retry after a moment'),
   TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE: def(502, 'instance %s did not answer (%s)', 'the app crashed or refused the connection; it is being restarted, retry'),
   TEN_ERR_ROUTE_UPSTREAM_TIMEOUT: def(504, 'instance %s did not respond within %s s', 'raise request_timeout for the service, or make the app respond sooner'),
-  TEN_ERR_ROUTE_UPSTREAM_FAILED: def(502, 'instance %s closed the connection before answering (%s)', 'the app crashed or dropped the request; check its log ({data_dir}/_logs/<service>/<id>.log) and retry'),
+  TEN_ERR_ROUTE_UPSTREAM_FAILED: def(502, 'instance %s closed the connection before answering (%s)', 'the app crashed or dropped the request; check its log (ten logs <service>:<id>) and retry'),
   TEN_ERR_ROUTE_QUEUE_FULL: def(503, 'instance %s is busy: %s requests in progress and %s waiting', 'retry after a moment; raise max_connections / max_queue for the service if the app can take more'),
   TEN_ERR_ROUTE_QUEUE_TIMEOUT: def(503, 'instance %s had no free connection within %s s (max_connections = %s)', 'retry after a moment; raise queue_timeout or max_connections for the service, or make the app answer sooner'),
   TEN_ERR_ROUTE_OVERLOADED: def(503, 'ten serve is at max_requests = %s requests in flight', 'retry after a moment; raise [settings] max_requests if the machine can take more'),
@@ -68,7 +69,7 @@ export const ERRORS = {
   TEN_ERR_HTTP_METHOD_NOT_ALLOWED: def(405, '%s is not supported: tenement is a reverse proxy, not a forward proxy', 'send the request to the service host itself'),
   // scaler (idle-scaler)
   TEN_ERR_SCALER_WAKE_TIMEOUT: def(503, '%s was not ready within %s s', 'retry after a moment; if the app starts slowly, raise wait_timeout under [plugins.scaler]'),
-  TEN_ERR_SCALER_WAKE_FAILED: def(503, '%s failed to start: %s', 'check the instance log ({data_dir}/_logs/<service>/<id>.log); the next request tries again'),
+  TEN_ERR_SCALER_WAKE_FAILED: def(503, '%s failed to start: %s', 'check the instance log (ten logs <service>:<id>); the next request tries again'),
   TEN_ERR_SCALER_QUEUE_FULL: def(503, 'too many requests waiting for %s (%s)', 'retry after a moment; raise queue_size under [plugins.scaler] if bursts are expected'),
   TEN_ERR_SCALER_MAX_INSTANCES: def(503, 'service %s already has max_instances = %s instances', 'stop unused instances or raise max_instances for the service'),
   // deploy workflows (deploy-workflows)

@@ -12,8 +12,8 @@ export function emitEvent(hooks: Hooks, inst: Pick<Instance, 'service' | 'id'>, 
 /** Turn every state change (`state`) and weight change (`weight`) into an event. */
 export function bridgeEvents(hooks: Hooks): void {
   hooks.transition.tap(CORE_TAP, ({ instance, from, to, reason }) =>
-    emitEvent(hooks, instance, 'state', `${from} → ${to}: ${reason}`, { from, to }));
+    emitEvent(hooks, instance, 'state', `${from} → ${to} (${reason})`, { from, to }));
   hooks.weights.tap(CORE_TAP, (changes, reason) => {
-    for (const c of changes) emitEvent(hooks, c.instance, 'weight', `weight ${c.from} → ${c.to}: ${reason}`, { from: c.from, to: c.to });
+    for (const c of changes) emitEvent(hooks, c.instance, 'weight', `${c.from} → ${c.to} (${reason})`, { from: c.from, to: c.to });
   });
 }

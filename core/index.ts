@@ -30,5 +30,7 @@ export { parseHost } from './router.ts';
 export { describeExit } from './process.ts';
 export { httpTarget, instanceAddress, type Address } from './net.ts';
 export { sleep, waitUntil, type WaitOptions } from './wait.ts';
+// Server-Sent Events for plugins' live routes (bounded per client)
+export { SseStream, type SseOptions } from './sse.ts';
 // what an instance's process tree uses (CPU time, memory), for metrics
 export { processTreeUsage, type ProcessUsage, type UsageOptions, type UsageSource } from './usage.ts';

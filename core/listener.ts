@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { apiBase, managementApi, placeholderPage, type ApiDeps } from './api.ts';
+import { logsApi } from './logs-api.ts';
 import { AUTHORITY, BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
@@ -209,6 +210,7 @@ export async function createListener(d: {
   });
   await app.register(apiBase, d.api);
   await app.register(managementApi(d.api));
+  await app.register(logsApi(d.api));
   for (const r of d.routes.list) {
     // a plugin's routes that clash or throw fail startup naming that plugin
     try {

@@ -1,15 +1,14 @@
 // One instance process: its spec (argv, env, cwd through the prepareSpawn hook), its spawn with
-// stdout/stderr appended to its log file, and signals to it (or to its process group).
+// stdout/stderr read line by line into the logbook, and signals to it (or to its process group).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Frozen } from './freezer.ts';
 import type { Hooks } from './hooks.ts';
+import { LineSplitter, type LineSink } from './log-lines.ts';
 import { instanceEnv } from './spawn-env.ts';
 import type { Instance, ServiceConfig, Settings, SpawnSpec } from './types.ts';
 
-/** Instance logs live in {data_dir}/_logs/<service>/<id>.log: `_logs` is no DNS label, so no service can collide. */
-const LOG_DIR = '_logs';
 /** Unix sockets of instances: {data_dir}/_sockets/<service>/<id>.sock (same reasoning). */
 const SOCKET_DIR = '_sockets';
 /** sun_path holds 108 bytes with its terminating NUL (unix(7)). */
@@ -18,6 +17,13 @@ const SUN_PATH_MAX = 107;
 /** Where an instance's SOCKET_PATH points. */
 function socketPathOf(dataDir: string, inst: Pick<Instance, 'service' | 'id'>): string {
   return join(dataDir, SOCKET_DIR, inst.service, `${inst.id}.sock`);
+}
+
+/** Where instances' stdout and stderr go, line by line: the logbook (its sinks), cutting lines
+ *  longer than `lineMax` bytes. */
+export interface OutputCapture {
+  lineMax: number;
+  sink(service: string, id: string, stream: 'stdout' | 'stderr', pid: number | null): LineSink;
 }
 
 export interface Running {
@@ -40,13 +46,11 @@ export interface Running {
 }
 
 /** Build the spec, let isolation rewrite it, spawn. Resolves once the process exists. */
-export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst: Instance; svc: ServiceConfig; port: number; gen: number }): Promise<Running> {
+export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst: Instance; svc: ServiceConfig; port: number; gen: number; output?: OutputCapture }): Promise<Running> {
   const { settings, inst, svc, port } = d;
   const dataDir = join(settings.data_dir, svc.name, inst.id);
-  const logDir = join(settings.data_dir, LOG_DIR, svc.name);
   const socket = socketPathOf(settings.data_dir, inst);
   mkdirSync(dataDir, { recursive: true });
-  mkdirSync(logDir, { recursive: true });
   mkdirSync(dirname(socket), { recursive: true });
   if (svc.listen === 'socket') {
     if (Buffer.byteLength(socket) > SUN_PATH_MAX) throw new Error(`the socket path ${socket} is longer than ${SUN_PATH_MAX} bytes: use a shorter data_dir`);
@@ -57,20 +61,23 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
     env: instanceEnv(svc, inst.id, port, dataDir, socket),
   };
   spec = await d.hooks.prepareSpawn.promise(spec);
-  const fd = openSync(join(logDir, `${inst.id}.log`), 'a');
-  let child: ChildProcess;
-  try {
-    child = spawn(spec.argv[0], spec.argv.slice(1), {
-      cwd: spec.cwd, env: spec.env, detached: spec.detached, uid: spec.uid, gid: spec.gid,
-      stdio: ['ignore', fd, fd], // always consumed: a full pipe would block the app
-    });
-  } finally {
-    closeSync(fd);
-  }
+  const out = d.output;
+  const child: ChildProcess = spawn(spec.argv[0], spec.argv.slice(1), {
+    cwd: spec.cwd, env: spec.env, detached: spec.detached, uid: spec.uid, gid: spec.gid,
+    stdio: ['ignore', out ? 'pipe' : 'ignore', out ? 'pipe' : 'ignore'],
+  });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
   });
+  if (out) {
+    // always read (flowing mode, never paused): a full pipe would block the app; a flood the
+    // logbook cannot keep is counted and dropped by the splitter instead
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const splitter = new LineSplitter(out.lineMax, out.sink(inst.service, inst.id, stream, child.pid ?? null));
+      child[stream]!.on('data', (c: Buffer) => splitter.push(c)).once('end', () => splitter.end()).on('error', () => undefined);
+    }
+  }
   let markExited!: () => void;
   return {
     child, gen: d.gen, port, socket: svc.listen === 'socket' ? socket : null, detached: spec.detached, stopping: false,

@@ -11,6 +11,7 @@ import { HealthChecker } from './health.ts';
 import { CORE_TAP, createHooks, type Hooks } from './hooks.ts';
 import { createListener, type Listener } from './listener.ts';
 import { located, pluginFailed, preparePlugins, withTimeout, type Builtins, type CreatedPlugin } from './loader.ts';
+import { Logbook } from './logbook.ts';
 import { createLogger } from './logger.ts';
 import type { PluginInstance } from './plugin.ts';
 import { createPluginContext, deepFreeze, type ContextDeps, type PluginRoutes } from './plugin-context.ts';
@@ -42,9 +43,17 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   mkdirSync(settings.data_dir, { recursive: true });
   const store = new Store(settings.data_dir);
   const hooks = createHooks(log);
+  const logbook = new Logbook({
+    dataDir: settings.data_dir, maxBytes: settings.log_max_size, maxAgeMs: settings.log_max_age * 1000, ringLines: settings.log_ring_size, log,
+  });
+  // the event stream is a stream of the logs, beside the apps' stdout and stderr
+  hooks.event.tap(CORE_TAP, (e) => logbook.append({
+    t: e.at, stream: 'event', service: e.service, instance: e.instance ?? '', pid: null, message: `${e.kind}: ${e.message}`,
+  }));
   const registry = new Registry(hooks, store);
   const health = new HealthChecker({ config, registry, hooks, log, onUnhealthy: (i, why) => supervisor.onUnhealthy(i, why) });
-  const supervisor = new Supervisor({ config, registry, hooks, log, probe: (i) => health.probe(i) });
+  const output = { lineMax: settings.log_line_max, sink: logbook.sink.bind(logbook) };
+  const supervisor = new Supervisor({ config, registry, hooks, log, probe: (i) => health.probe(i), output });
   const router = new Router({ config, registry, hooks });
   const proxy = new Proxy({ config, hooks, router, log });
   hooks.transition.tap(CORE_TAP, ({ instance, from, to, reason }) =>
@@ -69,6 +78,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     proxy.close();
     releaseCgroupRoot();
     await listener?.app.close().catch(() => undefined);
+    await logbook.close().catch((err) => log.error({ err }, 'closing the logs failed'));
     store.close();
     log.info('stopped');
   })();
@@ -79,7 +89,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     await applyPlugins(plugins, applied, {
       hooks, registry, control: supervisor, config: deepFreeze(config), log, routes, store: (name) => store.pluginStore(name),
     });
-    listener = await createListener({ settings, hooks, router, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION } });
+    listener = await createListener({ settings, hooks, router, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION, logbook } });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));

@@ -10,7 +10,7 @@ import { freeze, releaseCgroup } from './freezer.ts';
 import { canConnect, freePort, instanceAddress } from './net.ts';
 import { waitUntil } from './wait.ts';
 import type { Registry } from './registry.ts';
-import { cgroupName, describeExit, signalRun, spawnInstance, type Running } from './process.ts';
+import { cgroupName, describeExit, signalRun, spawnInstance, type OutputCapture, type Running } from './process.ts';
 import type { InstanceControl } from './plugin.ts';
 import type { Instance, InstanceState, ProbeResult, ServiceConfig, TenementConfig } from './types.ts';
 
@@ -21,6 +21,8 @@ export interface SupervisorDeps {
   log: Logger;
   /** Runs the probe hook once (health.ts). */
   probe(inst: Instance): Promise<ProbeResult>;
+  /** Where the apps' stdout and stderr go (the logbook); discarded when absent. */
+  output?: OutputCapture;
 }
 
 /** Owns every instance's process; as InstanceControl, it is also what plugins ask to start,
@@ -74,7 +76,7 @@ export class Supervisor implements InstanceControl {
       return;
     }
     this.running.set(inst.key, run);
-    emitEvent(this.d.hooks, inst, 'spawned', `spawned pid ${run.child.pid}${run.socket ? ` on ${run.socket}` : ` on port ${run.port}`}`, { pid: run.child.pid ?? null, port: run.port });
+    emitEvent(this.d.hooks, inst, 'spawned', `pid ${run.child.pid}, ${run.socket ? `socket ${run.socket}` : `port ${run.port}`}`, { pid: run.child.pid ?? null, port: run.port });
     inst.port = run.port;
     inst.socket = run.socket;
     inst.pid = run.child.pid ?? null;
@@ -102,7 +104,7 @@ export class Supervisor implements InstanceControl {
     const port = await freePort(this.ports);
     this.ports.add(port);
     try {
-      const run = await this.serially(() => spawnInstance({ settings: this.d.config.settings, hooks: this.d.hooks, inst, svc, port, gen }));
+      const run = await this.serially(() => spawnInstance({ settings: this.d.config.settings, hooks: this.d.hooks, inst, svc, port, gen, output: this.d.output }));
       run.child.once('exit', (code, signal) => this.onExit(inst, run, code, signal));
       return run;
     } catch (err) {
@@ -132,7 +134,7 @@ export class Supervisor implements InstanceControl {
     run.markExited();
     if (this.running.get(inst.key) !== run) return; // a process that was never kept
     this.running.delete(inst.key);
-    emitEvent(this.d.hooks, inst, 'exited', `pid ${run.child.pid} ${describeExit({ code, signal, reason: run.killedFor })}`, { pid: run.child.pid ?? null, code, signal });
+    emitEvent(this.d.hooks, inst, 'exited', `pid ${run.child.pid}, ${describeExit({ code, signal, reason: run.killedFor })}`, { pid: run.child.pid ?? null, code, signal });
     inst.pid = null;
     inst.port = null;
     inst.socket = null;

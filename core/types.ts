@@ -47,6 +47,14 @@ export interface Settings {
   max_header_size: number;
   /** Bytes of request target before 414. */
   max_uri_length: number;
+  /** Logs retention: bytes of {data_dir}/logs.db in use, at most (the oldest lines go first). */
+  log_max_size: number;
+  /** Logs retention: seconds a line is kept, at most. */
+  log_max_age: number;
+  /** Lines of each instance kept in memory (the fast tail of `ten logs`). */
+  log_ring_size: number;
+  /** Bytes of one line of output, at most: a longer line is split into lines of this size. */
+  log_line_max: number;
 }
 
 export interface ServiceConfig {

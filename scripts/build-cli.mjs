@@ -34,7 +34,8 @@ const noSelfImport = {
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: [`${root}cli/main.ts`],
+  // the log writer runs in a worker thread from a file of its own (core/logbook.ts starts it)
+  entryPoints: { main: `${root}cli/main.ts`, 'log-writer': `${root}core/log-writer.ts` },
   bundle: true,
   splitting: true,
   format: 'esm',

@@ -17,7 +17,7 @@ export class Engine {
   constructor(readonly ctx: PluginContext) {
     // each operation's end is an event: `deploy.outcome`, `rollout.outcome`, `rolling.outcome`
     this.journal = new Journal(ctx.store, (op) => ctx.emit({
-      kind: `${op.kind}.outcome`, service: op.service, message: `${op.kind} ${op.status}${op.error ? `: ${op.error.message}` : ''}`,
+      kind: `${op.kind}.outcome`, service: op.service, message: `${op.status}${op.error ? `: ${op.error.message}` : ''}`,
       fields: { outcome: op.status, operation: op.id },
     }));
     ctx.hooks.weights.tap('deploy-workflows', (changes, reason) => {

@@ -99,7 +99,7 @@ export class Shadows {
       sh.mismatches += 1;
       this.ctx.emit({
         kind: 'shadow.mismatch', service: sh.service, instance: sh.to,
-        message: `shadow ${sh.to} answered ${p.mirror.status} where the live instance answered ${p.stable.status}`,
+        message: `${sh.to} answered ${p.mirror.status} where the live instance answered ${p.stable.status}`,
         fields: { stable_status: p.stable.status, shadow_status: p.mirror.status },
       });
     }

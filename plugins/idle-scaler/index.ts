@@ -144,7 +144,7 @@ class IdleScaler {
     const seconds = (performance.now() - t0) / 1000;
     this.ctx.emit({
       kind: 'wake', service: inst.service, instance: inst.id,
-      message: result === 'ok' ? `woke in ${Math.round(seconds * 1000)} ms (${how})` : `wake failed: ${how}`,
+      message: result === 'ok' ? `ok in ${Math.round(seconds * 1000)} ms (${how})` : `failed: ${how}`,
       fields: { result, duration_seconds: seconds },
     });
   }
@@ -187,11 +187,11 @@ class IdleScaler {
       this.frozenAt.set(inst.key, Date.now());
       const mechanism = await this.ctx.instances.suspend(inst, reason);
       this.ctx.log.info({ instance: inst.key, mechanism }, 'instance suspended');
-      this.ctx.emit({ kind: 'sleep', service: inst.service, instance: inst.id, message: `suspended (${mechanism}): ${reason}`, fields: { action: 'suspend' } });
+      this.ctx.emit({ kind: 'sleep', service: inst.service, instance: inst.id, message: `suspended with ${mechanism} (${reason})`, fields: { action: 'suspend' } });
     } else {
       await this.ctx.instances.stop(inst, 'idle', reason);
       this.ctx.log.info({ instance: inst.key }, 'instance stopped (idle)');
-      this.ctx.emit({ kind: 'sleep', service: inst.service, instance: inst.id, message: `stopped: ${reason}`, fields: { action: 'stop' } });
+      this.ctx.emit({ kind: 'sleep', service: inst.service, instance: inst.id, message: `stopped (${reason})`, fields: { action: 'stop' } });
     }
   }
 }

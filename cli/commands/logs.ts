@@ -1,0 +1,88 @@
+import { Command, Option } from 'clipanion';
+import { tenErr } from '../../core/errors.ts';
+import type { LogLine } from '../../core/log-store.ts';
+import { validateName } from '../instance-ref.ts';
+import { ApiCommand } from './base.ts';
+
+const TAG: Record<LogLine['stream'], string> = { stdout: 'OUT', stderr: 'ERR', event: 'EVT' };
+
+/** `HH:MM:SS [OUT|ERR|EVT] service:id message` (local time), as the original tenement printed
+ *  lines; control characters but tab are shown as \xNN, so an app's output cannot drive the terminal. */
+export function formatLine(l: LogLine): string {
+  const d = new Date(l.t);
+  const hms = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  // eslint-disable-next-line no-control-regex -- the point is to find them
+  const msg = l.message.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `${hms} [${TAG[l.stream] ?? l.stream}] ${l.service}${l.instance ? `:${l.instance}` : ''} ${msg}`;
+}
+
+export class LogsCommand extends ApiCommand {
+  static paths = [['logs']];
+  static usage = Command.Usage({
+    description: 'Show, search and follow the logs of instances',
+    details: `
+      Prints the latest lines of the apps' stdout (\`[OUT]\`) and stderr (\`[ERR]\`) and of the event stream (\`[EVT]\`: spawned, exited, state and weight changes, wakes, deploy steps), oldest first, as \`HH:MM:SS [OUT] service:id message\`. Without a target, every instance's; \`api\` narrows to a service, \`api:v1\` to one instance.
+
+      \`--since\` and \`--until\` take a duration back from now (\`10m\`, \`2h\`, \`7d\`) or a time (\`2026-11-29T21:00:00Z\`). \`--grep\` keeps lines containing the text (any case). \`-f\` prints the latest lines, then new ones as they come, until Ctrl-C.
+
+      Logs are kept in \`{data_dir}/logs.db\` within \`log_max_size\` and \`log_max_age\` (see docs/configuration.md), so they survive a restart of ten serve. \`--json\` prints one JSON object per line: \`{"seq","t","stream","service","instance","pid","message"}\`.
+    `,
+    examples: [
+      ['The latest 100 lines of every instance', '$0 logs'],
+      ['One instance, last 10 minutes', '$0 logs api:v1 --since 10m'],
+      ['Search a service', '$0 logs api --grep "timeout"'],
+      ['Follow stderr of one instance', '$0 logs api:v1 --stderr -f'],
+    ],
+  });
+
+  target = Option.String({ name: 'service[:id]', required: false });
+  since = Option.String('--since', { description: 'Only lines after this: a duration back from now (10m) or a time' });
+  until = Option.String('--until', { description: 'Only lines before this: a duration back from now or a time' });
+  grep = Option.String('--grep', { description: 'Only lines containing this text (any case)' });
+  stderr = Option.Boolean('--stderr', false, { description: 'Only stderr' });
+  lines = Option.String('-n,--lines', { description: 'How many of the latest lines (default 100; with -f, 10)' });
+  follow = Option.Boolean('-f,--follow', false, { description: 'Keep printing new lines until Ctrl-C' });
+  json = Option.Boolean('--json', false, { description: 'One JSON object per line' });
+
+  async perform(): Promise<number> {
+    const q = new URLSearchParams();
+    if (this.target !== undefined) {
+      const [service, id, extra] = this.target.split(':');
+      if (extra !== undefined) throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `invalid target ${JSON.stringify(this.target)}: expected service or service:id`);
+      validateName('service', service);
+      q.set('service', service);
+      if (id !== undefined) { validateName('instance id', id); q.set('id', id); }
+    }
+    if (this.since !== undefined) q.set('since', this.since);
+    if (this.until !== undefined) q.set('until', this.until);
+    if (this.grep !== undefined) q.set('grep', this.grep);
+    if (this.stderr) q.set('stream', 'stderr');
+    const raw = this.lines ?? (this.follow ? '10' : '100');
+    const n = Number(raw);
+    const max = this.follow ? 1000 : 10000;
+    if (!/^\d+$/.test(raw) || n > max || (!this.follow && n < 1)) {
+      throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `invalid -n ${JSON.stringify(raw)}: expected a whole number from ${this.follow ? 0 : 1} to ${max}`);
+    }
+    const print = (l: LogLine) => this.out(this.json ? JSON.stringify(l) : formatLine(l));
+    if (!this.follow) {
+      q.set('limit', String(n));
+      const res = await this.client.request<{ lines: LogLine[] }>('GET', `/api/logs?${q}`);
+      for (const l of res.lines) print(l);
+      return 0;
+    }
+    q.set('n', String(n));
+    const stop = new AbortController();
+    const onSigint = () => stop.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      await this.client.events(`/api/logs/stream?${q}`, (event, data) => {
+        if (event === 'line') print(JSON.parse(data) as LogLine);
+        else if (event === 'skipped') this.context.stderr.write(`… ${(JSON.parse(data) as { events: number }).events} lines skipped: this terminal read them slower than they came\n`);
+      }, stop.signal);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    if (stop.signal.aborted) return 0;
+    throw tenErr('TEN_ERR_CLI_SERVER_UNREACHABLE', this.client.server, 'the server ended the log stream (it is shutting down)');
+  }
+}

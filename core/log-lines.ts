@@ -1,0 +1,109 @@
+// An app's output, cut into lines. Bytes arrive from a pipe in chunks of any size; lines end at
+// LF (a CR before it is dropped). A line longer than `maxBytes` is cut into pieces of at most that
+// many bytes, each cut on a UTF-8 character boundary, so nothing is lost and nothing grows without
+// bound. Bytes that are not UTF-8 become U+FFFD, and so does NUL: binary output is stored as text
+// that breaks nothing downstream (SQLite, the terminal, JSON).
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Where a splitter sends its lines; `full()` says the sink keeps nothing more for now. */
+export interface LineSink {
+  line(text: string): void;
+  /** While true, the splitter only counts lines (`dropped`), without decoding them. */
+  full(): boolean;
+  /** `n` lines were not kept because the sink was full. */
+  dropped(n: number): void;
+}
+
+/** Cuts one stream (stdout or stderr of one process) into lines. Holds at most `maxBytes` of a
+ *  line that has not ended yet. */
+export class LineSplitter {
+  private parts: Buffer[] = [];
+  private held = 0;
+  /** The sink was full while the current partial line arrived: drop it whole. */
+  private skipping = false;
+
+  constructor(private readonly maxBytes: number, private readonly sink: LineSink) {}
+
+  /** Feed a chunk of the stream. */
+  push(chunk: Buffer): void {
+    let from = 0;
+    while (from < chunk.length) {
+      const nl = chunk.indexOf(LF, from);
+      if (this.sink.full()) {
+        // a flood the store cannot keep: count lines at C speed, decode nothing
+        if (nl === -1) { this.skip(); return; }
+        this.sink.dropped(1); // this line, with whatever of it was held
+        this.reset();
+        from = nl + 1;
+        continue;
+      }
+      const end = nl === -1 ? chunk.length : nl;
+      this.hold(chunk.subarray(from, end));
+      if (nl === -1) return;
+      this.emitHeld();
+      from = nl + 1;
+    }
+  }
+
+  /** The stream ended: a last line without LF is still a line. */
+  end(): void {
+    if (this.held > 0 && !this.skipping) this.emitHeld();
+    this.reset();
+  }
+
+  /** Add bytes of the current line; emit full pieces as soon as there are `maxBytes`. */
+  private hold(bytes: Buffer): void {
+    if (this.skipping) return;
+    let rest = bytes;
+    while (this.held + rest.length > this.maxBytes) {
+      const room = this.maxBytes - this.held;
+      const cut = boundary(rest, room);
+      // a piece must hold at least one character: a cut at 0 with nothing held would never end
+      const at = cut === 0 && this.held === 0 ? Math.min(rest.length, room) : cut;
+      this.parts.push(rest.subarray(0, at));
+      this.held += at;
+      this.emitHeld(false);
+      rest = rest.subarray(at);
+    }
+    if (rest.length > 0) {
+      this.parts.push(Buffer.from(rest)); // a copy: the chunk's memory is the stream's
+      this.held += rest.length;
+    }
+  }
+
+  private emitHeld(lineEnd = true): void {
+    let bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.held);
+    if (lineEnd && bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, -1);
+    this.reset();
+    this.sink.line(decode(bytes));
+  }
+
+  private skip(): void {
+    this.parts = [];
+    this.held = 0;
+    this.skipping = true;
+  }
+
+  private reset(): void {
+    this.parts = [];
+    this.held = 0;
+    this.skipping = false;
+  }
+}
+
+/** The largest cut ≤ `max` that does not split a UTF-8 sequence (continuation bytes are 10xxxxxx). */
+function boundary(b: Buffer, max: number): number {
+  let at = Math.min(max, b.length);
+  if (at === b.length) return at;
+  let back = 0;
+  while (at > 0 && back < 3 && (b[at] & 0xc0) === 0x80) { at--; back++; }
+  return at;
+}
+
+/** UTF-8 text of `bytes`: invalid sequences and NUL become U+FFFD. */
+export function decode(bytes: Buffer): string {
+  const s = bytes.toString('utf8');
+  return s.includes('\0') ? s.replaceAll('\0', '\uFFFD') : s;
+}
