@@ -43,6 +43,7 @@ export const ERRORS = {
   TEN_ERR_API_INVALID_WEIGHT: def(400, 'invalid weight %s: must be a whole number from 0 to 100', 'pass a weight from 0 (no traffic) to 100'),
   TEN_ERR_API_BODY_TOO_LARGE: def(413, 'request body larger than %s bytes', 'send a smaller body'),
   TEN_ERR_LOGS_TOO_MANY_FOLLOWERS: def(503, 'too many live log streams open (%s)', 'close a `ten logs -f` or a dashboard tab, then try again'),
+  TEN_ERR_METRICS_TOO_MANY_STREAMS: def(503, 'too many live stats streams open (%s)', 'close a `ten top` or a dashboard tab, then try again'),
   TEN_ERR_API_INTERNAL: def(500, 'internal error', 'see the ten serve log for the cause'),
   // instances
   TEN_ERR_INSTANCE_NOT_FOUND: def(404, 'instance %s not found', 'list instances with `ten ps`'),
@@ -85,9 +86,11 @@ export const ERRORS = {
   TEN_ERR_CLI_SERVER_UNREACHABLE: def(1, 'cannot reach ten serve at %s (%s)', 'start it with `ten serve`, or pass --server / set TENEMENT_SERVER'),
   TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),
   TEN_ERR_CLI_INVALID_ARGUMENT: def(1, '%s', 'see `ten <command> --help`'),
+  TEN_ERR_CLI_METRICS_OFF: def(1, 'ten serve at %s serves no live statistics: its metrics slot is off', 'turn it on: remove `use = false` from [plugins.metrics] in tenement.toml (or set use = "prometheus-exporter"), then restart ten serve'),
   // store / server
   TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),
   TEN_ERR_SERVE_LISTEN_FAILED: def(500, 'cannot listen on %s: %s', 'pick another --port, or stop whatever holds it'),
+  TEN_ERR_METRICS_LISTEN_FAILED: def(500, 'the metrics listener cannot listen on %s: %s', 'pick another `listen` address under [plugins.metrics], or stop whatever holds it'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,21 +1,72 @@
 // prometheus-exporter (slot `metrics`, the default): Prometheus metrics of the proxy, the instances
-// and ten serve itself (prom-client), served as GET /metrics on the management host, behind the
-// API token. docs/plugins/prometheus-exporter.md lists the metrics.
-import { definePlugin } from '../../core/index.ts';
+// and ten serve itself (prom-client), served as GET /metrics on the management host — behind the
+// API token unless `public = true`, and then optionally on a listener of its own (`listen`) — and
+// live statistics for people: GET /api/stats and the event stream GET /api/stats/stream (`ten
+// top`, the dashboard). docs/plugins/prometheus-exporter.md lists the metrics and the shapes.
+import { TenementError, Type, definePlugin, type Static } from '../../core/index.ts';
+import { listenMetrics, parseListen, type MetricsListener } from './listen.ts';
 import { Metrics } from './metrics.ts';
+import { HISTORY_STEP_SECONDS, Stats } from './stats.ts';
+import { MAX_STREAMS, StatsStreams } from './streams.ts';
+
+const NAME = 'prometheus-exporter';
+
+const Options = Type.Object({
+  /** GET /metrics without the API token. */
+  public: Type.Boolean({ default: false }),
+  /** Also serve GET /metrics on this address, `host:port` (needs public = true). */
+  listen: Type.Optional(Type.String()),
+});
 
 export default definePlugin({
-  name: 'prometheus-exporter',
+  name: NAME,
   provides: 'metrics',
-  create() {
+  options: Options,
+  create(options: Static<typeof Options>) {
+    const address = options.listen === undefined ? undefined : parseListen(options.listen);
+    if (typeof address === 'string') throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [NAME, `listen ${address}`]);
+    if (address && !options.public) {
+      throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [NAME, 'listen needs public = true: the metrics listener answers without a token']);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let listener: MetricsListener | undefined;
+    let streams: StatsStreams | undefined;
     return {
-      apply(ctx) {
+      async apply(ctx) {
         const metrics = new Metrics(ctx.registry, ctx.config);
+        const stats = new Stats(ctx.registry, metrics.book, metrics.resources);
         ctx.hooks.requestDone.tap(ctx.name, (rc, outcome) => metrics.request(rc, outcome));
         ctx.hooks.probeResult.tap(ctx.name, (inst, r) => metrics.probe(inst, r));
+        ctx.hooks.event.tap(ctx.name, (e) => metrics.event(e));
+        const text = () => metrics.text();
+        const type = metrics.registry.contentType;
         ctx.http.register(async (app) => {
-          app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.text()));
+          app.get('/metrics', async (_req, reply) => reply.type(type).header('cache-control', 'no-store').send(await text()));
+        }, { public: options.public });
+        ctx.http.register(async (app) => {
+          const live = new StatsStreams(() => JSON.stringify(stats.snapshot(false)), () => app.server.listening);
+          streams = live;
+          app.get('/api/stats', async () => stats.snapshot(true));
+          app.get('/api/stats/stream', async (req, reply) => {
+            if (live.full) throw new TenementError('TEN_ERR_METRICS_TOO_MANY_STREAMS', [MAX_STREAMS]);
+            const headers = reply.getHeaders();
+            reply.hijack(); // the response is the stream's from here: fastify neither serializes nor ends it
+            live.open(req.raw, reply.raw, headers as Record<string, string | number | string[]>);
+          });
         });
+        ctx.hooks.ready.tap(ctx.name, () => {
+          timer = setInterval(() => stats.tick(), HISTORY_STEP_SECONDS * 1000);
+          timer.unref();
+        });
+        if (address) {
+          listener = await listenMetrics(address.host, address.port, text, type, (err) => ctx.log.error({ err }, 'metrics listener'));
+          ctx.log.info({ address: listener.address }, 'metrics listening');
+        }
+      },
+      dispose() {
+        clearInterval(timer);
+        streams?.close();
+        listener?.close();
       },
     };
   },

@@ -1,43 +1,96 @@
 // The exporter's metrics (prom-client), named by the Prometheus conventions: base units,
-// `_total` for counters, `_seconds` for durations (https://prometheus.io/docs/practices/naming/).
-// Every series carries `service` and `instance` (the instance id). Series that describe an
-// instance's current state are built at scrape time from the registry, so a removed instance's
-// series disappear with it; the request counters drop a removed instance's series at scrape.
+// `_total` for counters, `_seconds` for durations, `_bytes` for sizes
+// (https://prometheus.io/docs/practices/naming/). Every series carries `service` and `instance`
+// (the instance id), except the rollout series (`service`). docs/plugins/prometheus-exporter.md
+// lists them all.
+//
+// Where each comes from:
+// - requests (counter by code, latency histogram, proxy errors): recorded per request in plain
+//   numbers (requests.ts, the hot path) and written out at scrape time;
+// - instance state, weight, restarts, in-flight: built from the registry at scrape time;
+// - CPU and memory: the instance's process tree read at scrape time (resources.ts);
+// - health checks (hooks.probeResult), wakes, rollout steps and outcomes, shadow mismatches (the
+//   `event` hook): prom-client counters, histograms and gauges.
+// A removed instance's series go at the next scrape: those built from the registry with it, the
+// others are removed then.
 import client from 'prom-client';
-import type { InstanceState, Outcome, ProbeResult, RegistryView, RequestContext, TenementConfig, DeepReadonly } from '../../core/index.ts';
+import { BUCKETS, RequestBook } from './requests.ts';
+import { Resources } from './resources.ts';
+import type { DeepReadonly, InstanceState, Outcome, ProbeResult, RegistryView, RequestContext, TenementConfig, TenementEvent } from '../../core/index.ts';
 
 const STATES: readonly InstanceState[] = ['stopped', 'starting', 'running', 'unhealthy', 'restarting', 'failed', 'stopping', 'idle'];
 
-/** The `kind` of a proxy error, by the code tenement answered with. */
-const ERROR_KINDS: Readonly<Record<string, string>> = {
-  TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE: 'refused',
-  TEN_ERR_ROUTE_UPSTREAM_FAILED: 'reset',
-  TEN_ERR_ROUTE_UPSTREAM_TIMEOUT: 'timeout',
-  TEN_ERR_ROUTE_QUEUE_FULL: 'queue_full',
-  TEN_ERR_ROUTE_QUEUE_TIMEOUT: 'queue_timeout',
-  TEN_ERR_ROUTE_OVERLOADED: 'overloaded',
-};
+/** Buckets of tenement_wake_duration_seconds: 5 ms (a thaw) to 60 s (a slow start). */
+const WAKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/** Latency buckets in seconds: 1 ms to 30 s. */
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** A label value from a plugin's event field: bounded in length and alphabet (series stay few). */
+function labelOf(v: unknown): string | undefined {
+  return typeof v === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(v) ? v : undefined;
+}
+
+type Labels = Record<string, string | number>;
+interface Sample { labels: Labels; value: number; metricName?: string }
+
+/** A metric prom-client's registry prints like its own, whose samples `values()` computes at
+ *  scrape time (prom-client's registry needs only name, help, type and get()). */
+function computed(registry: client.Registry, name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]): void {
+  const metric = { name, help, type, aggregator: 'sum', get: async () => ({ name, help, type, aggregator: 'sum', values: values() }) };
+  registry.registerMetric(metric as unknown as client.Metric<string>);
+}
 
 export class Metrics {
   readonly registry = new client.Registry();
-  private readonly requests: client.Counter<'service' | 'instance' | 'code'>;
-  private readonly duration: client.Histogram<'service' | 'instance'>;
-  private readonly errors: client.Counter<'service' | 'instance' | 'kind'>;
+  /** Requests per service and instance (requests.ts). */
+  readonly book = new RequestBook();
+  /** CPU and memory per instance (resources.ts). */
+  readonly resources = new Resources();
   private readonly checks: client.Counter<'service' | 'instance' | 'result'>;
   private readonly checkDuration: client.Histogram<'service' | 'instance' | 'result'>;
-  /** "service\0id" of every instance a counter has a series for (to drop them once it is gone). */
+  private readonly wakes: client.Counter<'service' | 'instance' | 'result'>;
+  private readonly wakeDuration: client.Histogram<'service' | 'instance' | 'result'>;
+  private readonly rolloutStep: client.Gauge<'service'>;
+  private readonly canaryWeight: client.Gauge<'service'>;
+  private readonly rollouts: client.Counter<'service' | 'kind' | 'outcome'>;
+  private readonly mismatches: client.Counter<'service'>;
+  /** "service\0id" of every instance a prom-client metric has a series of (dropped once it is gone). */
   private readonly seen = new Set<string>();
 
   constructor(private readonly instances: RegistryView, private readonly config: DeepReadonly<TenementConfig>) {
     const r = [this.registry];
-    this.requests = new client.Counter({ name: 'tenement_http_requests_total', help: 'HTTP requests answered, by the status code sent to the client', labelNames: ['service', 'instance', 'code'], registers: r });
-    this.duration = new client.Histogram({ name: 'tenement_http_request_duration_seconds', help: 'Time from a request\'s arrival to its last response byte', labelNames: ['service', 'instance'], buckets: BUCKETS, registers: r });
-    this.errors = new client.Counter({ name: 'tenement_proxy_errors_total', help: 'Requests tenement answered itself because the instance could not', labelNames: ['service', 'instance', 'kind'], registers: r });
+    const { book, resources } = this;
+    computed(this.registry, 'tenement_http_requests_total', 'HTTP requests answered, by the status code sent to the client', 'counter', () => {
+      const out: Sample[] = [];
+      for (const rec of book.records.values()) {
+        for (const [code, n] of rec.codes) out.push({ labels: { service: rec.service, instance: rec.instance, code }, value: n });
+      }
+      return out;
+    });
+    computed(this.registry, 'tenement_http_request_duration_seconds', 'Time from a request\'s arrival to its last response byte', 'histogram', () => {
+      const name = 'tenement_http_request_duration_seconds';
+      const out: Sample[] = [];
+      for (const rec of book.records.values()) {
+        if (rec.count === 0) continue;
+        const labels = { service: rec.service, instance: rec.instance };
+        let cumulative = 0;
+        BUCKETS.forEach((le, i) => {
+          cumulative += rec.buckets[i];
+          out.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
+        });
+        out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: rec.count });
+        out.push({ metricName: `${name}_sum`, labels, value: rec.sum });
+        out.push({ metricName: `${name}_count`, labels, value: rec.count });
+      }
+      return out;
+    });
+    computed(this.registry, 'tenement_proxy_errors_total', 'Requests tenement answered itself because the instance could not', 'counter', () => {
+      const out: Sample[] = [];
+      for (const rec of book.records.values()) {
+        for (const [kind, n] of rec.errors) out.push({ labels: { service: rec.service, instance: rec.instance, kind }, value: n });
+      }
+      return out;
+    });
     this.checks = new client.Counter({ name: 'tenement_health_checks_total', help: 'Health probes, by result', labelNames: ['service', 'instance', 'result'], registers: r });
-    this.checkDuration = new client.Histogram({ name: 'tenement_health_check_duration_seconds', help: 'Time a health probe took', labelNames: ['service', 'instance', 'result'], buckets: BUCKETS, registers: r });
+    this.checkDuration = new client.Histogram({ name: 'tenement_health_check_duration_seconds', help: 'Time a health probe took', labelNames: ['service', 'instance', 'result'], buckets: [...BUCKETS], registers: r });
     const list = () => this.instances.list();
     new client.Gauge({
       name: 'tenement_http_requests_in_flight', help: 'Requests (and WebSockets) being proxied to the instance', labelNames: ['service', 'instance'], registers: r,
@@ -58,6 +111,31 @@ export class Metrics {
       name: 'tenement_instance_restarts_total', help: 'Restarts of the instance since it was created', labelNames: ['service', 'instance'], registers: r,
       collect() { this.reset(); for (const i of list()) this.inc({ service: i.service, instance: i.id }, i.restarts); },
     });
+    new client.Counter({
+      name: 'tenement_instance_cpu_seconds_total', registers: r, labelNames: ['service', 'instance'],
+      help: 'CPU time (user + system) of the instance\'s process tree: its own cgroup, else the sum over its processes in /proc; restarts from the new process\' own when the instance gets a new one',
+      collect() {
+        this.reset();
+        for (const i of list()) {
+          const u = i.pid === null ? resources.peek(i) : resources.sample(i);
+          this.inc({ service: i.service, instance: i.id }, u?.cpuSeconds ?? 0);
+        }
+      },
+    });
+    new client.Gauge({
+      name: 'tenement_instance_memory_bytes', registers: r, labelNames: ['service', 'instance'],
+      help: 'Memory of the instance\'s process tree: its own cgroup\'s charge, else the sum of its processes\' resident set sizes (RSS); 0 without a process',
+      collect() {
+        this.reset();
+        for (const i of list()) this.set({ service: i.service, instance: i.id }, i.pid === null ? 0 : resources.sample(i).memoryBytes);
+      },
+    });
+    this.wakes = new client.Counter({ name: 'tenement_wakes_total', help: 'Wakes of a sleeping instance by the scaler, by result (ok, failed)', labelNames: ['service', 'instance', 'result'], registers: r });
+    this.wakeDuration = new client.Histogram({ name: 'tenement_wake_duration_seconds', help: 'Time from the request that woke the instance to the instance ready (or the wake failed)', labelNames: ['service', 'instance', 'result'], buckets: WAKE_BUCKETS, registers: r });
+    this.rolloutStep = new client.Gauge({ name: 'tenement_rollout_step', help: 'Step of the service\'s running rollout (1 = first); 0 when none runs', labelNames: ['service'], registers: r });
+    this.canaryWeight = new client.Gauge({ name: 'tenement_rollout_canary_weight', help: 'Weight the running rollout gives the new version (0-100); after a rollout, its last weight if it succeeded, else 0', labelNames: ['service'], registers: r });
+    this.rollouts = new client.Counter({ name: 'tenement_rollouts_total', help: 'Deploy workflows ended, by kind (deploy, rolling, rollout) and outcome (succeeded, failed, rolled-back, aborted)', labelNames: ['service', 'kind', 'outcome'], registers: r });
+    this.mismatches = new client.Counter({ name: 'tenement_shadow_mismatches_total', help: 'Mirrored requests the shadow instance answered with another status than the live one', labelNames: ['service'], registers: r });
     client.collectDefaultMetrics({ register: this.registry });
   }
 
@@ -66,14 +144,9 @@ export class Metrics {
   request(rc: RequestContext, outcome: Outcome): void {
     const target = rc.target;
     if (target?.kind !== 'service') return; // the management host
-    const known = Object.hasOwn(this.config.services, target.service);
-    const service = known ? target.service : '';
-    const instance = known && outcome.instance ? outcome.instance.id : '';
-    if (instance) this.seen.add(`${service}\0${instance}`);
-    this.requests.inc({ service, instance, code: String(outcome.status) });
-    if (!rc.upgrade) this.duration.observe({ service, instance }, outcome.durationMs / 1000);
-    const kind = outcome.code && ERROR_KINDS[outcome.code];
-    if (kind) this.errors.inc({ service, instance, kind });
+    const inst = outcome.instance;
+    const service = inst ? inst.service : Object.hasOwn(this.config.services, target.service) ? target.service : '';
+    this.book.record(service, inst, outcome.status, outcome.durationMs, !rc.upgrade, outcome.code);
   }
 
   /** A scheduled probe finished (hooks.probeResult). */
@@ -84,13 +157,48 @@ export class Metrics {
     this.checkDuration.observe(labels, r.latencyMs / 1000);
   }
 
-  /** The text exposition format, after dropping the series of instances that no longer exist. */
+  /**
+   * One event of the event stream (hooks.event), of a service in the config: `wake` (fields
+   * result, duration_seconds) → wakes; `rollout.step` (step, weight) → the rollout gauges;
+   * `<kind>.outcome` (outcome) → rollouts_total, and `rollout.outcome` resets the step (and the
+   * canary weight unless it succeeded); `shadow.mismatch` → shadow mismatches. Others are ignored.
+   */
+  event(e: TenementEvent): void {
+    if (!Object.hasOwn(this.config.services, e.service)) return;
+    const service = e.service;
+    const f = e.fields ?? {};
+    if (e.kind === 'wake') {
+      const result = labelOf(f.result);
+      if (!e.instance || !result) return;
+      const labels = { service, instance: e.instance, result };
+      this.seen.add(`${service}\0${e.instance}`);
+      this.wakes.inc(labels);
+      if (typeof f.duration_seconds === 'number' && f.duration_seconds >= 0) this.wakeDuration.observe(labels, f.duration_seconds);
+    } else if (e.kind === 'rollout.step') {
+      if (typeof f.step === 'number') this.rolloutStep.set({ service }, f.step);
+      if (typeof f.weight === 'number') this.canaryWeight.set({ service }, f.weight);
+    } else if (e.kind.endsWith('.outcome')) {
+      const kind = labelOf(e.kind.slice(0, -'.outcome'.length));
+      const outcome = labelOf(f.outcome);
+      if (!kind || !outcome) return;
+      this.rollouts.inc({ service, kind, outcome });
+      if (kind === 'rollout') {
+        this.rolloutStep.set({ service }, 0);
+        if (outcome !== 'succeeded') this.canaryWeight.set({ service }, 0);
+      }
+    } else if (e.kind === 'shadow.mismatch') {
+      this.mismatches.inc({ service });
+    }
+  }
+
+  /** The text exposition format (0.0.4), after dropping the series of instances that no longer exist. */
   async text(): Promise<string> {
+    this.book.prune((service, id) => this.instances.get(service, id));
     for (const key of [...this.seen]) {
       const [service, instance] = key.split('\0');
       if (this.instances.get(service, instance)) continue;
       this.seen.delete(key);
-      for (const m of [this.requests, this.duration, this.errors, this.checks, this.checkDuration] as Array<client.Counter<string> | client.Histogram<string>>) {
+      for (const m of [this.checks, this.checkDuration, this.wakes, this.wakeDuration] as Array<client.Counter<string> | client.Histogram<string>>) {
         const sets = new Map<string, Record<string, string>>();
         for (const v of (await m.get()).values) {
           if (v.labels.service !== service || v.labels.instance !== instance) continue;

@@ -1,0 +1,100 @@
+// GET /api/stats/stream: the live statistics as Server-Sent Events (WHATWG HTML, "Server-sent
+// events": `text/event-stream`): one `stats` event every 2 s for every client, from one timer, and
+// a `: ping` comment at the start and every 10 s. Bounded: at most MAX_STREAMS clients (then 503);
+// a client that does not read is dropped, not buffered for — when the previous event is still
+// waiting in Node's buffer at the next one (the socket's buffer in the kernel already full), its
+// connection is closed. Streams end when the client goes, when ten serve stops listening
+// (shutdown: the drain would otherwise wait for them), or at dispose().
+import type http from 'node:http';
+
+/** Clients at once. */
+export const MAX_STREAMS = 32;
+/** ms between two `stats` events. */
+export const EVENT_MS = 2000;
+/** ms between two checks of the listener (shutdown) and pings. */
+const CHECK_MS = 500;
+const PING_MS = 10_000;
+
+interface Client { res: http.ServerResponse }
+
+export class StatsStreams {
+  private readonly clients = new Set<Client>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastEvent = 0;
+  private lastPing = 0;
+
+  /** `data()`: the JSON text of one event (computed once per event for every client);
+   *  `listening()`: false once ten serve is shutting down. */
+  constructor(private readonly data: () => string, private readonly listening: () => boolean) {}
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Whether one more client may connect. */
+  get full(): boolean {
+    return this.clients.size >= MAX_STREAMS;
+  }
+
+  /** Take over `res` (the route hijacked it): write the head and a first event now. `headers`:
+   *  those the route set already (the API header). */
+  open(req: http.IncomingMessage, res: http.ServerResponse, headers: Record<string, string | number | string[]>): void {
+    res.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no', // nginx in front: pass events on at once
+    });
+    const c: Client = { res };
+    this.clients.add(c);
+    const gone = () => this.drop(c);
+    req.once('close', gone);
+    res.once('close', gone);
+    res.once('error', gone);
+    this.write(c, `: ping\nretry: ${EVENT_MS}\n\n${event(this.data())}`);
+    if (!this.timer) {
+      this.lastEvent = this.lastPing = Date.now();
+      this.timer = setInterval(() => this.check(), CHECK_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** End every stream (dispose, shutdown). */
+  close(): void {
+    for (const c of [...this.clients]) this.drop(c, 'end');
+  }
+
+  private check(): void {
+    if (!this.listening()) return this.close();
+    const now = Date.now();
+    if (now - this.lastEvent >= EVENT_MS - CHECK_MS / 2) {
+      this.lastEvent = now;
+      const text = event(this.data());
+      for (const c of [...this.clients]) this.write(c, text);
+    } else if (now - this.lastPing >= PING_MS) {
+      this.lastPing = now;
+      for (const c of [...this.clients]) this.write(c, ': ping\n\n');
+    }
+  }
+
+  private write(c: Client, text: string): void {
+    // the last event has not left Node's buffer in 2 s: the client does not read
+    if (c.res.writableNeedDrain) return this.drop(c, 'destroy');
+    c.res.write(text);
+  }
+
+  private drop(c: Client, how?: 'end' | 'destroy'): void {
+    if (!this.clients.delete(c)) return;
+    if (how === 'end') c.res.end();
+    else if (how === 'destroy') c.res.destroy();
+    if (this.clients.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+/** One `stats` event; the JSON has no raw newline, so one data line carries it. */
+function event(json: string): string {
+  return `event: stats\ndata: ${json}\n\n`;
+}
