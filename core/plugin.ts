@@ -9,7 +9,7 @@ import type { Hooks } from './hooks.ts';
 import type { EventInput, Instance, InstanceState, ProbeResult, TenementConfig } from './types.ts';
 
 /** Exclusive slots: at most one plugin fills each. `extra` plugins fill none. */
-export const SLOTS = ['balancer', 'isolation', 'scaler', 'workflows', 'metrics'] as const;
+export const SLOTS = ['balancer', 'isolation', 'scaler', 'workflows', 'metrics', 'dashboard'] as const;
 export type Slot = (typeof SLOTS)[number];
 
 /** A JSON schema (draft-07, as ajv checks it) for a plugin's options table; TypeBox's `Type`

@@ -5,10 +5,11 @@ import idleScaler from './idle-scaler/index.ts';
 import leastConnections from './least-connections/index.ts';
 import processIsolation from './process-isolation/index.ts';
 import prometheusExporter from './prometheus-exporter/index.ts';
+import webDashboard from './web-dashboard/index.ts';
 import weightedBalancer from './weighted-balancer/index.ts';
 
 const BUILTIN_PLUGINS: Readonly<Record<string, PluginDefinition>> = Object.freeze(
-  Object.fromEntries([weightedBalancer, leastConnections, processIsolation, idleScaler, deployWorkflows, prometheusExporter].map((p) => [p.name, p as PluginDefinition])),
+  Object.fromEntries([weightedBalancer, leastConnections, processIsolation, idleScaler, deployWorkflows, prometheusExporter, webDashboard].map((p) => [p.name, p as PluginDefinition])),
 );
 
 const DEFAULT_SLOTS: Builtins['defaults'] = Object.freeze({
@@ -17,6 +18,7 @@ const DEFAULT_SLOTS: Builtins['defaults'] = Object.freeze({
   scaler: 'idle-scaler',
   workflows: 'deploy-workflows',
   metrics: 'prometheus-exporter',
+  dashboard: 'web-dashboard',
 });
 
 export const BUILTINS: Builtins = { plugins: BUILTIN_PLUGINS, defaults: DEFAULT_SLOTS };

@@ -81,7 +81,7 @@ async function rejectsWith(p: Promise<unknown>, code: ErrorCode, check?: (e: Ten
 }
 
 describe('resolvePlugins(): slots', () => {
-  test('defaults fill balancer, isolation, scaler and workflows, in slot order, with default options', async () => {
+  test('defaults fill every slot, in slot order, with default options', async () => {
     const list = await resolve();
     assert.deepEqual(list.map((p) => [p.slot, p.def.name, p.use]), [
       ['balancer', 'weighted-balancer', 'weighted-balancer'],
@@ -89,6 +89,7 @@ describe('resolvePlugins(): slots', () => {
       ['scaler', 'idle-scaler', 'idle-scaler'],
       ['workflows', 'deploy-workflows', 'deploy-workflows'],
       ['metrics', 'prometheus-exporter', 'prometheus-exporter'],
+      ['dashboard', 'web-dashboard', 'web-dashboard'],
     ]);
     assert.equal(list[0].def, BUILTINS.plugins['weighted-balancer']);
     assert.equal(list[2].def, BUILTINS.plugins['idle-scaler']);
@@ -96,7 +97,7 @@ describe('resolvePlugins(): slots', () => {
     assert.deepEqual(list.map((p) => p.options), [
       {}, {}, { queue_size: 1000, wait_timeout: 30, check_interval: 0.5, ready: 'health' },
       { target_header: 'x-tenement-instance', target_cookie: 'tenement-instance', sticky_cookie: 'tenement-sticky', shadow_body_limit: 65536 },
-      {},
+      {}, {},
     ]);
   });
 
@@ -106,20 +107,20 @@ describe('resolvePlugins(): slots', () => {
     assert.deepEqual(list[2].options, { queue_size: 5, wait_timeout: 30, check_interval: 0.5, ready: 'port' });
     await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 0\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /queue_size/));
     await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nready = "tcp"\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /ready/));
-    assert.deepEqual((await resolve('[plugins.scaler]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'deploy-workflows', 'prometheus-exporter']);
+    assert.deepEqual((await resolve('[plugins.scaler]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
   });
 
   test('[plugins.balancer] use = "least-connections" picks it', async () => {
     const list = await resolve('[plugins.balancer]\nuse = "least-connections"\n');
-    assert.deepEqual(list.map((p) => p.def.name), ['least-connections', 'process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter']);
+    assert.deepEqual(list.map((p) => p.def.name), ['least-connections', 'process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
     assert.equal(list[0].slot, 'balancer');
     assert.equal(list[0].def, BUILTINS.plugins['least-connections']);
   });
 
   test('use = false switches a slot off', async () => {
-    assert.deepEqual((await resolve('[plugins.balancer]\nuse = false\n')).map((p) => p.def.name), ['process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter']);
-    assert.deepEqual((await resolve('[plugins.isolation]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter']);
-    assert.deepEqual((await resolve('[plugins.workflows]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'prometheus-exporter']);
+    assert.deepEqual((await resolve('[plugins.balancer]\nuse = false\n')).map((p) => p.def.name), ['process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
+    assert.deepEqual((await resolve('[plugins.isolation]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
+    assert.deepEqual((await resolve('[plugins.workflows]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'prometheus-exporter', 'web-dashboard']);
   });
 
   test('a slot with no default and no entry stays empty', async () => {
@@ -127,7 +128,7 @@ describe('resolvePlugins(): slots', () => {
     const { metrics: _m, ...defaults } = BUILTINS.defaults;
     const list = await resolvePlugins(parseConfig('', join(dir, 'tenement.toml')), { plugins: BUILTINS.plugins, defaults });
     assert.ok(!list.some((p) => p.slot === 'metrics'));
-    assert.deepEqual(list.map((p) => p.slot), ['balancer', 'isolation', 'scaler', 'workflows']);
+    assert.deepEqual(list.map((p) => p.slot), ['balancer', 'isolation', 'scaler', 'workflows', 'dashboard']);
   });
 
   test('a ./path relative to config.dir loads (subfolder too)', async () => {
@@ -151,13 +152,13 @@ describe('resolvePlugins(): slots', () => {
 
   test('extra plugins load after the slots, in file order', async () => {
     const list = await resolve('[[plugins.extra]]\nuse = "tenement-plugin-fake"\n[[plugins.extra]]\nuse = "./audit.js"\nurl = "http://127.0.0.1:9"\n');
-    assert.deepEqual(list.map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'fake-npm', 'audit']);
+    assert.deepEqual(list.map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard', 'fake-npm', 'audit']);
   });
 
   test('an extra plugin may fill a slot that is switched off', async () => {
     const list = await resolve('[plugins.balancer]\nuse = false\n[[plugins.extra]]\nuse = "./extra-balancer.js"\n');
     assert.deepEqual(list.map((p) => [p.def.name, p.slot]), [
-      ['process-isolation', 'isolation'], ['idle-scaler', 'scaler'], ['deploy-workflows', 'workflows'], ['prometheus-exporter', 'metrics'], ['extra-balancer', 'balancer'],
+      ['process-isolation', 'isolation'], ['idle-scaler', 'scaler'], ['deploy-workflows', 'workflows'], ['prometheus-exporter', 'metrics'], ['web-dashboard', 'dashboard'], ['extra-balancer', 'balancer'],
     ]);
   });
 });
