@@ -4,7 +4,7 @@
 // Two passes: every file but the load tests, two files at a time; then the load tests alone
 // (SOLO), whose time bounds (a probe answered within 1 s during a flood) measure ten serve, not
 // whatever other test file shares the 2 cores with it. A last line adds the two passes up.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
@@ -33,6 +33,10 @@ function pass(list, concurrency) {
     });
   });
 }
+
+// the dashboard's browser test drives Debian's chromium: install it when missing (as root, with
+// apt-get); when that cannot be done the script says so and the test skips itself with the reason
+if (files.some((f) => basename(f).startsWith('dashboard'))) spawnSync('bash', ['scripts/ensure-chromium.sh'], { stdio: 'inherit' });
 
 const solo = files.filter((f) => SOLO.has(basename(f)));
 const rest = files.filter((f) => !SOLO.has(basename(f)));

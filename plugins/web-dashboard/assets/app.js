@@ -140,7 +140,7 @@ function openDashboard() {
     await Promise.all([loadStats(), loadHistory(), loadRollouts()]);
     if (!session) return;
     // instance events (state, weight, spawned, exited; deploy and rollout steps) refresh at once
-    stops.push(follow(() => '/api/logs/stream?stream=event&n=1', {
+    stops.push(follow(() => '/api/logs/stream?stream=event&n=0', {
       headers: authHeaders,
       onEvent: (e) => { if (e.event === 'line') { refreshSoon(); historySoon(); } },
       onState: (s) => streamState('events', s),
