@@ -42,7 +42,12 @@ export class LineSplitter {
       const end = nl === -1 ? chunk.length : nl;
       this.hold(chunk.subarray(from, end));
       if (nl === -1) return;
-      this.emitHeld();
+      if (this.skipping) {
+        this.sink.dropped(1); // the end of a line whose start came while the sink was full
+        this.reset();
+      } else {
+        this.emitHeld();
+      }
       from = nl + 1;
     }
   }
@@ -58,14 +63,13 @@ export class LineSplitter {
     if (this.skipping) return;
     let rest = bytes;
     while (this.held + rest.length > this.maxBytes) {
-      const room = this.maxBytes - this.held;
-      const cut = boundary(rest, room);
-      // a piece must hold at least one character: a cut at 0 with nothing held would never end
-      const at = cut === 0 && this.held === 0 ? Math.min(rest.length, room) : cut;
-      this.parts.push(rest.subarray(0, at));
-      this.held += at;
+      // the byte after the cut is known now: cut where no character is split
+      const all = Buffer.concat([...this.parts, rest], this.held + rest.length);
+      const cut = boundary(all, this.maxBytes) || this.maxBytes; // never 0: a piece holds something
+      this.parts = [all.subarray(0, cut)];
+      this.held = cut;
       this.emitHeld(false);
-      rest = rest.subarray(at);
+      rest = all.subarray(cut);
     }
     if (rest.length > 0) {
       this.parts.push(Buffer.from(rest)); // a copy: the chunk's memory is the stream's

@@ -5,12 +5,12 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { TenementError } from './errors.ts';
 import type { Logbook } from './logbook.ts';
-import { LOG_STREAMS, type LogQuery } from './log-store.ts';
+import { LOG_STREAMS, type LogLine, type LogQuery } from './log-store.ts';
 import { NameSchema } from './schema.ts';
 import { SseStream } from './sse.ts';
 import { API_HEADER } from './view.ts';
 
-/** Live log streams open at once, at most (each holds a socket and up to 1 MiB of buffer). */
+/** Live log streams open at once, at most (each holds a socket and up to 256 KiB of buffer). */
 export const MAX_FOLLOWERS = 64;
 
 const Filters = {
@@ -52,6 +52,13 @@ function toQuery(f: Filter, limit: number): LogQuery {
   };
 }
 
+/** The JSON of a line, made once for all the streams that send it (the last line is memoized). */
+let memo: { line: LogLine | undefined; json: string } = { line: undefined, json: '' };
+function serialized(l: LogLine): string {
+  if (memo.line !== l) memo = { line: l, json: JSON.stringify(l) };
+  return memo.json;
+}
+
 export function logsApi(d: { logbook: Logbook; version: string }): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Querystring: Static<typeof SearchQuery> }>('/api/logs', { schema: { querystring: SearchQuery } },
@@ -66,7 +73,7 @@ export function logsApi(d: { logbook: Logbook; version: string }): FastifyPlugin
       // same turn as the query above: no line between the two is missed or repeated
       const { limit: _, until, ...live } = q;
       if (until !== undefined && until <= Date.now()) { sse.close(); return; } // a closed window: nothing new can match
-      const unfollow = d.logbook.follow({ q: live, send: (l) => { sse.send('line', l); } });
+      const unfollow = d.logbook.follow({ q: live, send: (l) => { sse.sendJson('line', () => serialized(l)); } });
       sse.onClose(unfollow);
     });
   };

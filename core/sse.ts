@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface SseOptions {
   /** Bytes waiting in the socket's buffer beyond which events are skipped (and counted), not
-   *  queued. Default 1 MiB. */
+   *  queued. Default 256 KiB (a few thousand log lines). */
   maxBuffered?: number;
   /** A comment line every so many ms keeps proxies and the client's idle timers from closing a
    *  quiet stream. Default 15 000. */
@@ -25,9 +25,13 @@ export class SseStream {
   private readonly closers: Array<() => void> = [];
   private readonly ping: NodeJS.Timeout;
   private readonly max: number;
+  /** Events of this turn, written as one chunk on the next (a write per event costs a buffer
+   *  entry per event: ~3× the bytes for short log lines). */
+  private queue = '';
+  private flushing = false;
 
   constructor(req: FastifyRequest, private readonly reply: FastifyReply, o: SseOptions = {}) {
-    this.max = o.maxBuffered ?? 1024 * 1024;
+    this.max = o.maxBuffered ?? 256 * 1024;
     reply.hijack(); // the response is ours from here: fastify neither serializes nor ends it
     reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -46,8 +50,14 @@ export class SseStream {
 
   /** Send one event; false when it was skipped (client behind) or the stream is closed. */
   send(event: string, data: unknown): boolean {
+    return this.sendJson(event, () => JSON.stringify(data));
+  }
+
+  /** send() with the JSON text made by `json()` — called only when the event is sent, so that
+   *  many streams can share one serialization (and a skipped event costs none). */
+  sendJson(event: string, json: () => string): boolean {
     if (this.ended) return false;
-    if (this.reply.raw.writableLength > this.max) {
+    if (this.reply.raw.writableLength + this.queue.length > this.max) {
       this.skipped++;
       return false;
     }
@@ -56,7 +66,7 @@ export class SseStream {
       this.skipped = 0;
     }
     // JSON has no raw newlines, so one data line carries it whole
-    return this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    return this.write(`event: ${event}\ndata: ${json()}\n\n`);
   }
 
   /** Run `fn` once when the stream closes. */
@@ -70,12 +80,22 @@ export class SseStream {
     this.ended = true;
     clearInterval(this.ping);
     for (const fn of this.closers.splice(0)) fn();
-    if (!this.reply.raw.writableEnded) this.reply.raw.end();
+    if (!this.reply.raw.writableEnded) this.reply.raw.end(this.queue);
+    this.queue = '';
   }
 
   private write(chunk: string): boolean {
     if (this.ended || this.reply.raw.destroyed) return false;
-    this.reply.raw.write(chunk);
+    this.queue += chunk;
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => {
+        this.flushing = false;
+        const q = this.queue;
+        this.queue = '';
+        if (!this.ended && !this.reply.raw.destroyed) this.reply.raw.write(q);
+      });
+    }
     return true;
   }
 }
