@@ -12,8 +12,8 @@ import { MAX_STREAMS, StatsStreams } from './streams.ts';
 const NAME = 'prometheus-exporter';
 
 const Options = Type.Object({
-  /** GET /metrics without the API token. */
-  public: Type.Boolean({ default: false }),
+  /** GET /metrics without the API token (default false). */
+  public: Type.Optional(Type.Boolean()),
   /** Also serve GET /metrics on this address, `host:port` (needs public = true). */
   listen: Type.Optional(Type.String()),
 });
@@ -25,7 +25,8 @@ export default definePlugin({
   create(options: Static<typeof Options>) {
     const address = options.listen === undefined ? undefined : parseListen(options.listen);
     if (typeof address === 'string') throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [NAME, `listen ${address}`]);
-    if (address && !options.public) {
+    const open = options.public === true;
+    if (address && !open) {
       throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [NAME, 'listen needs public = true: the metrics listener answers without a token']);
     }
     let timer: NodeJS.Timeout | undefined;
@@ -42,7 +43,7 @@ export default definePlugin({
         const type = metrics.registry.contentType;
         ctx.http.register(async (app) => {
           app.get('/metrics', async (_req, reply) => reply.type(type).header('cache-control', 'no-store').send(await text()));
-        }, { public: options.public });
+        }, { public: open });
         ctx.http.register(async (app) => {
           const live = new StatsStreams(() => JSON.stringify(stats.snapshot(false)), () => app.server.listening);
           streams = live;
