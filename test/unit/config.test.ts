@@ -53,6 +53,7 @@ describe('the example tenement.toml', () => {
       restart_window: 60, backoff_base: 0.5, backoff_max: 30, drain_timeout: 10,
       trusted_proxies: [], forwarded: false, client_header_timeout: 10, client_body_timeout: 30, keepalive_timeout: 5,
       max_pipelined: 16, max_requests: 10000, max_header_size: 16384, max_uri_length: 8192,
+      log_max_size: 134217728, log_max_age: 604800, log_ring_size: 1000, log_line_max: 16384,
     });
     assert.deepEqual(Object.keys(c.services), ['api', 'web']);
     assert.deepEqual(c.services.api, {
