@@ -208,12 +208,15 @@ async function loadStats() {
   }
 }
 
+/** No numbers: say why (a 404 is a server without the stats routes; anything else is shown as is). */
 function metricsOff(err) {
   state.metrics = 'off';
   const n = $('notice');
   n.hidden = false;
-  setText(n, `No numbers or charts: this server has no GET /api/stats (${err.code}). The metrics slot is off `
-    + '([plugins.metrics] use = false) or its plugin does not serve stats. Instances, actions, history and logs still work.');
+  setText(n, err.status === 404
+    ? `No numbers or charts: this server has no GET /api/stats (${err.code}). The metrics slot is off `
+      + '([plugins.metrics] use = false) or its plugin does not serve stats. Instances, actions, history and logs still work.'
+    : `No live numbers: ${err.describe()}`);
   render();
 }
 

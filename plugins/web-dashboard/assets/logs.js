@@ -85,7 +85,8 @@ export class LogPanel {
           if (e.event !== 'line') return;
           try { this.add(JSON.parse(e.data)); } catch { /* a line that is not JSON is skipped */ }
         },
-        onState: (s) => setText(this.el.status, s === 'live' ? 'Following new lines.' : 'Reconnecting…'),
+        onState: (s, err) => setText(this.el.status, s === 'live' ? 'Following new lines.'
+          : `Reconnecting…${err ? ` (${err instanceof ApiError ? err.describe() : err.message ?? err})` : ''}`),
         onUnauthorized: this.o.onUnauthorized,
         onRefused: (err) => setText(this.el.status, unavailable(err)),
       });

@@ -114,6 +114,7 @@ export function follow(url, o) {
   let attempt = 0;
   (async () => {
     while (!ctl.signal.aborted) {
+      let failure;
       try {
         await readSse(url(), {
           headers: o.headers(), signal: ctl.signal, onEvent: o.onEvent,
@@ -123,14 +124,15 @@ export function follow(url, o) {
         if (ctl.signal.aborted) return;
         if (err instanceof ApiError && err.status === 401) return o.onUnauthorized?.(err);
         if (err instanceof ApiError && err.status >= 400 && err.status < 500) return o.onRefused?.(err);
-        o.onState?.('reconnecting', err);
+        failure = err;
       }
       if (ctl.signal.aborted) return;
-      o.onState?.('reconnecting');
+      o.onState?.('reconnecting', failure);
       const delay = BACKOFF_MS[Math.min(attempt++, BACKOFF_MS.length - 1)];
       await new Promise((r) => {
-        const t = setTimeout(r, delay);
-        ctl.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+        const wake = () => { clearTimeout(t); ctl.signal.removeEventListener('abort', wake); r(undefined); };
+        const t = setTimeout(wake, delay);
+        ctl.signal.addEventListener('abort', wake, { once: true });
       });
     }
   })();
