@@ -14,6 +14,7 @@ import { ServeCommand } from './commands/serve.ts';
 import { ShadowCommand, ShadowStatusCommand, ShadowStopCommand } from './commands/shadow.ts';
 import { SpawnCommand } from './commands/spawn.ts';
 import { StopCommand } from './commands/stop.ts';
+import { TopCommand } from './commands/top.ts';
 import { VersionCommand } from './commands/version.ts';
 import { WeightCommand } from './commands/weight.ts';
 import { packageVersion } from './output.ts';
@@ -30,6 +31,7 @@ function buildCli(): Cli {
     WeightCommand,
     HealthCommand,
     PsCommand,
+    TopCommand,
     DeployCommand,
     RouteCommand,
     RolloutCommand,
