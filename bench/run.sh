@@ -15,3 +15,4 @@ node scripts/build-cli.mjs
 node --import tsx bench/wake.ts
 node --import tsx bench/proxy.ts # also writes docs/benchmarks-proxy.svg
 node --import tsx bench/tenants.ts
+node --import tsx bench/logs.ts

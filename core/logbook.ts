@@ -136,6 +136,9 @@ export class Logbook {
     return () => { this.followers.delete(f); };
   }
 
+  /** Lines read but not yet stored by the writer (at most MAX_UNWRITTEN). */
+  get backlog(): number { return this.pending.length + this.unacked.length; }
+
   /** How many followers there are (bounded by the API). */
   get followerCount(): number { return this.followers.size; }
 
