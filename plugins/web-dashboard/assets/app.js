@@ -105,6 +105,8 @@ async function onLogin(ev) {
   token.set(t);
   input.value = '';
   openDashboard();
+  // the form is gone: keyboard and screen reader users continue at the top of the dashboard
+  $('main').focus();
 }
 
 // ------------------------------------------------------------------------ session
