@@ -14,5 +14,6 @@ fi
 node scripts/build-cli.mjs
 node --import tsx bench/wake.ts
 node --import tsx bench/proxy.ts # also writes docs/benchmarks-proxy.svg
+node --import tsx bench/exporter.ts # the metrics exporter on and off
 node --import tsx bench/tenants.ts
 node --import tsx bench/logs.ts
