@@ -45,7 +45,7 @@ export default definePlugin({
           app.get('/metrics', async (_req, reply) => reply.type(type).header('cache-control', 'no-store').send(await text()));
         }, { public: open });
         ctx.http.register(async (app) => {
-          const live = new StatsStreams(() => JSON.stringify(stats.snapshot(false)), () => app.server.listening);
+          const live = new StatsStreams(async () => JSON.stringify(await stats.snapshot(false)), () => app.server.listening);
           streams = live;
           app.get('/api/stats', async () => stats.snapshot(true));
           app.get('/api/stats/stream', async (req, reply) => {
@@ -56,7 +56,12 @@ export default definePlugin({
           });
         });
         ctx.hooks.ready.tap(ctx.name, () => {
-          timer = setInterval(() => stats.tick(), HISTORY_STEP_SECONDS * 1000);
+          let ticking = false; // a tick that takes longer than the step (thousands of instances) is not overlapped
+          timer = setInterval(() => {
+            if (ticking) return;
+            ticking = true;
+            stats.tick().catch((err) => ctx.log.error({ err }, 'stats history')).finally(() => { ticking = false; });
+          }, HISTORY_STEP_SECONDS * 1000);
           timer.unref();
         });
         if (address) {

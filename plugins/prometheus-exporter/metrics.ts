@@ -114,12 +114,9 @@ export class Metrics {
     new client.Counter({
       name: 'tenement_instance_cpu_seconds_total', registers: r, labelNames: ['service', 'instance'],
       help: 'CPU time (user + system) of the instance\'s process tree: its own cgroup, else the sum over its processes in /proc; restarts from the new process\' own when the instance gets a new one',
-      collect() {
+      collect() { // text() has just read every process tree
         this.reset();
-        for (const i of list()) {
-          const u = i.pid === null ? resources.peek(i) : resources.sample(i);
-          this.inc({ service: i.service, instance: i.id }, u?.cpuSeconds ?? 0);
-        }
+        for (const i of list()) this.inc({ service: i.service, instance: i.id }, resources.peek(i)?.cpuSeconds ?? 0);
       },
     });
     new client.Gauge({
@@ -127,7 +124,7 @@ export class Metrics {
       help: 'Memory of the instance\'s process tree: its own cgroup\'s charge, else the sum of its processes\' resident set sizes (RSS); 0 without a process',
       collect() {
         this.reset();
-        for (const i of list()) this.set({ service: i.service, instance: i.id }, i.pid === null ? 0 : resources.sample(i).memoryBytes);
+        for (const i of list()) this.set({ service: i.service, instance: i.id }, i.pid === null ? 0 : resources.peek(i)?.memoryBytes ?? 0);
       },
     });
     this.wakes = new client.Counter({ name: 'tenement_wakes_total', help: 'Wakes of a sleeping instance by the scaler, by result (ok, failed)', labelNames: ['service', 'instance', 'result'], registers: r });
@@ -191,8 +188,10 @@ export class Metrics {
     }
   }
 
-  /** The text exposition format (0.0.4), after dropping the series of instances that no longer exist. */
+  /** The text exposition format (0.0.4): every process tree read now, the series of instances that
+   *  no longer exist dropped. */
   async text(): Promise<string> {
+    await this.resources.sampleAll(this.instances.list(), 0);
     this.book.prune((service, id) => this.instances.get(service, id));
     for (const key of [...this.seen]) {
       const [service, instance] = key.split('\0');

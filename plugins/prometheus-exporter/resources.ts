@@ -9,12 +9,16 @@
 // that process tree's own CPU time: a counter reset, which Prometheus' rate() and increase()
 // handle (https://prometheus.io/docs/concepts/metric_types/#counter). While the instance has no
 // process it keeps its last value, and its memory is 0.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { processTreeUsage, type InstanceInfo } from '../../core/index.ts';
 
 /** Samples kept per instance: enough to reach 10 s back at one sample every 2 s. */
 const RING = 8;
-/** A sample younger than this is reused instead of reading /proc again (ms). */
+/** By default, a sample younger than this is reused instead of reading /proc again (ms): the
+ *  history tick and the live statistics may come close together. */
 const FRESH_MS = 1000;
+/** Instances read per turn of the event loop by sampleAll() (a reading takes 0.1–0.2 ms). */
+const CHUNK = 16;
 
 /** One reading: when (ms epoch), the counter's value then (CPU seconds). */
 interface Point { at: number; cpu: number }
@@ -36,12 +40,13 @@ export interface Usage {
 export class Resources {
   private readonly usage = new WeakMap<InstanceInfo, Usage>();
 
-  /** Read the instance's process tree (unless read less than a second ago) and update its counter. */
-  sample(inst: InstanceInfo, now = Date.now()): Usage {
+  /** Read the instance's process tree (unless read less than `maxAgeMs` ago) and update its counter. */
+  sample(inst: InstanceInfo, maxAgeMs = FRESH_MS): Usage {
+    const now = Date.now();
     let u = this.usage.get(inst);
     if (!u) this.usage.set(inst, u = { pid: null, last: 0, cpuSeconds: 0, memoryBytes: 0, points: [] });
     const newest = u.points.at(-1);
-    if (newest && now - newest.at < FRESH_MS && inst.pid === u.pid) return u;
+    if (newest && now - newest.at < maxAgeMs && inst.pid === u.pid) return u;
     const r = inst.pid === null ? null : processTreeUsage(inst.pid);
     if (r === null) {
       u.memoryBytes = 0; // no process (or it just ended): the counter keeps its value
@@ -60,6 +65,17 @@ export class Resources {
     u.points.push({ at: now, cpu: u.cpuSeconds });
     if (u.points.length > RING) u.points.shift();
     return u;
+  }
+
+  /** sample() every instance that has a process, CHUNK at a time with a turn of the event loop
+   *  in between, so that requests are not held up behind hundreds of readings. */
+  async sampleAll(instances: readonly InstanceInfo[], maxAgeMs = FRESH_MS): Promise<void> {
+    let n = 0;
+    for (const inst of instances) {
+      if (inst.pid === null) continue;
+      this.sample(inst, maxAgeMs);
+      if (++n % CHUNK === 0) await nextTurn();
+    }
   }
 
   /** The last reading of the instance without reading again, if any. */

@@ -66,11 +66,14 @@ export class Stats {
 
   /** Take one history point of every instance (every HISTORY_STEP_SECONDS, from the ready hook):
    *  the requests of the last whole seconds of the step, CPU since the previous point, memory now. */
-  tick(now = Date.now()): void {
+  async tick(): Promise<void> {
+    const list = this.registry.list();
+    await this.resources.sampleAll(list);
+    const now = Date.now();
     const sec = Math.floor(now / 1000);
-    for (const inst of this.registry.list()) {
+    for (const inst of list) {
       const w = this.book.windowOf(inst)?.sum(sec - HISTORY_STEP_SECONDS, sec);
-      const usage = inst.pid === null ? this.resources.peek(inst) : this.resources.sample(inst, now);
+      const usage = this.resources.peek(inst);
       let h = this.histories.get(inst);
       const active = inst.pid !== null || (w !== undefined && w.count > 0);
       if (!h) {
@@ -89,12 +92,15 @@ export class Stats {
   }
 
   /** Every instance over the last WINDOW_SECONDS whole seconds; CPU and memory read now (see
-   *  Resources.sample); with `history`, each instance's last 5 minutes. */
-  snapshot(history: boolean, now = Date.now()): StatsView {
+   *  Resources.sampleAll); with `history`, each instance's last 5 minutes. */
+  async snapshot(history: boolean): Promise<StatsView> {
+    const list = this.registry.list();
+    await this.resources.sampleAll(list);
+    const now = Date.now();
     const sec = Math.floor(now / 1000);
-    const instances = this.registry.list().map((inst): InstanceStatsView => {
+    const instances = list.map((inst): InstanceStatsView => {
       const w = this.book.windowOf(inst)?.sum(sec - WINDOW_SECONDS, sec);
-      const usage = inst.pid === null ? undefined : this.resources.sample(inst, now);
+      const usage = inst.pid === null ? undefined : this.resources.peek(inst);
       const count = w?.count ?? 0;
       const v: InstanceStatsView = {
         service: inst.service, instance: inst.id, state: inst.state, weight: inst.weight,

@@ -21,11 +21,13 @@ export class StatsStreams {
   private readonly clients = new Set<Client>();
   private timer: NodeJS.Timeout | undefined;
   private lastEvent = 0;
+  /** An event being computed (data() is asynchronous): the next check does not start another. */
+  private busy = false;
   private lastPing = 0;
 
   /** `data()`: the JSON text of one event (computed once per event for every client);
    *  `listening()`: false once ten serve is shutting down. */
-  constructor(private readonly data: () => string, private readonly listening: () => boolean) {}
+  constructor(private readonly data: () => Promise<string>, private readonly listening: () => boolean) {}
 
   get size(): number {
     return this.clients.size;
@@ -51,7 +53,8 @@ export class StatsStreams {
     req.once('close', gone);
     res.once('close', gone);
     res.once('error', gone);
-    this.write(c, `: ping\nretry: ${EVENT_MS}\n\n${event(this.data())}`);
+    this.write(c, `: ping\nretry: ${EVENT_MS}\n\n`);
+    this.data().then((json) => { if (this.clients.has(c)) this.write(c, event(json)); }, () => this.drop(c, 'destroy'));
     if (!this.timer) {
       this.lastEvent = this.lastPing = Date.now();
       this.timer = setInterval(() => this.check(), CHECK_MS);
@@ -68,9 +71,13 @@ export class StatsStreams {
     if (!this.listening()) return this.close();
     const now = Date.now();
     if (now - this.lastEvent >= EVENT_MS - CHECK_MS / 2) {
+      if (this.busy) return;
       this.lastEvent = now;
-      const text = event(this.data());
-      for (const c of [...this.clients]) this.write(c, text);
+      this.busy = true;
+      this.data().then((json) => {
+        const text = event(json);
+        for (const c of [...this.clients]) this.write(c, text);
+      }, () => this.close()).finally(() => { this.busy = false; });
     } else if (now - this.lastPing >= PING_MS) {
       this.lastPing = now;
       for (const c of [...this.clients]) this.write(c, ': ping\n\n');
