@@ -48,11 +48,11 @@ export default definePlugin({
           const live = new StatsStreams(async () => JSON.stringify(await stats.snapshot(false)), () => app.server.listening);
           streams = live;
           app.get('/api/stats', async () => stats.snapshot(true));
-          app.get('/api/stats/stream', async (req, reply) => {
+          app.get('/api/stats/stream', async (_req, reply) => {
             if (live.full) throw new TenementError('TEN_ERR_METRICS_TOO_MANY_STREAMS', [MAX_STREAMS]);
             const headers = reply.getHeaders();
             reply.hijack(); // the response is the stream's from here: fastify neither serializes nor ends it
-            live.open(req.raw, reply.raw, headers as Record<string, string | number | string[]>);
+            live.open(reply.raw, headers as Record<string, string | number | string[]>);
           });
         });
         ctx.hooks.ready.tap(ctx.name, () => {

@@ -40,7 +40,7 @@ export class StatsStreams {
 
   /** Take over `res` (the route hijacked it): write the head and a first event now. `headers`:
    *  those the route set already (the API header). */
-  open(req: http.IncomingMessage, res: http.ServerResponse, headers: Record<string, string | number | string[]>): void {
+  open(res: http.ServerResponse, headers: Record<string, string | number | string[]>): void {
     res.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
@@ -50,7 +50,8 @@ export class StatsStreams {
     const c: Client = { res };
     this.clients.add(c);
     const gone = () => this.drop(c);
-    req.once('close', gone);
+    // the response's 'close' (the connection went, or the response ended), not the request's:
+    // an IncomingMessage also closes once its body is read
     res.once('close', gone);
     res.once('error', gone);
     this.write(c, `: ping\nretry: ${EVENT_MS}\n\n`);

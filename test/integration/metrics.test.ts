@@ -346,6 +346,34 @@ describe('GET /api/stats', () => {
     }
   });
 
+  test('at most 32 streams at once; a closed one frees its place', async () => {
+    const ten = await startTen(`${fixtureService('api')}\n[instances]\napi = ["v1"]\n`);
+    /** Open a stream; resolves with its status once the head arrived (and the request, to close it). */
+    const open = () => new Promise<{ status: number; req: http.ClientRequest; body: Promise<string> }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: ten.port, path: '/api/stats/stream', agent: false, headers: { host: 'localhost', authorization: `Bearer ${ten.token}` } });
+      req.on('response', (res) => {
+        const body = new Promise<string>((r) => { let b = ''; res.on('data', (c) => { b += c; }); res.on('end', () => r(b)); res.on('error', () => r(b)); });
+        resolve({ status: res.statusCode!, req, body });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const streams = [];
+    for (let i = 0; i < 32; i++) streams.push(await open());
+    assert.deepEqual(new Set(streams.map((x) => x.status)), new Set([200]));
+    const refused = await open();
+    assert.equal(refused.status, 503);
+    assert.match(await refused.body, /"code":"TEN_ERR_METRICS_TOO_MANY_STREAMS"/);
+    streams.pop()!.req.destroy();
+    const again = await waitFor('a free place', async () => {
+      const s = await open();
+      if (s.status === 200) return s;
+      s.req.destroy();
+      return undefined;
+    });
+    for (const s of [...streams, again]) s.req.destroy();
+  });
+
   test('with the metrics slot off there is no /metrics and no /api/stats', async () => {
     const ten = await startTen(`${fixtureService('api')}\n[plugins.metrics]\nuse = false\n`);
     assert.equal((await ten.api('GET', '/metrics')).status, 404);
