@@ -68,7 +68,7 @@ export function logsApi(d: { logbook: Logbook; version: string }): FastifyPlugin
       const q = toQuery(req.query, Number(req.query.n ?? 0));
       if (d.logbook.followerCount >= MAX_FOLLOWERS) throw new TenementError('TEN_ERR_LOGS_TOO_MANY_FOLLOWERS', [MAX_FOLLOWERS]);
       const backlog = q.limit > 0 ? d.logbook.query(q) : [];
-      const sse = new SseStream(req, reply, { headers: { [API_HEADER]: d.version } });
+      const sse = new SseStream(reply, { headers: { [API_HEADER]: d.version } });
       for (const l of backlog) sse.send('line', l);
       // same turn as the query above: no line between the two is missed or repeated
       const { limit: _, until, ...live } = q;

@@ -1,7 +1,7 @@
 // Server-Sent Events on the management API (WHATWG HTML, "Server-sent events": the
 // text/event-stream format), bounded: a client that does not read is not buffered for. Used by
 // `GET /api/logs/stream` and by plugins (exported from core/index.ts).
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 
 export interface SseOptions {
   /** Bytes waiting in the socket's buffer beyond which events are skipped (and counted), not
@@ -30,7 +30,7 @@ export class SseStream {
   private queue = '';
   private flushing = false;
 
-  constructor(req: FastifyRequest, private readonly reply: FastifyReply, o: SseOptions = {}) {
+  constructor(private readonly reply: FastifyReply, o: SseOptions = {}) {
     this.max = o.maxBuffered ?? 256 * 1024;
     reply.hijack(); // the response is ours from here: fastify neither serializes nor ends it
     reply.raw.writeHead(200, {
@@ -42,7 +42,8 @@ export class SseStream {
     reply.raw.write(': stream open\n\n'); // the head and a first byte now: clients know it is live
     this.ping = setInterval(() => this.write(': ping\n\n'), o.pingMs ?? 15_000);
     this.ping.unref();
-    req.raw.once('close', () => this.close());
+    // the response closes when the client goes (the request may close as soon as its body is read)
+    reply.raw.once('close', () => this.close());
     reply.raw.once('error', () => this.close());
   }
 
