@@ -13,6 +13,7 @@
 //   `event` hook): prom-client counters, histograms and gauges.
 // A removed instance's series go at the next scrape: those built from the registry with it, the
 // others are removed then.
+import { createRequire } from 'node:module';
 import client from 'prom-client';
 import { BUCKETS, RequestBook } from './requests.ts';
 import { Resources } from './resources.ts';
@@ -26,6 +27,27 @@ const WAKE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 /** A label value from a plugin's event field: bounded in length and alphabet (series stay few). */
 function labelOf(v: unknown): string | undefined {
   return typeof v === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(v) ? v : undefined;
+}
+
+/**
+ * Node's process metrics (`process_*`, `nodejs_*`): prom-client's default metrics but its GC
+ * histogram (nodejs_gc_duration_seconds), whose PerformanceObserver of every garbage collection
+ * cost the proxy about 3 % of its throughput and 4 % more CPU per request under load
+ * (bench/exporter.ts; the others are read at scrape time or sample on a 10 ms timer). prom-client
+ * has no switch for one default metric, so they are registered one by one from its modules
+ * (lib/metrics/<name>.js, named by collectDefaultMetrics.metricsList); if those cannot be loaded
+ * (a prom-client that hides them), all the defaults are registered, GC histogram included.
+ */
+function nodeMetrics(registry: client.Registry): void {
+  type Register = (registry: client.Registry, config: object) => void;
+  const names = ((client.collectDefaultMetrics as unknown as { metricsList?: string[] }).metricsList ?? []).filter((n) => n !== 'gc');
+  let modules: Register[] | undefined;
+  try {
+    const load = createRequire(import.meta.url);
+    modules = names.map((n) => load(`prom-client/lib/metrics/${n}.js`) as Register);
+  } catch { /* fall back below */ }
+  if (!modules?.length || modules.some((m) => typeof m !== 'function')) return void client.collectDefaultMetrics({ register: registry });
+  for (const register of modules) register(registry, { eventLoopMonitoringPrecision: 10 });
 }
 
 type Labels = Record<string, string | number>;
@@ -133,7 +155,7 @@ export class Metrics {
     this.canaryWeight = new client.Gauge({ name: 'tenement_rollout_canary_weight', help: 'Weight the running rollout gives the new version (0-100); after a rollout, its last weight if it succeeded, else 0', labelNames: ['service'], registers: r });
     this.rollouts = new client.Counter({ name: 'tenement_rollouts_total', help: 'Deploy workflows ended, by kind (deploy, rolling, rollout) and outcome (succeeded, failed, rolled-back, aborted)', labelNames: ['service', 'kind', 'outcome'], registers: r });
     this.mismatches = new client.Counter({ name: 'tenement_shadow_mismatches_total', help: 'Mirrored requests the shadow instance answered with another status than the live one', labelNames: ['service'], registers: r });
-    client.collectDefaultMetrics({ register: this.registry });
+    nodeMetrics(this.registry);
   }
 
   /** A finished request (hooks.requestDone). Hosts of unknown services count as service="" so
