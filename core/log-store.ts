@@ -60,6 +60,8 @@ export class LogStore {
   /** Writer only: the segment being filled, and the bytes in use when it was started (less what
    *  drops of older segments freed since), so that used − base is its own size. */
   private current?: { seg: Segment; base: number; insert: Database.Statement; index: Database.Statement };
+  /** Writer: the highest seq stored (read once, then kept). */
+  private stored?: number;
 
   /** Opens (creating it, mode 0600) {dataDir}/logs.db. TEN_ERR_STORE_OPEN_FAILED when it cannot. */
   constructor(dataDir: string) {
@@ -90,7 +92,10 @@ export class LogStore {
 
   /** Writer: store lines (in seq order) in one transaction; start a new segment when the current
    *  one has reached its share of `maxBytes`. */
-  write(lines: readonly LogLine[], maxBytes: number): void {
+  write(all: readonly LogLine[], maxBytes: number): void {
+    // a line sent again (a restarted writer gets what it had not acknowledged) is stored once
+    this.stored ??= this.lastSeq();
+    const lines = all[0] && all[0].seq <= this.stored ? all.filter((l) => l.seq > this.stored!) : all;
     if (lines.length === 0) return;
     const cur = this.current && this.usedBytes() - this.current.base < maxBytes / SEGMENTS ? this.current : this.open();
     this.db.transaction(() => {
@@ -102,6 +107,7 @@ export class LogStore {
       cur.seg.last_t = lines[lines.length - 1].t;
       this.db.prepare('UPDATE segments SET first_t = ?, last_t = ? WHERE id = ?').run(cur.seg.first_t, cur.seg.last_t, cur.seg.id);
     })();
+    this.stored = lines[lines.length - 1].seq;
   }
 
   /** Writer: start a new segment. */
