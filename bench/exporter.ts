@@ -14,7 +14,9 @@
 //             wall time of 20 calls and answer size
 // wrk, both ten serve, their upstreams share the machine's cores. Prints markdown tables, writes
 // bench/results/exporter.json. Knobs: EXPORTER_ROUNDS (10), EXPORTER_DURATION (4), EXPORTER_WARMUP
-// (3), EXPORTER_CONNECTIONS (50), EXPORTER_HOT_N (2,000,000 calls per hot-path round).
+// (3), EXPORTER_CONNECTIONS (50), EXPORTER_HOT_N (2,000,000 calls per hot-path round),
+// EXPORTER_CONTROL=1 (an A/A control: the "off" server runs the exporter too, so the ratios show
+// what the method reports when nothing differs).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -32,6 +34,7 @@ const CONNECTIONS = Number(process.env.EXPORTER_CONNECTIONS ?? 50);
 const HOT_N = Number(process.env.EXPORTER_HOT_N ?? 2_000_000);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const BODY = 'hello, bench\n';
+const CONTROL = process.env.EXPORTER_CONTROL === '1';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -108,7 +111,7 @@ async function measure(s: Server, seconds: number): Promise<Run> {
 
 async function start(key: 'on' | 'off'): Promise<Server> {
   const upstream = join(ROOT, 'bench/upstream.mjs');
-  const metrics = key === 'off' ? '[plugins.metrics]\nuse = false\n' : '';
+  const metrics = key === 'off' && !CONTROL ? '[plugins.metrics]\nuse = false\n' : '';
   const ten = await startTen(`[settings]\nhealth_interval = 60\n[service.api]\nargs = ${JSON.stringify([process.execPath, upstream])}\nhealth = "/health"\n[instances]\napi = ["v1"]\n${metrics}`);
   await waitFor(`${key}: api:v1 running`, async () => (await ten.api('GET', '/api/instances/api/v1')).json().state === 'running', 20_000);
   const r = await request(ten.port, 'api.localhost', '/');
@@ -163,6 +166,7 @@ async function main(): Promise<void> {
   const ratios = runs.on.map((x, i) => x.rps / runs.off[i].rps);
   const cpuRatios = runs.on.map((x, i) => x.cpuUsPerReq / runs.off[i].cpuUsPerReq);
 
+  if (CONTROL) console.log('\n**A/A control run (EXPORTER_CONTROL=1): both servers run the exporter.**');
   console.log(`\n## Exporter on and off (wrk -t2 -c${CONNECTIONS}, balanced route, ${ROUNDS} rounds × ${DURATION} s per server; medians over rounds)\n`);
   console.log('| ten serve | req/s | min – max | p50 ms | p99 ms | CPU µs / request | min – max |');
   console.log('|---|---|---|---|---|---|---|');
@@ -188,7 +192,7 @@ async function main(): Promise<void> {
   writeFileSync(join(ROOT, 'bench/results/exporter.json'), JSON.stringify({
     date: new Date().toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, loadavgBefore: load0, loadavgAfter: loadavg(), node: process.version,
     wrk: { threads: 2, connections: CONNECTIONS, durationS: DURATION, warmupS: WARMUP, rounds: ROUNDS },
-    hot: { calls: HOT_N, ...hot }, on, off, ratios, cpuRatios, runs, scrape,
+    control: CONTROL, hot: { calls: HOT_N, ...hot }, on, off, ratios, cpuRatios, runs, scrape,
   }, null, 2));
 }
 
