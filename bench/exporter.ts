@@ -10,11 +10,13 @@
 //             (api.localhost), EXPORTER_ROUNDS rounds × EXPORTER_DURATION s per server, both
 //             servers once per round in a shuffled order; req/s, p50, p99 and ten serve's CPU µs per
 //             request; each round's on/off ratio (paired: the two runs of a round are seconds apart)
+//   idle      both servers without traffic for EXPORTER_IDLE seconds: ten serve's CPU ms per second
+//             (the exporter's timers: the 5 s history tick, the event-loop delay monitor)
 //   scrape    on the exporter-on server after the load: GET /metrics and GET /api/stats, median
 //             wall time of 20 calls and answer size
 // wrk, both ten serve, their upstreams share the machine's cores. Prints markdown tables, writes
 // bench/results/exporter.json. Knobs: EXPORTER_ROUNDS (10), EXPORTER_DURATION (4), EXPORTER_WARMUP
-// (3), EXPORTER_CONNECTIONS (50), EXPORTER_HOT_N (2,000,000 calls per hot-path round),
+// (3), EXPORTER_CONNECTIONS (50), EXPORTER_HOT_N (2,000,000 calls per hot-path round), EXPORTER_IDLE (30),
 // EXPORTER_CONTROL=1 (an A/A control: the "off" server runs the exporter too, so the ratios show
 // what the method reports when nothing differs).
 import { execFileSync, spawn } from 'node:child_process';
@@ -32,6 +34,7 @@ const DURATION = Number(process.env.EXPORTER_DURATION ?? 4);
 const WARMUP = Number(process.env.EXPORTER_WARMUP ?? 3);
 const CONNECTIONS = Number(process.env.EXPORTER_CONNECTIONS ?? 50);
 const HOT_N = Number(process.env.EXPORTER_HOT_N ?? 2_000_000);
+const IDLE = Number(process.env.EXPORTER_IDLE ?? 30);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const BODY = 'hello, bench\n';
 const CONTROL = process.env.EXPORTER_CONTROL === '1';
@@ -139,6 +142,11 @@ async function main(): Promise<void> {
   const hot = hotPath();
 
   const servers = [await start('on'), await start('off')];
+  await sleep(6000); // past the start and the first history tick
+  const idle0 = servers.map((s) => cpuTicks(s.pid));
+  console.error(`exporter bench: both servers idle for ${IDLE} s`);
+  await sleep(IDLE * 1000);
+  const idle = Object.fromEntries(servers.map((s, i) => [s.key, ((cpuTicks(s.pid) - idle0[i]) / CLK_TCK) * 1000 / IDLE])) as Record<'on' | 'off', number>;
   console.error(`exporter bench: ${ROUNDS} rounds × ${DURATION} s per server (+${WARMUP} s warm-up each), wrk -t2 -c${CONNECTIONS}, ` +
     `${cpus().length} cores, load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
   for (const s of servers) await wrk(s.ten.port, WARMUP);
@@ -180,6 +188,7 @@ async function main(): Promise<void> {
   console.log('|---|---|---|');
   console.log(`| RequestBook.record() (now) | ${f(median(hot.book))} | ${f(Math.min(...hot.book))} – ${f(Math.max(...hot.book))} |`);
   console.log(`| prom-client labelled Counter.inc() + Histogram.observe() (before) | ${f(median(hot.promClient))} | ${f(Math.min(...hot.promClient))} – ${f(Math.max(...hot.promClient))} |`);
+  console.log(`\nIdle, no traffic for ${IDLE} s: ten serve CPU ${f(idle.on, 2)} ms/s with the exporter, ${f(idle.off, 2)} ms/s without (clock ticks of ${1000 / CLK_TCK} ms).`);
   console.log(`\n| exporter-on server, after the load | median ms (20 calls) | bytes |`);
   console.log('|---|---|---|');
   console.log(`| GET /metrics | ${f(scrape.metrics.ms, 2)} | ${scrape.metrics.bytes} |`);
@@ -192,7 +201,7 @@ async function main(): Promise<void> {
   writeFileSync(join(ROOT, 'bench/results/exporter.json'), JSON.stringify({
     date: new Date().toISOString(), cores: cpus().length, cpu: cpus()[0]?.model, loadavgBefore: load0, loadavgAfter: loadavg(), node: process.version,
     wrk: { threads: 2, connections: CONNECTIONS, durationS: DURATION, warmupS: WARMUP, rounds: ROUNDS },
-    control: CONTROL, hot: { calls: HOT_N, ...hot }, on, off, ratios, cpuRatios, runs, scrape,
+    control: CONTROL, hot: { calls: HOT_N, ...hot }, idle, on, off, ratios, cpuRatios, runs, scrape,
   }, null, 2));
 }
 
