@@ -165,12 +165,13 @@ export class Client {
   }
 
   /**
-   * Follow a Server-Sent Events answer of GET `path`: `onEvent(event, data)` for each event, until
+   * Follow a Server-Sent Events answer of GET `path`: `onEvent(event, data)` for each event (when
+   * it returns a promise, the socket is not read until it settles: backpressure), until
    * the server ends the stream (resolves) or `signal` aborts (resolves). A connection that fails,
    * or no response head within `timeoutMs`, is TEN_ERR_CLI_SERVER_UNREACHABLE; an error answer is
    * its ApiError.
    */
-  async events(path: string, onEvent: (event: string, data: string) => void, signal?: AbortSignal): Promise<void> {
+  async events(path: string, onEvent: (event: string, data: string) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
     const headers = { accept: 'text/event-stream', authorization: `Bearer ${await this.token()}` };
     const url = this.server + path;
     const mod = url.startsWith('https:') ? await import('node:https') : http;
@@ -202,7 +203,11 @@ export class Client {
               if (line.startsWith('event:')) event = line.slice(6).trim();
               else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
             }
-            if (data.length) onEvent(event, data.join('\n'));
+            const wait = data.length ? onEvent(event, data.join('\n')) : undefined;
+            if (wait) { // the caller is behind: read nothing more until it has caught up
+              res.pause();
+              void wait.then(() => res.resume());
+            }
           }
           if (buf.length > 4 * 1024 * 1024) req.destroy(new Error('an event larger than 4 MiB'));
         });

@@ -42,6 +42,7 @@ export const ERRORS = {
   TEN_ERR_API_INVALID_NAME: def(400, 'invalid %s %s: must be a DNS label (a-z, 0-9, -; 1 to 63 chars; no leading or trailing -)', 'use lowercase letters, digits and dashes, e.g. v2 or prod-1'),
   TEN_ERR_API_INVALID_WEIGHT: def(400, 'invalid weight %s: must be a whole number from 0 to 100', 'pass a weight from 0 (no traffic) to 100'),
   TEN_ERR_API_BODY_TOO_LARGE: def(413, 'request body larger than %s bytes', 'send a smaller body'),
+  TEN_ERR_LOGS_DAMAGED: def(500, 'the log store %s is damaged: %s', 'stop ten serve and move logs.db aside (the next start creates a new one; a damaged file found at start is moved aside by itself)'),
   TEN_ERR_LOGS_TOO_MANY_FOLLOWERS: def(503, 'too many live log streams open (%s)', 'close a `ten logs -f` or a dashboard tab, then try again'),
   TEN_ERR_METRICS_TOO_MANY_STREAMS: def(503, 'too many live stats streams open (%s)', 'close a `ten top` or a dashboard tab, then try again'),
   TEN_ERR_API_INTERNAL: def(500, 'internal error', 'see the ten serve log for the cause'),

@@ -206,7 +206,7 @@ export async function createListener(d: {
         : new TenementError('TEN_ERR_API_BAD_REQUEST', [err.code === 'FST_ERR_BAD_URL' ? 'the URL has an invalid %-escape' : 'the URL cannot be routed']);
       void (reply as unknown as FastifyReply).code(e.statusCode).header(API_HEADER, d.api.version).send(e.toJSON());
     },
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, // (top-level maxParamLength is deprecated: FSTDEP022)
   });
   await app.register(apiBase, d.api);
   await app.register(managementApi(d.api));

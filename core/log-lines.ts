@@ -9,11 +9,13 @@ const CR = 0x0d;
 
 /** Where a splitter sends its lines; `full()` says the sink keeps nothing more for now. */
 export interface LineSink {
-  line(text: string): void;
-  /** While true, the splitter only counts lines (`dropped`), without decoding them. */
+  /** One line; `at` is when its first byte arrived (ms since the epoch). */
+  line(text: string, at: number): void;
+  /** While true, the splitter drops whole chunks (up to their last line end) without looking
+   *  at their lines: a flood costs a read and a subtraction, not a decode per line. */
   full(): boolean;
-  /** `n` lines were not kept because the sink was full. */
-  dropped(n: number): void;
+  /** `bytes` of output were not kept because the sink was full. */
+  dropped(bytes: number): void;
 }
 
 /** Cuts one stream (stdout or stderr of one process) into lines. Holds at most `maxBytes` of a
@@ -23,31 +25,41 @@ export class LineSplitter {
   private held = 0;
   /** The sink was full while the current partial line arrived: drop it whole. */
   private skipping = false;
+  /** When the first byte of the held (unfinished) line arrived. */
+  private since = 0;
 
   constructor(private readonly maxBytes: number, private readonly sink: LineSink) {}
 
   /** Feed a chunk of the stream. */
   push(chunk: Buffer): void {
     let from = 0;
+    const now = Date.now();
     while (from < chunk.length) {
-      const nl = chunk.indexOf(LF, from);
       if (this.sink.full()) {
-        // a flood the store cannot keep: count lines at C speed, decode nothing
-        if (nl === -1) { this.skip(); return; }
-        this.sink.dropped(1); // this line, with whatever of it was held
+        // a flood the store cannot keep: drop up to the chunk's last line end, decode nothing
+        const last = chunk.lastIndexOf(LF);
+        if (last < from) {
+          this.sink.dropped(chunk.length - from + this.held);
+          this.skip();
+          return;
+        }
+        this.sink.dropped(last + 1 - from + this.held);
+        this.reset();
+        from = last + 1;
+        continue;
+      }
+      const nl = chunk.indexOf(LF, from);
+      if (this.skipping) { // the rest of a line whose start came while the sink was full
+        this.sink.dropped((nl === -1 ? chunk.length : nl + 1) - from);
+        if (nl === -1) return;
         this.reset();
         from = nl + 1;
         continue;
       }
-      const end = nl === -1 ? chunk.length : nl;
-      this.hold(chunk.subarray(from, end));
+      if (this.held === 0) this.since = now;
+      this.hold(chunk.subarray(from, nl === -1 ? chunk.length : nl));
       if (nl === -1) return;
-      if (this.skipping) {
-        this.sink.dropped(1); // the end of a line whose start came while the sink was full
-        this.reset();
-      } else {
-        this.emitHeld();
-      }
+      this.emitHeld();
       from = nl + 1;
     }
   }
@@ -60,7 +72,6 @@ export class LineSplitter {
 
   /** Add bytes of the current line; emit full pieces as soon as there are `maxBytes`. */
   private hold(bytes: Buffer): void {
-    if (this.skipping) return;
     let rest = bytes;
     while (this.held + rest.length > this.maxBytes) {
       // the byte after the cut is known now: cut where no character is split
@@ -80,8 +91,10 @@ export class LineSplitter {
   private emitHeld(lineEnd = true): void {
     let bytes = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.held);
     if (lineEnd && bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, -1);
+    const at = this.since;
     this.reset();
-    this.sink.line(decode(bytes));
+    this.sink.line(decode(bytes), at);
+    this.since = Date.now(); // a piece of a long line: the next piece starts now
   }
 
   private skip(): void {

@@ -3,7 +3,10 @@
 // (logs.db, written by the log-writer worker thread, searched by the API) and the live
 // followers (`ten logs -f`, the dashboard). Lines the writer has not acknowledged yet are kept
 // here, bounded, and merged into query answers, so a line is found the moment it is read.
+import { renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { TenementError } from './errors.ts';
 import type { Logger } from 'pino';
 import type { LineSink } from './log-lines.ts';
 import { LogStore, type LogLine, type LogQuery, type LogStream } from './log-store.ts';
@@ -25,6 +28,11 @@ export interface Follower { q: Omit<LogQuery, 'limit'>; send(line: LogLine): voi
 
 /** Lines waiting for the writer, at most: beyond, a flood is counted and dropped, never queued. */
 export const MAX_UNWRITTEN = 50_000;
+/** Lines of one instance waiting for the writer, at most: one flooding app does not take the
+ *  others' share. */
+export const MAX_UNWRITTEN_PER_INSTANCE = 10_000;
+/** Bytes of messages in one batch to the writer, at most (a segment overshoots by one batch). */
+const BATCH_BYTES = 1024 * 1024;
 /** Bytes of messages kept per instance ring, at most, whatever ringLines says. */
 const RING_BYTES = 512 * 1024;
 /** Rings kept at most (instances come and go with spawn_on_request): the oldest ring goes first. */
@@ -32,23 +40,35 @@ const MAX_RINGS = 4096;
 const FLUSH_MS = 100;
 const FLUSH_LINES = 2000;
 
+/** Where lines come from (an instance, or a service's events): what it has waiting for the
+ *  writer, and the bytes it lost since the last notice. */
+interface Source { service: string; instance: string; unwritten: number; lost: number }
+
 export class Logbook {
   private seq: number;
   private readonly reader: LogStore;
   private worker?: Worker;
-  /** Not yet sent to the writer / sent, not yet acknowledged; both in seq order. */
+  /** Not yet sent to the writer, with their sources; in seq order. */
   private pending: LogLine[] = [];
+  private pendingSrc: Source[] = [];
+  private pendingBytes = 0;
+  /** Sent, not yet acknowledged, from `ackHead` on; in seq order. */
   private unacked: LogLine[] = [];
+  private unackedSrc: Source[] = [];
+  private ackHead = 0;
   private readonly rings = new Map<string, Ring>();
+  private readonly sources = new Map<string, Source>();
+  private readonly losing = new Set<Source>();
   private readonly followers = new Set<Follower>();
-  /** Lines dropped per instance key since the last notice. */
-  private readonly lost = new Map<string, number>();
   private flushTimer?: NodeJS.Timeout;
   private closing = false;
+  /** Writer errors are logged once a minute at most, with how many there were. */
+  private errors = { last: 0, count: 0 };
 
   constructor(private readonly o: LogbookOptions) {
-    this.reader = new LogStore(o.dataDir); // creates the file and its segments table
-    this.seq = this.reader.lastSeq();
+    const opened = openLogStore(o.dataDir, o.log);
+    this.reader = opened.store;
+    this.seq = opened.seq;
     this.startWriter();
   }
 
@@ -60,9 +80,9 @@ export class Logbook {
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => t.tsImport(${JSON.stringify(new URL('./log-writer.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`, { eval: true, workerData: data })
       : new Worker(new URL('./log-writer.js', import.meta.url), { workerData: data });
     w.on('message', (m: FromWriter) => {
-      if (m.type === 'written') this.unacked = this.unacked.filter((l) => l.seq > m.seq);
+      if (m.type === 'written') this.acknowledged(m.seq);
       else if (m.type === 'dropped') this.o.log.debug({ lines: m.lines }, 'log retention dropped the oldest lines');
-      else this.o.log.error({ err: m.message }, 'log store write failed');
+      else this.writeFailed(m.message);
     });
     w.on('error', (err) => this.o.log.error({ err }, 'log writer failed'));
     w.once('exit', () => {
@@ -70,13 +90,34 @@ export class Logbook {
       // restart it and send again what it had not acknowledged (bounded by MAX_UNWRITTEN)
       this.o.log.error('log writer exited: restarting it');
       this.worker = undefined;
-      setTimeout(() => { if (!this.closing) { this.startWriter(); this.pending = [...this.unacked, ...this.pending]; this.unacked = []; } }, 1000).unref();
+      setTimeout(() => {
+        if (this.closing) return;
+        this.startWriter();
+        // what the old writer had not acknowledged goes first (it skips what it had stored)
+        this.pending = [...this.unacked.slice(this.ackHead), ...this.pending];
+        this.pendingSrc = [...this.unackedSrc.slice(this.ackHead), ...this.pendingSrc];
+        this.pendingBytes = this.pending.reduce((n, l) => n + l.message.length, 0);
+        this.unacked = [];
+        this.unackedSrc = [];
+        this.ackHead = 0;
+        this.flush();
+      }, 1000).unref();
     });
     this.worker = w;
   }
 
+  private source(service: string, instance: string): Source {
+    const key = `${service}:${instance}`;
+    let s = this.sources.get(key);
+    if (!s) {
+      if (this.sources.size >= MAX_RINGS) this.sources.delete(this.sources.keys().next().value!);
+      this.sources.set(key, s = { service, instance, unwritten: 0, lost: 0 });
+    }
+    return s;
+  }
+
   /** Add a line (seq assigned here): ring, followers, then the store. */
-  append(line: Omit<LogLine, 'seq'>): void {
+  append(line: Omit<LogLine, 'seq'>, src = this.source(line.service, line.instance)): void {
     const l: LogLine = { seq: ++this.seq, ...line };
     const key = `${l.service}:${l.instance}`;
     let ring = this.rings.get(key);
@@ -87,44 +128,100 @@ export class Logbook {
     ring.push(l);
     for (const f of this.followers) if (matches(l, f.q)) f.send(l);
     this.pending.push(l);
-    if (this.pending.length >= FLUSH_LINES) this.flush();
+    this.pendingSrc.push(src);
+    this.pendingBytes += l.message.length;
+    src.unwritten++;
+    if (this.pending.length >= FLUSH_LINES || this.pendingBytes >= BATCH_BYTES) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
   /** A LineSink for one stream of one process (LineSplitter's target). */
   sink(service: string, instance: string, stream: LogStream, pid: number | null): LineSink {
+    const src = this.source(service, instance);
     return {
-      line: (message) => this.append({ t: Date.now(), stream, service, instance, pid, message }),
-      full: () => this.pending.length + this.unacked.length >= MAX_UNWRITTEN,
-      dropped: (n) => this.lost.set(`${service}:${instance}`, (this.lost.get(`${service}:${instance}`) ?? 0) + n),
+      line: (message, at) => this.append({ t: at, stream, service, instance, pid, message }, src),
+      full: () => src.unwritten >= MAX_UNWRITTEN_PER_INSTANCE || this.backlog >= MAX_UNWRITTEN,
+      dropped: (bytes) => {
+        src.lost += bytes;
+        this.losing.add(src);
+        this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS); // the notice comes even if nothing else is logged
+      },
     };
+  }
+
+  /** The writer stored every line up to `seq`. */
+  private acknowledged(seq: number): void {
+    while (this.ackHead < this.unacked.length && this.unacked[this.ackHead].seq <= seq) {
+      this.unackedSrc[this.ackHead].unwritten--;
+      this.ackHead++;
+    }
+    if (this.ackHead === this.unacked.length) {
+      this.unacked = [];
+      this.unackedSrc = [];
+      this.ackHead = 0;
+    } else if (this.ackHead > 4096 && this.ackHead * 2 > this.unacked.length) {
+      this.unacked = this.unacked.slice(this.ackHead);
+      this.unackedSrc = this.unackedSrc.slice(this.ackHead);
+      this.ackHead = 0;
+    }
+  }
+
+  /** A failure while capturing output (a bug): logged like a write failure, never thrown into
+   *  the pipe's 'data' handler, where it would end ten serve. */
+  captureFailed(err: unknown): void {
+    this.writeFailed(`capturing output: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  private writeFailed(message: string): void {
+    this.errors.count++;
+    if (Date.now() - this.errors.last < 60_000) return;
+    this.o.log.error({ err: message, errors: this.errors.count }, 'log store write failed (logged once a minute at most)');
+    this.errors = { last: Date.now(), count: 0 };
   }
 
   private flush(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    for (const [key, n] of this.lost) {
-      const [service, instance] = key.split(':');
-      this.lost.delete(key);
-      this.append({ t: Date.now(), stream: 'event', service, instance, pid: null, message: `${n} lines of output dropped: written faster than the log store keeps (${MAX_UNWRITTEN} lines waiting)` });
+    const losing = [...this.losing];
+    this.losing.clear(); // before the notices: append() may flush again
+    for (const src of losing) {
+      const bytes = src.lost;
+      src.lost = 0;
+      this.append({ t: Date.now(), stream: 'event', service: src.service, instance: src.instance, pid: null,
+        message: `${bytes} bytes of output dropped: written faster than the log store keeps` }, src);
     }
     if (this.pending.length === 0 || !this.worker) return;
     const lines = this.pending;
+    this.unacked.push(...lines);
+    this.unackedSrc.push(...this.pendingSrc);
     this.pending = [];
-    for (const l of lines) this.unacked.push(l);
+    this.pendingSrc = [];
+    this.pendingBytes = 0;
     this.worker.postMessage({ type: 'write', lines } satisfies ToWriter);
   }
 
   /** The latest `q.limit` lines matching `q`, oldest first: the ring when it alone can answer,
-   *  else the store plus the lines the writer has not stored yet. */
+   *  else the store plus what memory holds that the store does not (yet, or any more: the ring
+   *  of an instance keeps its latest lines even when retention dropped them from the store).
+   *  TEN_ERR_LOGS_DAMAGED when logs.db is corrupt. */
   query(q: LogQuery): LogLine[] {
-    if (q.instance !== undefined && q.service !== undefined && !q.grep && q.since === undefined && q.until === undefined) {
-      const fromRing = this.rings.get(`${q.service}:${q.instance}`)?.lines().filter((l) => matches(l, q)) ?? [];
+    const ring = q.instance !== undefined && q.service !== undefined ? this.rings.get(`${q.service}:${q.instance}`)?.lines() ?? [] : [];
+    if (ring.length && !q.grep && q.since === undefined && q.until === undefined) {
+      const fromRing = ring.filter((l) => matches(l, q));
       if (fromRing.length >= q.limit) return fromRing.slice(-q.limit);
     }
-    const stored = this.reader.query(q);
+    let stored: LogLine[];
+    try {
+      stored = this.reader.query(q);
+    } catch (err) {
+      if (!damaged(err)) throw err;
+      throw new TenementError('TEN_ERR_LOGS_DAMAGED', [this.reader.path, (err as Error).message], {}, err);
+    }
     const have = new Set(stored.map((l) => l.seq));
-    const fresh = [...this.unacked, ...this.pending].filter((l) => !have.has(l.seq) && matches(l, q));
+    const fresh: LogLine[] = [];
+    for (const from of [ring, this.unacked.slice(this.ackHead), this.pending]) {
+      for (const l of from) if (!have.has(l.seq) && matches(l, q)) { have.add(l.seq); fresh.push(l); }
+    }
     const all = fresh.length ? [...stored, ...fresh].sort((a, b) => a.seq - b.seq) : stored;
     return all.length > q.limit ? all.slice(-q.limit) : all;
   }
@@ -137,7 +234,7 @@ export class Logbook {
   }
 
   /** Lines read but not yet stored by the writer (at most MAX_UNWRITTEN). */
-  get backlog(): number { return this.pending.length + this.unacked.length; }
+  get backlog(): number { return this.pending.length + this.unacked.length - this.ackHead; }
 
   /** How many followers there are (bounded by the API). */
   get followerCount(): number { return this.followers.size; }
@@ -156,6 +253,34 @@ export class Logbook {
       await w.terminate();
     }
     this.reader.close();
+  }
+}
+
+/** SQLite said the file is not a database, or is corrupt. */
+function damaged(err: unknown): boolean {
+  const codes = [(err as { code?: string }).code, (err as { cause?: { code?: string } }).cause?.code];
+  return codes.includes('SQLITE_NOTADB') || codes.includes('SQLITE_CORRUPT');
+}
+
+/** Open logs.db; a damaged one (not a database, corrupt) is moved aside as
+ *  logs.db.damaged-<time> with a warning, and a new one is started: the logs are not worth
+ *  keeping the apps from starting. */
+function openLogStore(dataDir: string, log: Logger): { store: LogStore; seq: number } {
+  let store: LogStore | undefined;
+  try {
+    store = new LogStore(dataDir);
+    return { store, seq: store.lastSeq() };
+  } catch (err) {
+    store?.close();
+    if (!damaged(err)) throw err;
+    const path = join(dataDir, 'logs.db');
+    const aside = `${path}.damaged-${new Date().toISOString().replaceAll(':', '-')}`;
+    for (const ext of ['', '-wal', '-shm']) {
+      try { renameSync(path + ext, aside + ext); } catch { /* not there */ }
+    }
+    log.warn({ err: (err as Error).message, moved_to: aside }, 'logs.db is damaged: moved aside, starting a new log store');
+    const fresh = new LogStore(dataDir);
+    return { store: fresh, seq: fresh.lastSeq() };
   }
 }
 

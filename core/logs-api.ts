@@ -19,7 +19,8 @@ const Filters = {
   stream: Type.Optional(Type.Unsafe<LogQuery['stream']>({ type: 'string', enum: [...LOG_STREAMS] })),
   since: Type.Optional(Type.String({ maxLength: 40 })),
   until: Type.Optional(Type.String({ maxLength: 40 })),
-  grep: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  // no control characters: a NUL would end the text early in SQLite's LIKE (and match everything)
+  grep: Type.Optional(Type.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]+$', description: 'text without control characters' })),
 };
 // numbers in a query string are strings: checked by pattern (the shared ajv does not coerce)
 const SearchQuery = Type.Object({ ...Filters, limit: Type.Optional(Type.String({ pattern: '^(?:[1-9][0-9]{0,3}|10000)$', description: 'a whole number from 1 to 10000' })) });
@@ -37,7 +38,10 @@ export function parseTime(raw: string, name: string, now = Date.now()): number {
   const d = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw);
   if (d) return now - Number(d[1]) * UNIT_MS[d[2]];
   if (/^\d{12,16}$/.test(raw)) return Number(raw);
-  const t = /^\d{4}-\d\d-\d\d([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/i.test(raw) ? Date.parse(raw) : NaN;
+  const date = /^(\d{4})-(\d\d)-(\d\d)([T ][\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/i.exec(raw);
+  // Date.parse rolls 2026-02-30 over to March 2: a day the month does not have is refused
+  const real = date && new Date(Date.UTC(+date[1], +date[2] - 1, +date[3])).getUTCDate() === +date[3];
+  const t = real ? Date.parse(raw) : NaN;
   if (Number.isFinite(t)) return t;
   throw new TenementError('TEN_ERR_API_BAD_REQUEST', [`${name} ${JSON.stringify(raw)}: expected a duration back from now (10m, 2h, 7d), an RFC 3339 time (2026-11-29T21:00:00Z) or ms since the epoch`]);
 }
@@ -71,10 +75,15 @@ export function logsApi(d: { logbook: Logbook; version: string }): FastifyPlugin
       const sse = new SseStream(reply, { headers: { [API_HEADER]: d.version } });
       for (const l of backlog) sse.send('line', l);
       // same turn as the query above: no line between the two is missed or repeated
-      const { limit: _, until, ...live } = q;
-      if (until !== undefined && until <= Date.now()) { sse.close(); return; } // a closed window: nothing new can match
+      const { limit: _, ...live } = q;
+      const left = live.until === undefined ? Infinity : live.until - Date.now();
+      if (left <= 0) { sse.close(); return; } // a closed window: nothing new can match
       const unfollow = d.logbook.follow({ q: live, send: (l) => { sse.sendJson('line', () => serialized(l)); } });
       sse.onClose(unfollow);
+      if (left < Infinity) { // the stream ends when its window does
+        const end = setTimeout(() => sse.close(), Math.min(left, 2 ** 31 - 1));
+        sse.onClose(() => clearTimeout(end));
+      }
     });
   };
 }

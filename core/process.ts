@@ -24,6 +24,8 @@ function socketPathOf(dataDir: string, inst: Pick<Instance, 'service' | 'id'>): 
 export interface OutputCapture {
   lineMax: number;
   sink(service: string, id: string, stream: 'stdout' | 'stderr', pid: number | null): LineSink;
+  /** Capturing failed (a bug): report it; the output of that chunk is lost, ten serve goes on. */
+  failed(err: unknown): void;
 }
 
 export interface Running {
@@ -75,7 +77,8 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
     // logbook cannot keep is counted and dropped by the splitter instead
     for (const stream of ['stdout', 'stderr'] as const) {
       const splitter = new LineSplitter(out.lineMax, out.sink(inst.service, inst.id, stream, child.pid ?? null));
-      child[stream]!.on('data', (c: Buffer) => splitter.push(c)).once('end', () => splitter.end()).on('error', () => undefined);
+      const guard = (fn: () => void) => { try { fn(); } catch (err) { out.failed(err); } };
+      child[stream]!.on('data', (c: Buffer) => guard(() => splitter.push(c))).once('end', () => guard(() => splitter.end())).on('error', () => undefined);
     }
   }
   let markExited!: () => void;

@@ -52,7 +52,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   }));
   const registry = new Registry(hooks, store);
   const health = new HealthChecker({ config, registry, hooks, log, onUnhealthy: (i, why) => supervisor.onUnhealthy(i, why) });
-  const output = { lineMax: settings.log_line_max, sink: logbook.sink.bind(logbook) };
+  const output = { lineMax: settings.log_line_max, sink: logbook.sink.bind(logbook), failed: logbook.captureFailed.bind(logbook) };
   const supervisor = new Supervisor({ config, registry, hooks, log, probe: (i) => health.probe(i), output });
   const router = new Router({ config, registry, hooks });
   const proxy = new Proxy({ config, hooks, router, log });

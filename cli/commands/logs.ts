@@ -7,12 +7,17 @@ import { ApiCommand } from './base.ts';
 const TAG: Record<LogLine['stream'], string> = { stdout: 'OUT', stderr: 'ERR', event: 'EVT' };
 
 /** `HH:MM:SS [OUT|ERR|EVT] service:id message` (local time), as the original tenement printed
- *  lines; control characters but tab are shown as \xNN, so an app's output cannot drive the terminal. */
+ *  lines. Control characters but tab (C0, DEL, C1) are shown as \xNN, and the bidirectional
+ *  formatting characters (U+200E/F, U+202A–E, U+2066–9) as \u{NNNN}, so an app's output can
+ *  neither drive the terminal nor reorder what is shown. */
 export function formatLine(l: LogLine): string {
   const d = new Date(l.t);
   const hms = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
   // eslint-disable-next-line no-control-regex -- the point is to find them
-  const msg = l.message.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const msg = l.message.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+  });
   return `${hms} [${TAG[l.stream] ?? l.stream}] ${l.service}${l.instance ? `:${l.instance}` : ''} ${msg}`;
 }
 
@@ -63,7 +68,9 @@ export class LogsCommand extends ApiCommand {
     if (!/^\d+$/.test(raw) || n > max || (!this.follow && n < 1)) {
       throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `invalid -n ${JSON.stringify(raw)}: expected a whole number from ${this.follow ? 0 : 1} to ${max}`);
     }
-    const print = (l: LogLine) => this.out(this.json ? JSON.stringify(l) : formatLine(l));
+    const stdout = this.context.stdout;
+    /** Write one line; false when stdout's buffer is full (a slow reader: wait for 'drain'). */
+    const print = (l: LogLine) => stdout.write(`${this.json ? JSON.stringify(l) : formatLine(l)}\n`);
     if (!this.follow) {
       q.set('limit', String(n));
       const res = await this.client.request<{ lines: LogLine[] }>('GET', `/api/logs?${q}`);
@@ -71,18 +78,26 @@ export class LogsCommand extends ApiCommand {
       return 0;
     }
     q.set('n', String(n));
+    let drained: Promise<void> | undefined;
     const stop = new AbortController();
     const onSigint = () => stop.abort();
     process.once('SIGINT', onSigint);
     try {
+      // a reader slower than the stream (a pipe, a slow terminal): stop reading the socket until
+      // stdout drains, so that ten serve sees a slow client and skips for it (it says how many)
       await this.client.events(`/api/logs/stream?${q}`, (event, data) => {
-        if (event === 'line') print(JSON.parse(data) as LogLine);
-        else if (event === 'skipped') this.context.stderr.write(`… ${(JSON.parse(data) as { events: number }).events} lines skipped: this terminal read them slower than they came\n`);
+        if (event === 'line') {
+          if (print(JSON.parse(data) as LogLine)) return undefined;
+          return drained ??= new Promise<void>((r) => stdout.once('drain', () => { drained = undefined; r(); }));
+        }
+        if (event === 'skipped') this.context.stderr.write(`… ${(JSON.parse(data) as { events: number }).events} lines skipped: this terminal read them slower than they came\n`);
+        return undefined;
       }, stop.signal);
     } finally {
       process.off('SIGINT', onSigint);
     }
-    if (stop.signal.aborted) return 0;
+    // the stream ends by itself when its --until has passed
+    if (stop.signal.aborted || this.until !== undefined) return 0;
     throw tenErr('TEN_ERR_CLI_SERVER_UNREACHABLE', this.client.server, 'the server ended the log stream (it is shutting down)');
   }
 }

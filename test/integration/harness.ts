@@ -1,10 +1,10 @@
 // Integration harness: a real `ten serve` child process on a free loopback port with its own
 // temp config and data_dir, real app processes, real HTTP. Everything it starts it stops.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { freePort } from '../../core/net.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -83,7 +83,10 @@ export interface Ten {
 export async function startTen(toml: string, opts: { files?: Record<string, string>; node?: string[] } = {}): Promise<Ten> {
   const dir = mkdtempSync(join(tmpdir(), 'ten-it-'));
   dirs.add(dir);
-  for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
+  for (const [name, text] of Object.entries(opts.files ?? {})) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
   const configPath = join(dir, 'tenement.toml');
   const withSettings = toml.includes('[settings]') ? toml.replace('[settings]', `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"`)
     : `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"\n${toml}`;

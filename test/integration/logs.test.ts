@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { cleanup, ROOT, startTen, waitFor, type Ten } from './harness.ts';
@@ -132,7 +132,7 @@ describe('logs', () => {
   });
 
   test('bad queries are 400 with a code', async () => {
-    for (const q of ['since=yesterday', 'limit=0', 'limit=10001', 'id=a', 'stream=stdin', 'service=Bad_Name']) {
+    for (const q of ['since=yesterday', 'since=2026-02-30', 'limit=0', 'limit=10001', 'id=a', 'stream=stdin', 'service=Bad_Name', 'grep=a%00b', 'grep=%01']) {
       const r = await ten.api('GET', `/api/logs?${q}`);
       assert.equal(r.status, 400, q);
       assert.match(r.json().code, /^TEN_ERR_API_/, q);
@@ -140,6 +140,22 @@ describe('logs', () => {
     const cli = await ten.cli('logs', 'web:a', '-n', 'many');
     assert.equal(cli.code, 1);
     assert.match(cli.stderr, /TEN_ERR_CLI_INVALID_ARGUMENT/);
+  });
+
+  test('-f --until ends with the window, exit 0; a closed pipe ends ten logs quietly', async () => {
+    const t0 = Date.now();
+    const r = await ten.cli('logs', 'web:a', '-f', '-n', '1', '--until', new Date(Date.now() + 1500).toISOString());
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - t0 >= 1400, 'it followed until the window ended');
+    const piped = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const sh = spawn('sh', ['-c', `"${process.execPath}" --import tsx "${join(ROOT, 'cli/main.ts')}" logs -n 10000 | head -1 >/dev/null; exit \${PIPESTATUS:-0}`], {
+        cwd: ROOT, env: { ...process.env, TENEMENT_SERVER: `http://127.0.0.1:${ten.port}`, TENEMENT_TOKEN: ten.token },
+      });
+      let err = '';
+      sh.stderr.on('data', (d) => { err += d; });
+      sh.once('exit', (code) => resolve({ code, err }));
+    });
+    assert.equal(piped.err, '', 'no EPIPE stack trace');
   });
 
   test('at most 64 live streams; a follower that does not read is skipped for, not buffered for', async (t) => {
@@ -170,11 +186,34 @@ describe('logs', () => {
   });
 });
 
+test('an app flooding stdout (yes) leaves the other instances their logs and ten serve its answers; the loss is said', async () => {
+  const ten = await startTen(`[service.noisy]\ncommand = "sh -c 'yes & exec ${process.execPath} ${LOG_APP}'"\n`
+    + `[service.web]\nargs = ["${process.execPath}", "${LOG_APP}"]\n[instances]\nweb = ["a"]\nnoisy = ["a"]\n`);
+  await running(ten);
+  await waitFor('the drop notice', async () => (await logs(ten, 'service=noisy&stream=event&grep=bytes%20of%20output%20dropped')).length > 0, 20_000);
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await ten.get('web.localhost', `/say?text=quiet-${i}`)).status, 200);
+    assert.equal((await ten.api('GET', '/health')).status, 200);
+  }
+  await waitFor('the quiet lines stored', async () => (await logs(ten, 'service=web&grep=quiet-')).length === 5);
+  await ten.stop();
+});
+
+test('a damaged logs.db is moved aside at start: ten serve starts, a new store logs', async () => {
+  const ten = await startTen(service(), { files: { 'data/logs.db': 'not a database '.repeat(7000) } });
+  await running(ten);
+  assert.ok(readdirSync(join(ten.dir, 'data')).some((f) => f.startsWith('logs.db.damaged-')), 'the damaged file is kept aside');
+  assert.match(ten.output(), /logs\.db is damaged: moved aside/);
+  await ten.get('web.localhost', '/say?text=after-damage');
+  await waitFor('a line in the new store', async () => (await logs(ten, 'grep=after-damage')).length === 1);
+  await ten.stop();
+});
+
 test('retention keeps logs.db under log_max_size while an app floods stdout', async (t) => {
   const max = 2 * 1024 * 1024;
   const ten = await startTen(`[settings]\nlog_max_size = ${max}\n${service()}`);
   await running(ten);
-  for (let round = 0; round < 4; round++) await ten.get('web.localhost', `/lines?n=100000&prefix=round-${round}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`, { timeoutMs: 60_000 });
+  for (let round = 0; round < 4; round++) await ten.get('web.localhost', `/lines?n=50000&rate=25000&prefix=round-${round}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`, { timeoutMs: 60_000 });
   await waitFor('the last round stored', async () => (await ten.api('GET', '/api/logs?service=web&grep=round-3')).json().lines.length > 0, 20_000);
   await new Promise((r) => setTimeout(r, 6000)); // a retention pass of the writer
   const db = join(ten.dir, 'data', 'logs.db');

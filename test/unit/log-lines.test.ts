@@ -7,7 +7,7 @@ import { LineSplitter, type LineSink } from '../../core/log-lines.ts';
 function collect(max: number, full = () => false) {
   const lines: string[] = [];
   let dropped = 0;
-  const sink: LineSink = { line: (t) => lines.push(t), full, dropped: (n) => { dropped += n; } };
+  const sink: LineSink = { line: (t) => { lines.push(t); }, full, dropped: (n) => { dropped += n; } };
   return { s: new LineSplitter(max, sink), lines, dropped: () => dropped };
 }
 
@@ -45,15 +45,15 @@ describe('LineSplitter', () => {
     assert.deepEqual(c.lines, ['\uFFFD\uFFFD\uFFFDA', '\uFFFD(']);
   });
 
-  test('while the sink is full, lines are counted, not decoded or kept', () => {
+  test('while the sink is full, chunks are dropped up to their last line end and counted in bytes', () => {
     let full = true;
     const c = collect(1024, () => full);
     c.s.push(Buffer.from('a\nb\nc\npartial'));
-    assert.equal(c.dropped(), 3);
+    assert.equal(c.dropped(), 13, 'a, b, c with their LFs, and the partial line');
     assert.deepEqual(c.lines, []);
     full = false;
     c.s.push(Buffer.from(' rest\nkept\n'));
     assert.deepEqual(c.lines, ['kept'], 'the rest of a line begun while full is dropped with it');
-    assert.equal(c.dropped(), 4, 'and counted');
+    assert.equal(c.dropped(), 19, 'and counted');
   });
 });
