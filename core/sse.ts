@@ -3,6 +3,8 @@
 // `GET /api/logs/stream` and by plugins (exported from core/index.ts).
 import type { FastifyReply } from 'fastify';
 
+const CHECK_MS = 500;
+
 export interface SseOptions {
   /** Bytes waiting in the socket's buffer beyond which events are skipped (and counted), not
    *  queued. Default 256 KiB (a few thousand log lines). */
@@ -17,7 +19,8 @@ export interface SseOptions {
 /**
  * An open event stream: `send(event, data)` writes `event: <event>` and `data: <JSON>`; after a
  * client fell behind, the next event it gets is `skipped` with `{ "events": n }`. Closed when the
- * client goes (onClose callbacks run once) or by close().
+ * client goes (onClose callbacks run once), when ten serve stops listening (shutdown), or by
+ * close().
  */
 export class SseStream {
   private skipped = 0;
@@ -40,7 +43,14 @@ export class SseStream {
       ...o.headers,
     });
     reply.raw.write(': stream open\n\n'); // the head and a first byte now: clients know it is live
-    this.ping = setInterval(() => this.write(': ping\n\n'), o.pingMs ?? 15_000);
+    // every half second: end the stream once ten serve stops listening (shutting down: an open
+    // stream would otherwise hold up the drain of in-flight requests), and ping when it is time
+    const pingMs = o.pingMs ?? 15_000;
+    let quiet = 0;
+    this.ping = setInterval(() => {
+      if (!reply.server.server.listening) return this.close();
+      if ((quiet += CHECK_MS) >= pingMs) { quiet = 0; this.write(': ping\n\n'); }
+    }, CHECK_MS);
     this.ping.unref();
     // the response closes when the client goes (the request may close as soon as its body is read)
     reply.raw.once('close', () => this.close());

@@ -225,3 +225,16 @@ test('retention keeps logs.db under log_max_size while an app floods stdout', as
   const oldest = (await ten.api('GET', '/api/logs?service=web&grep=round-0&limit=1')).json().lines;
   assert.equal(oldest.length, 0, 'the oldest lines went first');
 });
+
+test('an open log stream does not hold up the shutdown of ten serve', async () => {
+  const ten = await startTen(service());
+  await running(ten);
+  const http = await import('node:http');
+  const req = http.get({ port: ten.port, host: '127.0.0.1', path: '/api/logs/stream?service=web', headers: { host: 'localhost', authorization: `Bearer ${ten.token}` } });
+  const ended = new Promise<void>((resolve) => req.on('response', (res) => { res.resume(); res.once('end', resolve); res.once('close', resolve); }));
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  assert.equal(await ten.stop(), 0);
+  await ended;
+  assert.ok(Date.now() - t0 < 8000, `shutdown took ${Date.now() - t0} ms (drain_timeout is 10 s)`);
+});
