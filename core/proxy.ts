@@ -88,6 +88,7 @@ export class Proxy {
 
     const onError = (inst: Instance, err: AttemptError, fresh: boolean, tries: number) => {
       const kind = classify(err);
+      this.d.log.debug({ instance: inst.key, kind, err: (err as Error).message, fresh, tries, path: ctx.path }, 'attempt failed');
       if (kind === 'timeout') return this.fail(ctx, new TenementError('TEN_ERR_ROUTE_UPSTREAM_TIMEOUT', [inst.key, r.headersTimeoutMs / 1000]));
       if (kind === 'refused') inst.ejectedUntil = Date.now() + EJECT_MS;
       // a pooled keep-alive connection the app had just closed: once more on a fresh one (RFC 9112 §9.3.1)

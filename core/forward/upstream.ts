@@ -7,6 +7,9 @@ import { Pool } from 'undici';
 import { TenementError } from '../errors.ts';
 import type { Address } from '../net.ts';
 
+/** ms an exited instance's in-flight requests may still read their answers before the pool is destroyed. */
+const CLOSE_GRACE_MS = 2000;
+
 export type { Address };
 
 export interface UpstreamLimits {
@@ -85,13 +88,21 @@ export class Upstream {
     this.active -= 1;
   }
 
-  /** Close every connection; requests still queued fail with `why` (nothing of them was sent). */
+  /**
+   * Close every connection; requests still queued fail with `why` (nothing of them was sent).
+   * Requests in flight keep their connection until it ends: an answer the app wrote just before
+   * it exited is often still unread in the socket when the exit is seen, and destroying the pool
+   * then turned a delivered answer into a reset — which the proxy retried, on the restarted
+   * process (a GET /exit was run twice). After CLOSE_GRACE_MS the pool is destroyed anyway.
+   */
   close(why: Error): void {
     for (const w of this.waiting.splice(0)) {
       clearTimeout(w.timer);
       w.fail(why);
     }
-    this.pool.destroy().catch(() => undefined);
+    const force = setTimeout(() => { this.pool.destroy().catch(() => undefined); }, CLOSE_GRACE_MS);
+    force.unref();
+    this.pool.close().catch(() => undefined).finally(() => clearTimeout(force));
   }
 
   private drop(w: Waiter): void {
