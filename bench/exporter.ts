@@ -19,15 +19,15 @@
 // (3), EXPORTER_CONNECTIONS (50), EXPORTER_HOT_N (2,000,000 calls per hot-path round), EXPORTER_IDLE (30),
 // EXPORTER_CONTROL=1 (an A/A control: the "off" server runs the exporter too, so the ratios show
 // what the method reports when nothing differs).
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import client from 'prom-client';
 import { BUCKETS, RequestBook } from '../plugins/prometheus-exporter/requests.ts';
 import { cleanup, request, ROOT, sleep, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
 import { runBench } from './lifecycle.ts';
-import { parseWrk, shuffled, type WrkResult } from './wrk.ts';
+import { cpuTicks, parseWrk, runWrk, shuffled, type WrkResult } from './wrk.ts';
 
 const ROUNDS = Number(process.env.EXPORTER_ROUNDS ?? 10);
 const DURATION = Number(process.env.EXPORTER_DURATION ?? 4);
@@ -45,16 +45,6 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** utime + stime of one process, clock ticks (proc(5): /proc/<pid>/stat fields 14, 15). */
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
 
 // ---------------------------------------------------------------- hot path
 
@@ -91,19 +81,8 @@ function hotPath(): { book: number[]; promClient: number[] } {
 interface Server { key: 'on' | 'off'; ten: Ten; pid: number }
 interface Run extends WrkResult { cpuUsPerReq: number }
 
-function wrk(port: number, seconds: number): Promise<WrkResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', 'Host: api.localhost', `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000); // bounded
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(parseWrk(out)); else reject(new Error(`wrk ended with ${code ?? signal}:\n${out}`));
-    });
-  });
+async function wrk(port: number, seconds: number): Promise<WrkResult> {
+  return parseWrk(await runWrk(['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', 'Host: api.localhost', `http://127.0.0.1:${port}/`], seconds));
 }
 
 async function measure(s: Server, seconds: number): Promise<Run> {

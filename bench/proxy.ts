@@ -33,7 +33,7 @@ import { freePort } from '../core/net.ts';
 import { cleanup, request, ROOT, sleep, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
 import { runBench } from './lifecycle.ts';
 import { barChartSvg, type Bar, type Panel } from './chart.ts';
-import { parseWrk, shuffled, type WrkResult } from './wrk.ts';
+import { cpuTicks, parseWrk, runWrk, shuffled, type WrkResult } from './wrk.ts';
 import { profileMarkdown, summariseProfile } from './profile.ts';
 
 // PROXY_* so that they do not collide with wake.ts's ROUNDS when npm run bench runs both
@@ -113,15 +113,6 @@ const answers = (port: number) => () => request(port, 'v1.api.localhost', '/', {
   .then((r) => r.status === 200 && r.body === BODY, () => false);
 
 // ---------------------------------------------------------------- CPU time from /proc
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
-    return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
-  } catch {
-    return 0;
-  }
-}
 
 function childrenOf(ppid: number): number[] {
   const out: number[] = [];
@@ -139,22 +130,11 @@ const ticksOf = (pids: number[]) => pids.reduce((s, p) => s + cpuTicks(p), 0);
 
 // ---------------------------------------------------------------- wrk
 function wrk(t: Target, { threads, connections, seconds }: Load): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency',
-      '-H', `Host: ${t.host}`, `http://127.0.0.1:${t.port}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${t.host}`, `http://127.0.0.1:${t.port}/`];
+  return runWrk(args, seconds, (child) => {
     const stop = stopper(child);
     stops.push(stop);
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000); // bounded
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      stops.splice(stops.indexOf(stop), 1);
-      if (code === 0) resolve(out);
-      else reject(new Error(`wrk on ${t.key} ended with ${code ?? signal}:\n${out}`));
-    });
+    return () => { stops.splice(stops.indexOf(stop), 1); };
   });
 }
 

@@ -34,7 +34,7 @@ import { freePort } from '../core/net.ts';
 import { Store } from '../core/store.ts';
 import { cleanup, request, rmDir, ROOT, sleep, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
 import { runBench } from './lifecycle.ts';
-import { parseWrk, shuffled } from './wrk.ts';
+import { cpuTicks, parseWrk, runWrk, shuffled } from './wrk.ts';
 
 const REGISTERED = Number(process.env.TENANTS_REGISTERED ?? 10_000);
 const RUNNING = Number(process.env.TENANTS_RUNNING ?? 200);
@@ -96,27 +96,10 @@ async function allRunning(ten: Ten, n: number, what: string): Promise<void> {
   await waitFor(`${what}: ${n} instances running`, async () => (await views(ten).catch(() => [])).filter((v) => v.state === 'running').length >= n, 180_000);
 }
 
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 function wrk(port: number, host: string, seconds: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t2', '-c50', `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
-    child.once('error', reject);
-    child.once('exit', (code) => { clearTimeout(timer); if (code === 0) resolve(out); else reject(new Error(`wrk ended with ${code}:\n${out}`)); });
-  });
+  return runWrk(['-t2', '-c50', `-d${seconds}s`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`], seconds);
 }
 
 /** One GET /health on 127.0.0.1:port, without keep-alive; true on a 200. */

@@ -1,5 +1,7 @@
-// wrk's text output → figures, and the order of interleaved runs, for bench/proxy.ts and
-// bench/tenants.ts.
+// What the load benchmarks (bench/proxy.ts, tenants.ts, exporter.ts) share: running wrk, its
+// text output → figures, the order of interleaved runs, and CPU time of a process from /proc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface WrkResult { rps: number; p50: number; p99: number; requests: number; errors: number; non2xx: number }
 
@@ -44,4 +46,39 @@ export function shuffled<T>(xs: readonly T[], seed: number): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
+}
+
+/**
+ * Run `wrk ARGS` for `seconds` and resolve with its output (stdout and stderr); killed 15 s after
+ * it should have ended. `onChild` sees the process (to stop it early) and returns what to undo
+ * when it ends.
+ */
+export function runWrk(args: readonly string[], seconds: number, onChild?: (child: ChildProcess) => () => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const undo = onChild?.(child);
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000); // bounded
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      undo?.();
+      if (code === 0) resolve(out);
+      else reject(new Error(`wrk ${args.join(' ')} ended with ${code ?? signal}:\n${out}`));
+    });
+  });
+}
+
+/** utime + stime of one process in clock ticks (proc(5): /proc/<pid>/stat fields 14 and 15); 0
+ *  when it is gone. */
+export function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
 }
