@@ -23,8 +23,11 @@ after(async () => {
 function top(ten: Ten, args: string[], tty = false): { child: ChildProcess; out: () => string; exit: Promise<number | null> } {
   const argv = [process.execPath, '--import', TSX, MAIN, 'top', ...args];
   const env = { ...process.env, TENEMENT_SERVER: `http://127.0.0.1:${ten.port}`, TENEMENT_TOKEN: ten.token };
-  // script -q (no banner) -e (its exit code is the command's) -c CMD; the typescript goes nowhere
-  const child = tty ? spawn('script', ['-qec', argv.map((a) => `'${a}'`).join(' '), '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+  // script -q (no banner) -e (its exit code is the command's) -c CMD; the typescript goes nowhere.
+  // CMD runs under $SHELL -c: `exec` so ten top is the foreground job itself. Without it, dash (the
+  // /bin/sh used when SHELL is unset, as in CI) waits as the job's leader and dies of the Ctrl-C: 130.
+  const cmd = `exec ${argv.map((a) => `'${a}'`).join(' ')}`;
+  const child = tty ? spawn('script', ['-qec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] })
     : spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
