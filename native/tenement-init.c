@@ -1,0 +1,446 @@
+/*
+ * tenement-init: the tiny init that runs every app instance of tenement.
+ *
+ *   tenement-init [OPTIONS] -- COMMAND [ARG...]     (options: see usage() below)
+ *
+ * Role. It forks COMMAND (the app) into a process group of its own, stays its parent, and:
+ *  - is a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER), so processes the app leaves behind
+ *    (a daemon started with setsid whose parent exited) are reparented to it, not to the host's
+ *    PID 1, and can be found, reaped and killed;
+ *  - forwards the signals it receives to the app's process group;
+ *  - when the app's main process has exited, sends SIGTERM to every remaining descendant, waits
+ *    --grace seconds, then SIGKILLs what is left, and only then exits, with the app's status.
+ * As PID 1 of a PID namespace (unshare --pid --fork) it finds the whole namespace with kill(-1);
+ * otherwise it finds its descendants through the ppid field of /proc/<pid>/stat (proc(5)).
+ * With --exec it only joins cgroups (cgroups(7): writing a pid to cgroup.procs moves the process,
+ * its children inherit the cgroup) and execs COMMAND in place, e.g. unshare(1) or bwrap(1), whose
+ * innermost command is tenement-init again; the control fd is then left open for it.
+ *
+ * Protocol on the optional control socket (--control-fd), one line each, '\n'-terminated:
+ *   init -> supervisor:  started <pid>              the app runs (exec succeeded), pid as seen here
+ *                        orphans <n> <stopping>     the app exited, n descendants left (0|1: a stop
+ *                                                   had been asked before), they get TERM, then KILL
+ *                        exit <code|-> <SIGNAME|->  all gone; the app's status, mirrored by our own
+ *                        error <what>: <strerror>   setup failed; init exits 126 (127: no such command)
+ *   supervisor -> init:  TERM    same as SIGTERM to the init (forwarded to the app, stopping)
+ *                        KILL    SIGKILL to every descendant now, exit when none is left
+ *                        SIG <n> forward signal n to the app's process group
+ * Unknown lines are ignored. If the supervisor goes away (EOF) the app keeps running.
+ * Exit status: the app's code; killed by signal s: the same signal (128+s as PID 1);
+ * 125: bad command line; 126: setup failure; 127: COMMAND not found.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PROCS 65536   /* bound of one /proc scan */
+#define KILL_ROUNDS 200   /* SIGKILL rounds, ~10 ms apart */
+
+static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
+
+static int ctl_fd = -1, ctl_reading;   /* control socket; still read from it? */
+static int sig_fd = -1;                /* signalfd(2) of the blocked signals */
+static pid_t app_pid, self;
+static int app_alive, app_status, stopping, kill_now, pid1, proc_ok;
+
+/* One line to the supervisor, best effort: SIGPIPE is ignored, errors are not ours to handle. */
+static void say(const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    if (ctl_fd < 0) return;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n >= sizeof buf) n = sizeof buf - 1, buf[n - 1] = '\n';
+    for (int off = 0; off < n;) {
+        ssize_t w = write(ctl_fd, buf + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        off += w;
+    }
+}
+
+/* Setup failure: `error` line and stderr, exit 126 (127 when COMMAND was not found). */
+static void fail_msg(int status, const char *what, const char *msg) {
+    signal(SIGPIPE, SIG_IGN);
+    say("error %s: %s\n", what, msg);
+    fprintf(stderr, "tenement-init: %s: %s\n", what, msg);
+    exit(status);
+}
+static void fail(const char *what, int err) { fail_msg(126, what, strerror(err)); }
+
+static void usage(const char *msg) {
+    fprintf(stderr, "tenement-init: %s\n"
+        "usage: tenement-init [--join FILE]... [--exec] [--control-fd N] [--user NAME|UID]\n"
+        "         [--group NAME|GID] [--chown PATH]... [--hostname NAME] [--no-new-privs]\n"
+        "         [--drop-caps] [--grace SECONDS] -- COMMAND [ARG...]\n", msg);
+    exit(125);
+}
+
+static const char *signame(int sig) {
+    static const char *const names[] = {
+        [SIGHUP] = "SIGHUP", [SIGINT] = "SIGINT", [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
+        [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT", [SIGBUS] = "SIGBUS", [SIGFPE] = "SIGFPE",
+        [SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
+        [SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM", [SIGCHLD] = "SIGCHLD",
+        [SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP", [SIGTSTP] = "SIGTSTP", [SIGTTIN] = "SIGTTIN",
+        [SIGTTOU] = "SIGTTOU", [SIGURG] = "SIGURG", [SIGXCPU] = "SIGXCPU", [SIGXFSZ] = "SIGXFSZ",
+        [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH", [SIGIO] = "SIGIO",
+        [SIGPWR] = "SIGPWR", [SIGSYS] = "SIGSYS",
+    };
+    static char buf[16];
+    if (sig > 0 && (size_t)sig < sizeof names / sizeof *names && names[sig]) return names[sig];
+    snprintf(buf, sizeof buf, "SIG%d", sig);
+    return buf;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Signals every descendant with sig (0: only counts) and returns how many there are. As PID 1:
+ * kill(-1) reaches every process of the namespace but us (kill(2)); otherwise a /proc scan. Never
+ * kill(-1) outside a PID namespace. A pid read here may in theory exit and be reused before the
+ * kill(), as with any pkill; our own children cannot, they stay zombies until we reap them. */
+static int descendants(int sig) {
+    static pid_t pid[MAX_PROCS], ppid[MAX_PROCS];
+    static unsigned char mark[MAX_PROCS];
+    int n = 0, found = 0, changed = 1;
+    if (pid1 && sig) kill(-1, sig);
+    if (!proc_ok) /* /proc is another namespace's: its pids are not ours, never signal them */
+        return pid1 && (kill(-1, 0) == 0 || errno == EPERM);
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    for (struct dirent *e; n < MAX_PROCS && (e = readdir(d));) {
+        char path[64], buf[512], state;
+        int p, fd, me = atoi(e->d_name);
+        if (!isdigit((unsigned char)e->d_name[0])) continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", me);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) continue;
+        ssize_t r = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (r <= 0) continue;
+        buf[r] = 0;
+        char *rp = strrchr(buf, ')');   /* comm may hold spaces and parens: fields follow the last ')' */
+        if (!rp || sscanf(rp + 1, " %c %d", &state, &p) != 2) continue;
+        if (state == 'Z' || state == 'X') continue;   /* already dead, reaped by its parent or us */
+        pid[n] = me, ppid[n] = p, mark[n] = 0, n++;
+    }
+    closedir(d);
+    /* Descendants of self: our children, then children of those found, until nothing changes.
+     * desc[] holds the pids found so far (few, usually), so a pass costs n * found. */
+    static pid_t desc[MAX_PROCS];
+    while (changed) {
+        changed = 0;
+        for (int i = 0; i < n; i++) {
+            if (mark[i] || pid[i] == self) continue;
+            int hit = pid1 || ppid[i] == self;   /* as PID 1 the whole namespace is ours */
+            for (int j = 0; !hit && j < found; j++) hit = desc[j] == ppid[i];
+            if (hit) mark[i] = 1, changed = 1, desc[found++] = pid[i];
+        }
+    }
+    for (int j = 0; j < found && sig && !pid1; j++) kill(desc[j], sig);
+    return found;
+}
+
+/* Reaps every child that exited; returns 1 when we have no child left at all (ECHILD). */
+static int reap(void) {
+    for (;;) {
+        int st;
+        pid_t p = waitpid(-1, &st, WNOHANG);
+        if (p == app_pid && app_alive) app_alive = 0, app_status = st;
+        if (p > 0) continue;
+        return p < 0 && errno == ECHILD;
+    }
+}
+
+static void forward(int sig) {
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGHUP) stopping = 1;
+    if (!app_alive) return;   /* after the app: its leftovers get TERM then KILL anyway */
+    if (kill(-app_pid, sig) < 0 && errno == ESRCH) kill(app_pid, sig);
+}
+
+static void command(char *line) {
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '\r') line[len - 1] = 0;
+    int sig;
+    char end;
+    if (!strcmp(line, "TERM")) forward(SIGTERM);
+    else if (!strcmp(line, "KILL")) stopping = 1, kill_now = 1, descendants(SIGKILL);
+    else if (sscanf(line, "SIG %d%c", &sig, &end) == 1 && sig > 0 && sig < NSIG) forward(sig);
+}
+
+static void read_control(void) {
+    static char line[256];
+    static size_t len;
+    static int overflow;
+    char buf[256];
+    ssize_t r = read(ctl_fd, buf, sizeof buf);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (r <= 0) { ctl_reading = 0; return; }   /* EOF or error: the supervisor may be gone */
+    for (ssize_t i = 0; i < r; i++) {
+        if (buf[i] == '\n') {
+            line[len] = 0;
+            if (!overflow) command(line);
+            len = 0, overflow = 0;
+        } else if (len < sizeof line - 1) line[len++] = buf[i];
+        else overflow = 1;   /* too long: dropped up to its newline */
+    }
+}
+
+/* Waits up to timeout_ms (-1: forever) for a signal or a control line, and handles them. */
+static void wait_events(int timeout_ms) {
+    struct pollfd pfd[2] = { { sig_fd, POLLIN, 0 }, { ctl_reading ? ctl_fd : -1, POLLIN, 0 } };
+    if (poll(pfd, 2, timeout_ms) <= 0) return;
+    if (pfd[1].revents) read_control();
+    if (!pfd[0].revents) return;
+    struct signalfd_siginfo si;
+    while (read(sig_fd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD) reap();
+        else forward(si.ssi_signo);
+    }
+}
+
+/* In the forked child, before exec: a failure is sent to the parent through the pipe. */
+struct child_err { int stage, err; };
+enum { ST_GROUPS, ST_SETGID, ST_SETUID, ST_NNP, ST_CAPS, ST_EXEC };
+static const char *const stage_what[] = { "setgroups", "setgid", "setuid", "no-new-privs", "drop-caps", "exec" };
+
+static void child_fail(int fd, int stage) {
+    struct child_err ce = { stage, errno };
+    if (write(fd, &ce, sizeof ce) < 0) { /* parent sees EOF and an exit 126: nothing more to do */ }
+    _exit(126);
+}
+
+static int drop_bounding_caps(void) {
+    int last = 63;
+    FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+    if (f) { if (fscanf(f, "%d", &last) != 1) last = 63; fclose(f); }
+    for (int c = 0; c <= last; c++)   /* PR_CAPBSET_DROP needs CAP_SETPCAP: before setuid */
+        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) > 0 && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) return -1;
+    return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL ? -1 : 0;
+}
+
+static long number(const char *s, const char *opt) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > INT_MAX) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s needs a number, got '%.40s'", opt, s);
+        usage(msg);
+    }
+    return v;
+}
+static int numeric(const char *s) { return *s && strspn(s, "0123456789") == strlen(s); }
+
+int main(int argc, char **argv) {
+    const char **joins = calloc(argc, sizeof *joins), **chowns = calloc(argc, sizeof *chowns);
+    const char *user = NULL, *group = NULL, *hostname = NULL;
+    int njoin = 0, nchown = 0, exec_only = 0, nnp = 0, dropcaps = 0;
+    double grace = 10;
+    char **cmd = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) { cmd = argv + i + 1; break; }
+        if (!strcmp(a, "--exec")) { exec_only = 1; continue; }
+        if (!strcmp(a, "--no-new-privs")) { nnp = 1; continue; }
+        if (!strcmp(a, "--drop-caps")) { dropcaps = 1; continue; }
+        static const char *const valued[] = { "--join", "--control-fd", "--user", "--group", "--chown", "--hostname", "--grace" };
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
+        if (!known || i + 1 >= argc) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "%s '%.40s'", strncmp(a, "--", 2) ? "expected -- before COMMAND, got" :
+                     !known ? "unknown option" : "missing value after", a);
+            usage(msg);
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--join")) joins[njoin++] = v;
+        else if (!strcmp(a, "--control-fd")) ctl_fd = number(v, a);
+        else if (!strcmp(a, "--user")) user = v;
+        else if (!strcmp(a, "--group")) group = v;
+        else if (!strcmp(a, "--chown")) chowns[nchown++] = v;
+        else if (!strcmp(a, "--hostname")) hostname = v;
+        else {   /* --grace */
+            char *end;
+            grace = strtod(v, &end);
+            if (end == v || *end || !(grace >= 0 && grace < 1e6)) usage("--grace needs seconds, like 10 or 0.5");
+        }
+    }
+    if (!cmd || !cmd[0]) usage("missing -- COMMAND");
+    if (nchown && !user) usage("--chown needs --user");
+    if (group && !user) usage("--group needs --user");
+    if (exec_only && (user || hostname || nnp || dropcaps))
+        usage("--exec goes with --join and --control-fd only (the inner tenement-init does the rest)");
+
+    if (ctl_fd >= 0) {
+        int fl = fcntl(ctl_fd, F_GETFD);
+        if (fl < 0) { int e = errno; ctl_fd = -1; fail("control-fd", e); }
+        /* init role: the app must not inherit it; --exec: the inner tenement-init needs it */
+        if (!exec_only) fcntl(ctl_fd, F_SETFD, fl | FD_CLOEXEC);
+        ctl_reading = 1;
+    }
+    char what[300];
+    for (int i = 0; i < njoin; i++) {   /* cgroups(7): "0" in cgroup.procs means the writer itself */
+        snprintf(what, sizeof what, "join %s", joins[i]);
+        int fd = open(joins[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0\n", 2) != 2) fail(what, errno);
+        close(fd);
+    }
+    if (exec_only) {
+        execvp(cmd[0], cmd);
+        snprintf(what, sizeof what, "exec %s", cmd[0]);
+        fail_msg(errno == ENOENT ? 127 : 126, what, strerror(errno));
+    }
+    signal(SIGPIPE, SIG_IGN);   /* a supervisor gone is no reason to die: writes fail with EPIPE */
+
+    /* --user/--group are resolved here; initgroups, setgid, setuid happen in the child */
+    uid_t uid = 0;
+    gid_t gid = 0;
+    const char *uname = NULL;   /* NULL with a numeric uid that has no passwd entry */
+    if (user) {
+        snprintf(what, sizeof what, "user %s", user);
+        errno = 0;
+        struct passwd *pw = numeric(user) ? getpwuid(number(user, "--user")) : getpwnam(user);
+        if (pw) uid = pw->pw_uid, gid = pw->pw_gid, uname = strdup(pw->pw_name);
+        else if (numeric(user)) uid = gid = number(user, "--user");
+        else fail_msg(126, what, errno ? strerror(errno) : "no such user");
+        if (group) {
+            snprintf(what, sizeof what, "group %s", group);
+            errno = 0;
+            struct group *gr = numeric(group) ? NULL : getgrnam(group);
+            if (numeric(group)) gid = number(group, "--group");
+            else if (gr) gid = gr->gr_gid;
+            else fail_msg(126, what, errno ? strerror(errno) : "no such group");
+        }
+    }
+    for (int i = 0; i < nchown; i++) {   /* O_NOFOLLOW: a symlink planted there is refused (ELOOP) */
+        snprintf(what, sizeof what, "chown %s", chowns[i]);
+        int fd = open(chowns[i], O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, 0700) < 0) fail(what, errno);
+        close(fd);
+    }
+    if (hostname && sethostname(hostname, strlen(hostname)) < 0) {
+        snprintf(what, sizeof what, "hostname %s", hostname);
+        fail(what, errno);
+    }
+
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) fail("subreaper", errno);
+    self = getpid();
+    pid1 = self == 1;
+    char link[32] = "";   /* /proc must be this PID namespace's, or its pids are not ours */
+    ssize_t ll = readlink("/proc/self", link, sizeof link - 1);
+    proc_ok = ll > 0 && atoi(link) == self;
+    if (!proc_ok && !pid1) fprintf(stderr, "tenement-init: /proc is not this PID namespace's: leftover processes cannot be found\n");
+
+    /* pid_namespaces(7): PID 1 only gets the signals it has a handler for; blocked signals read
+     * from a signalfd are queued (the kernel never ignores a blocked signal), so this works there. */
+    sigset_t handled, orig;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGCHLD);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) sigaddset(&handled, forwarded[i]);
+    sigprocmask(SIG_BLOCK, &handled, &orig);
+    if ((sig_fd = signalfd(-1, &handled, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) fail("signalfd", errno);
+
+    int ep[2];   /* exec status: closed (CLOEXEC) by a successful exec, or one child_err */
+    if (pipe2(ep, O_CLOEXEC) < 0) fail("pipe", errno);
+    app_pid = fork();
+    if (app_pid < 0) fail("fork", errno);
+    if (app_pid == 0) {
+        close(ep[0]);
+        setpgid(0, 0);
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);   /* SIGPIPE above; inherited ignores */
+        sigprocmask(SIG_SETMASK, &orig, NULL);
+        if (dropcaps && drop_bounding_caps() < 0) child_fail(ep[1], ST_CAPS);
+        if (user) {
+            if (uname ? initgroups(uname, gid) < 0 : setgroups(1, &gid) < 0) child_fail(ep[1], ST_GROUPS);
+            if (setgid(gid) < 0) child_fail(ep[1], ST_SETGID);
+            if (setuid(uid) < 0) child_fail(ep[1], ST_SETUID);
+        }
+        if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(ep[1], ST_NNP);
+        if (dropcaps) {   /* capset(2), raw: effective, permitted and inheritable all empty */
+            struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+            struct __user_cap_data_struct data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+            if (syscall(SYS_capset, &h, data) < 0) child_fail(ep[1], ST_CAPS);
+        }
+        execvp(cmd[0], cmd);
+        child_fail(ep[1], ST_EXEC);
+    }
+    close(ep[1]);
+    app_alive = 1;
+    struct child_err ce;
+    ssize_t r;
+    while ((r = read(ep[0], &ce, sizeof ce)) < 0 && errno == EINTR) {}
+    close(ep[0]);
+    if (r == sizeof ce) {
+        while (waitpid(app_pid, NULL, 0) < 0 && errno == EINTR) {}
+        if (ce.stage == ST_EXEC) snprintf(what, sizeof what, "exec %s", cmd[0]);
+        else snprintf(what, sizeof what, "%s", stage_what[ce.stage]);
+        fail_msg(ce.stage == ST_EXEC && ce.err == ENOENT ? 127 : 126, what, strerror(ce.err));
+    }
+    say("started %d\n", (int)app_pid);
+
+    while (app_alive) wait_events(-1);
+
+    /* The app is gone: its leftovers get SIGTERM (and SIGCONT, for stopped ones: systemd.kill(5)),
+     * --grace seconds, then SIGKILL until none is left and every child is reaped. */
+    int left = descendants(0), none = reap();
+    if (left > 0) say("orphans %d %d\n", left, stopping);
+    if (left > 0 && !kill_now) {
+        descendants(SIGTERM);
+        descendants(SIGCONT);
+        for (double end = now() + grace, rest; !kill_now && (rest = end - now()) > 0;) {
+            wait_events(rest > 0.05 ? 50 : (int)(rest * 1000) + 1);   /* re-count every 50 ms */
+            none = reap();
+            if (none && (left = descendants(0)) == 0) break;
+        }
+    }
+    for (int round = 0; (left > 0 || !none) && round < KILL_ROUNDS; round++) {
+        if (round) wait_events(10);
+        left = descendants(SIGKILL);   /* counted before this kill: done when a round finds none */
+        none = reap();
+    }
+
+    int sig = WIFSIGNALED(app_status) ? WTERMSIG(app_status) : 0;
+    if (!sig) {
+        say("exit %d -\n", WEXITSTATUS(app_status));
+        return WEXITSTATUS(app_status);
+    }
+    say("exit - %s\n", signame(sig));
+    if (!pid1) {   /* die the same way; no core dump of ours */
+        struct rlimit no_core = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no_core);
+        signal(sig, SIG_DFL);
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, sig);
+        sigprocmask(SIG_UNBLOCK, &s, NULL);
+        raise(sig);
+    }
+    _exit(128 + sig);   /* PID 1 ignores its own default-action signals (pid_namespaces(7)) */
+}
