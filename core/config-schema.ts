@@ -20,6 +20,8 @@ const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
 const IDLE_ACTIONS = ['stop', 'suspend'] as const;
 /** How an instance takes connections: on 127.0.0.1:$PORT, or on the Unix socket $SOCKET_PATH. */
 const LISTEN_MODES = ['port', 'socket'] as const;
+/** A user or group: a name (useradd(8)'s rule, with `.`) or a numeric id. */
+const Principal = () => Type.Optional(Type.String({ pattern: '^([a-z_][a-z0-9_.-]*[$]?|[0-9]+)$', description: 'a user or group name, or a numeric id' }));
 
 /** [settings]; `data_dir` is resolved against the file's folder by config.ts. */
 export const SettingsSchema = Type.Object({
@@ -49,6 +51,8 @@ export const SettingsSchema = Type.Object({
   log_max_age: Seconds(604800),
   log_ring_size: Int(1000, 10, 100000),
   log_line_max: Int(16384, 256, 1048576),
+  user: Principal(),
+  group: Principal(),
 }, { additionalProperties: false, default: {} });
 
 /** [service.NAME] as written; config.ts turns it into a ServiceConfig (argv, absolute workdir, env strings). */
@@ -75,6 +79,11 @@ const ServiceSchema = Type.Object({
   restart: OneOf(RESTART_POLICIES, 'always'),
   weight: Int(100, 0, 100),
   env: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'a string, number or boolean' }), { default: {} }),
+  user: Principal(),
+  group: Principal(),
+  memory_limit_mb: Type.Optional(Type.Integer({ minimum: 4, maximum: 16777216 })),
+  cpu_limit: Type.Optional(Type.Number({ minimum: 0.01, maximum: 1024 })),
+  pids_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304 })),
 }, { additionalProperties: false });
 
 const PLUGIN_NAME = { pattern: '\\S', description: 'a plugin name (string)' };

@@ -52,6 +52,12 @@ export const ERRORS = {
   TEN_ERR_INSTANCE_UNKNOWN_SERVICE: def(404, 'service %s is not defined in tenement.toml', 'add [service.%s] to tenement.toml, or check the spelling'),
   TEN_ERR_INSTANCE_RUNNING: def(409, 'instance %s still has a process (it is %s)', 'stop it first, then remove it'),
   TEN_ERR_INSTANCE_SPAWN_FAILED: def(500, 'could not start %s: %s', 'check the service command and workdir, and the instance log'),
+  // isolation and containment (docs/isolation.md)
+  TEN_ERR_ISOLATION_INIT_MISSING: def(500, 'tenement-init is not built (%s)', 'install a C compiler (apt install gcc) and run `npm run build:init` in the tenement folder'),
+  TEN_ERR_ISOLATION_NOT_ROOT: def(500, '%s sets user or group, but ten serve runs as uid %s, not root', 'run ten serve as root (ten serve can then run each app as its own user), or remove user and group'),
+  TEN_ERR_ISOLATION_LIMIT_UNAVAILABLE: def(500, 'cannot apply %s on this host: %s', 'run `ten doctor` to see what this host supports; give ten serve a cgroup (run it as root, or as a systemd service with Delegate=yes), or remove the limit'),
+  TEN_ERR_ISOLATION_UNAVAILABLE: def(500, 'isolation level %s cannot run on this host: %s', 'run `ten doctor` to see which levels work here and why, then install what it names or pick another level'),
+  TEN_ERR_ISOLATION_DAEMONIZED: def(500, 'the app daemonized: its main process exited and left %s process(es) running, which tenement stopped', 'run the app in the foreground (no --daemon, no fork-and-exit); tenement supervises the process it starts'),
   // routing / proxy
   TEN_ERR_ROUTE_UNKNOWN_SERVICE: def(404, 'no service %s', 'check the host name: {id}.{service}.{domain} or {service}.{domain}'),
   TEN_ERR_ROUTE_UNKNOWN_INSTANCE: def(404, 'no instance %s', 'list instances with `ten ps`'),

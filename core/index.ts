@@ -27,7 +27,8 @@ export { viewInstance, type InstanceView } from './view.ts';
 export { DNS_LABEL, DNS_RULE, isDnsLabel } from './config-schema.ts';
 export { assertName, assertWeight } from './registry.ts';
 export { parseHost } from './router.ts';
-export { describeExit } from './process.ts';
+export { describeExit, INIT_PATH } from './process.ts';
+export { cgroupTag, probeCgroups, type CgroupSupport, type Controller, type Hierarchy } from './cgroup.ts';
 export { httpTarget, instanceAddress, type Address } from './net.ts';
 export { sleep, waitUntil, type WaitOptions } from './wait.ts';
 // Server-Sent Events for plugins' live routes (bounded per client)

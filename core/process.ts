@@ -1,9 +1,15 @@
-// One instance process: its spec (argv, env, cwd through the prepareSpawn hook), its spawn with
-// stdout/stderr read line by line into the logbook, and signals to it (or to its process group).
+// One instance process: its spec (argv, env, cwd, user, the isolation level's wrappers through the
+// prepareSpawn hook), its spawn under tenement-init in its own cgroup, its stdout/stderr read line
+// by line into the logbook, the init's reports, and stopping it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { instanceCgroup, type CgroupSupport, type InstanceCgroup } from './cgroup.ts';
+import { TenementError } from './errors.ts';
 import type { Frozen } from './freezer.ts';
+import { treePids } from './usage.ts';
 import type { Hooks } from './hooks.ts';
 import { LineSplitter, type LineSink } from './log-lines.ts';
 import { instanceEnv } from './spawn-env.ts';
@@ -28,45 +34,97 @@ export interface OutputCapture {
   failed(err: unknown): void;
 }
 
+/** The init every app runs under (native/tenement-init.c, built by `npm run build:init`). */
+export const INIT_PATH = fileURLToPath(new URL('../build/tenement-init', import.meta.url));
+
+/** What tenement-init said on its control socket (its protocol: native/tenement-init.c). */
+export interface InitReport {
+  /** The app's pid, as the init sees it (1 less than nothing inside a PID namespace: 2). */
+  started?: number;
+  /** The app's main process exited and left this many processes, ended by the init since;
+   *  `stopping`: it had been asked to stop (a stop's clean-up, not a daemonizing app). */
+  orphans?: { count: number; stopping: boolean };
+  /** How the app's main process ended. */
+  exit?: { code: number | null; signal: NodeJS.Signals | null };
+  /** A set-up step failed (user, cgroup, hostname, exec). */
+  error?: string;
+}
+
 export interface Running {
   child: ChildProcess;
   gen: number;
   port: number;
   /** The Unix socket the app listens on, when its service says `listen = "socket"`. */
   socket: string | null;
-  detached: boolean;
   stopping: boolean;
   /** Set while the process is frozen (idle_action = "suspend"), and while it is being frozen. */
   frozen?: Frozen;
   freezing?: Promise<Frozen>;
-  /** It was put in a freezer cgroup at some point: remove that cgroup when it exits. */
-  cgroup?: boolean;
+  /** The instance's cgroup, when the host has one (cgroup.ts). */
+  cgroup: InstanceCgroup | null;
+  /** OOM kills its cgroup had counted when it started. */
+  oomBefore: number;
+  /** tenement-init's control socket, and what it reported. */
+  control: Duplex | null;
+  init: InitReport;
+  /** Resolves when the control socket has closed (every report read). */
+  controlClosed: Promise<void>;
   /** Why we killed it ourselves (startup timeout), for the crash log. */
   killedFor?: string;
   exited: Promise<void>;
   markExited(): void;
 }
 
-/** Build the spec, let isolation rewrite it, spawn. Resolves once the process exists. */
-export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst: Instance; svc: ServiceConfig; port: number; gen: number; output?: OutputCapture }): Promise<Running> {
+/** How the core contains instances on this host: cgroups (when usable), and who runs apps. */
+export interface Containment {
+  cgroups: CgroupSupport;
+  /** ten serve runs as root: apps may (and by default do) run as another user. */
+  root: boolean;
+}
+
+/** The user an app runs as: its service's, [settings]', `nobody` when ten serve is root; none
+ *  (ten serve's own) otherwise. TEN_ERR_ISOLATION_NOT_ROOT for a user set without root. */
+export function appUser(settings: Settings, svc: ServiceConfig, root: boolean): { user?: string; group?: string } {
+  const user = svc.user ?? settings.user;
+  const group = svc.group ?? settings.group;
+  if (!root) {
+    if (user !== undefined || group !== undefined) throw new TenementError('TEN_ERR_ISOLATION_NOT_ROOT', [`service.${svc.name}`, String(process.getuid?.())]);
+    return {};
+  }
+  return { user: user ?? 'nobody', ...(group !== undefined ? { group } : {}) };
+}
+
+/** Build the spec, let isolation rewrite it, spawn under tenement-init. Resolves once the process
+ *  exists. TEN_ERR_ISOLATION_INIT_MISSING without the init, TEN_ERR_ISOLATION_* from the cgroup. */
+export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst: Instance; svc: ServiceConfig; port: number; gen: number; containment: Containment; output?: OutputCapture }): Promise<Running> {
   const { settings, inst, svc, port } = d;
+  if (!existsSync(INIT_PATH)) throw new TenementError('TEN_ERR_ISOLATION_INIT_MISSING', [INIT_PATH]);
   const dataDir = join(settings.data_dir, svc.name, inst.id);
   const socket = socketPathOf(settings.data_dir, inst);
-  mkdirSync(dataDir, { recursive: true });
-  mkdirSync(dirname(socket), { recursive: true });
+  // {data_dir} and the folders above an instance's own: 0711, so its user can pass through them but
+  // not list them; its own two: 0700, owned by that user (tenement-init --chown)
+  for (const dir of [settings.data_dir, join(settings.data_dir, svc.name), join(settings.data_dir, SOCKET_DIR)]) privateDir(dir, 0o711);
+  privateDir(dataDir, 0o700);
+  privateDir(dirname(socket), 0o700);
   if (svc.listen === 'socket') {
     if (Buffer.byteLength(socket) > SUN_PATH_MAX) throw new Error(`the socket path ${socket} is longer than ${SUN_PATH_MAX} bytes: use a shorter data_dir`);
     rmSync(socket, { force: true }); // a previous process's socket would make the app's bind fail
   }
+  const who = appUser(settings, svc, d.containment.root);
+  const env = instanceEnv(svc, inst.id, port, dataDir, socket);
+  if (who.user !== undefined) env.HOME = dataDir; // ten serve's HOME is not the app user's to write
   let spec: SpawnSpec = {
-    service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, detached: false,
-    env: instanceEnv(svc, inst.id, port, dataDir, socket),
+    service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, env, wrap: [], initOptions: [],
+    ...who, dataDir, socketDir: dirname(socket),
   };
   spec = await d.hooks.prepareSpawn.promise(spec);
+  const cgroup = d.containment.cgroups.membership ? instanceCgroup(d.containment.cgroups, `${inst.service}.${inst.id}`, { memory_limit_mb: svc.memory_limit_mb, cpu_limit: svc.cpu_limit, pids_limit: svc.pids_limit }) : null;
+  if (cgroup && cgroup.pids().length > 0) await cgroup.killAll(); // left by a ten serve that was killed
+  const argv = initArgv(spec, cgroup, svc.stop_timeout);
   const out = d.output;
-  const child: ChildProcess = spawn(spec.argv[0], spec.argv.slice(1), {
-    cwd: spec.cwd, env: spec.env, detached: spec.detached, uid: spec.uid, gid: spec.gid,
-    stdio: ['ignore', out ? 'pipe' : 'ignore', out ? 'pipe' : 'ignore'],
+  const child: ChildProcess = spawn(argv[0], argv.slice(1), {
+    cwd: spec.cwd, env: spec.env, detached: true,
+    stdio: ['ignore', out ? 'pipe' : 'ignore', out ? 'pipe' : 'ignore', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
@@ -81,11 +139,56 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
       child[stream]!.on('data', (c: Buffer) => guard(() => splitter.push(c))).once('end', () => guard(() => splitter.end())).on('error', () => undefined);
     }
   }
+  const control = (child.stdio[3] as Duplex | null) ?? null;
+  const init: InitReport = {};
+  const controlClosed = control ? readReports(control, init) : Promise.resolve();
   let markExited!: () => void;
   return {
-    child, gen: d.gen, port, socket: svc.listen === 'socket' ? socket : null, detached: spec.detached, stopping: false,
+    child, gen: d.gen, port, socket: svc.listen === 'socket' ? socket : null, stopping: false,
+    cgroup, oomBefore: cgroup?.oomKills() ?? 0, control, init, controlClosed,
     exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
   };
+}
+
+/** Make `dir` (and its parents) and give it `mode`, whatever it had. */
+function privateDir(dir: string, mode: number): void {
+  mkdirSync(dir, { recursive: true, mode });
+  chmodSync(dir, mode);
+}
+
+/** The command line: tenement-init (joining the cgroup), the level's wrappers, the init, the app. */
+function initArgv(spec: SpawnSpec, cg: InstanceCgroup | null, graceSeconds: number): string[] {
+  const joins = (cg?.procsFiles ?? []).flatMap((f) => ['--join', f]);
+  const user = spec.user === undefined ? [] : ['--user', spec.user, ...(spec.group !== undefined ? ['--group', spec.group] : []), '--chown', spec.dataDir, '--chown', spec.socketDir];
+  const init = ['--control-fd', '3', '--grace', String(graceSeconds), ...user, ...spec.initOptions, '--', ...spec.argv];
+  return spec.wrap.length === 0 ? [INIT_PATH, ...joins, ...init] : [INIT_PATH, ...joins, '--exec', '--', ...spec.wrap, INIT_PATH, ...init];
+}
+
+/** Most bytes of one control line (the init's lines are short). */
+const MAX_REPORT_LINE = 4096;
+
+/** Read the init's reports into `init`; resolves when the socket closes. */
+function readReports(control: Duplex, init: InitReport): Promise<void> {
+  let buf = '';
+  control.setEncoding('utf8');
+  control.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const [word, a, b] = buf.slice(0, nl).split(' ');
+      const rest = buf.slice(0, nl).slice(word.length + 1);
+      buf = buf.slice(nl + 1);
+      if (word === 'started') init.started = Number(a);
+      else if (word === 'orphans') init.orphans = { count: Number(a), stopping: b === '1' };
+      else if (word === 'exit') init.exit = { code: a === '-' ? null : Number(a), signal: b === '-' ? null : b as NodeJS.Signals };
+      else if (word === 'error') init.error = rest;
+    }
+    if (buf.length > MAX_REPORT_LINE) buf = '';
+  });
+  return new Promise<void>((resolve) => {
+    control.once('close', () => resolve());
+    control.on('error', () => undefined);
+  });
 }
 
 /** How a process ended, in words: tenement's own reason if it killed it, else the signal or code. */
@@ -93,14 +196,30 @@ export function describeExit(e: { code: number | null; signal: string | null; re
   return e.reason ?? (e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`);
 }
 
-/** Signal the process, or its whole group when it has one. Never throws. */
-export function signalRun(run: Running, sig: NodeJS.Signals): void {
+/**
+ * Stop the app: SIGTERM goes to tenement-init, which passes it to the app's process group (and
+ * ends what the app leaves behind within the grace). SIGKILL ends everything at once: the init is
+ * told to, the cgroup is emptied, and the init's process group and tree are killed after 1 s if
+ * they are still there. Never throws.
+ */
+export function signalRun(run: Running, sig: 'SIGTERM' | 'SIGKILL'): void {
   const pid = run.child.pid;
-  if (pid === undefined) return;
-  try { process.kill(run.detached ? -pid : pid, sig); } catch { /* already gone */ }
+  if (pid === undefined || run.child.exitCode !== null || run.child.signalCode !== null) return;
+  const told = run.control?.writable ? run.control.write(sig === 'SIGTERM' ? 'TERM\n' : 'KILL\n') || true : false;
+  if (sig === 'SIGTERM') {
+    if (!told) killGroup(pid, 'SIGTERM');
+    return;
+  }
+  void run.cgroup?.killAll();
+  const tree = [...treePids(pid)];
+  const t = setTimeout(() => {
+    killGroup(pid, 'SIGKILL');
+    for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  }, told ? 1000 : 0);
+  t.unref();
+  run.exited.then(() => clearTimeout(t), () => undefined);
 }
 
-/** The freezer cgroup of an instance (service and id are DNS labels, so this is a safe name). */
-export function cgroupName(inst: Instance): string {
-  return `${inst.service}-${inst.id}`;
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try { process.kill(-pid, sig); } catch { /* already gone */ }
 }

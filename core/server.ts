@@ -1,10 +1,10 @@
 // `ten serve`: wires store, registry, hooks, supervisor, health, router, proxy and plugins behind
 // one listener, restores the desired state, and shuts all of it down in order.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
 import { bridgeEvents } from './events.ts';
-import { releaseCgroupRoot } from './freezer.ts';
+import { cgroupTag, releaseCgroups } from './cgroup.ts';
 import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import { HealthChecker } from './health.ts';
@@ -20,6 +20,7 @@ import { Registry } from './registry.ts';
 import { Router } from './router.ts';
 import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
+import type { Containment } from './process.ts';
 import type { TenementConfig } from './types.ts';
 import { VERSION } from './version.ts';
 import { waitUntil } from './wait.ts';
@@ -41,6 +42,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   // a config whose plugins cannot load fails here, before anything is created or started
   const plugins = await preparePlugins(config, builtins);
   mkdirSync(settings.data_dir, { recursive: true });
+  chmodSync(settings.data_dir, 0o711); // apps pass through to their own folder; they cannot list it (docs/isolation.md)
   const store = new Store(settings.data_dir);
   const hooks = createHooks(log);
   const logbook = new Logbook({
@@ -54,6 +56,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const health = new HealthChecker({ config, registry, hooks, log, onUnhealthy: (i, why) => supervisor.onUnhealthy(i, why) });
   const output = { lineMax: settings.log_line_max, sink: logbook.sink.bind(logbook), failed: logbook.captureFailed.bind(logbook) };
   const supervisor = new Supervisor({ config, registry, hooks, log, probe: (i) => health.probe(i), output });
+  logContainment(config, supervisor.containment, log);
   const router = new Router({ config, registry, hooks });
   const proxy = new Proxy({ config, hooks, router, log });
   hooks.transition.tap(CORE_TAP, ({ instance, from, to, reason }) =>
@@ -76,7 +79,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     await supervisor.stopAll('ten serve shutting down');
     for (const p of applied.reverse()) await Promise.resolve().then(() => p.dispose?.()).catch((err) => log.error({ err }, 'plugin dispose failed'));
     proxy.close();
-    releaseCgroupRoot();
+    releaseCgroups(cgroupTag(settings.data_dir));
     await listener?.app.close().catch(() => undefined);
     await logbook.close().catch((err) => log.error({ err }, 'closing the logs failed'));
     store.close();
@@ -121,7 +124,19 @@ async function applyPlugins(plugins: CreatedPlugin[], applied: PluginInstance[],
     applied.push(p.instance);
     deps.log.debug({ plugin: p.def.name, slot: p.slot }, 'plugin loaded');
   }
-  if (!plugins.some((p) => p.slot === 'isolation')) deps.log.warn("the isolation slot is off: instances run in ten serve's own process group");
+  if (!plugins.some((p) => p.slot === 'isolation')) deps.log.warn('the isolation slot is off: services\' isolation levels are not applied (instances still run under tenement-init, in their own cgroup where the host has one)');
+}
+
+/** Say once how instances are contained here, and which services' apps run as `nobody` because
+ *  ten serve is root and they name no user (never as root silently: docs/isolation.md). */
+function logContainment(config: TenementConfig, c: Containment, log: Logger): void {
+  const m = c.cgroups.membership;
+  const controllers = Object.keys(c.cgroups.controllers).join(', ') || 'none';
+  if (m) log.info({ cgroup: m.dir, v2: m.v2, controllers }, `containment: a cgroup per instance (${m.v2 ? 'v2' : 'v1'}; controllers: ${controllers}) and tenement-init`);
+  else log.warn({ why: c.cgroups.missing }, 'containment: tenement-init only (subreaper); no cgroup is usable here, so memory_limit_mb, cpu_limit and pids_limit cannot be applied (ten doctor says why)');
+  if (!c.root) return;
+  const nobody = Object.values(config.services).filter((s) => s.user === undefined && config.settings.user === undefined).map((s) => s.name);
+  if (nobody.length > 0) log.warn({ services: nobody }, `ten serve runs as root and ${nobody.join(', ')} set${nobody.length === 1 ? 's' : ''} no user: ${nobody.length === 1 ? 'its apps run' : 'their apps run'} as nobody (set user in [settings] or the service)`);
 }
 
 /** The desired state: stored instances, then [instances] from the config that are not stored.

@@ -28,6 +28,7 @@ export class Store {
     try {
       mkdirSync(dataDir, { recursive: true });
       this.db = new Database(this.path);
+      chmodSync(this.path, 0o600); // before the WAL and shm files exist: SQLite gives them the db's mode
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('busy_timeout = 2000');
       this.db.exec(SCHEMA);

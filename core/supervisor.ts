@@ -1,16 +1,17 @@
 // The supervisor: starts an instance's process, waits for it to be ready, stops it
-// (SIGTERM to the process group → stop_timeout → SIGKILL) and restarts crashed or unhealthy
+// (SIGTERM through tenement-init → stop_timeout → SIGKILL of everything) and restarts crashed or unhealthy
 // instances with exponential backoff per instance, up to max_restarts within restart_window.
 import type { Logger } from 'pino';
 import { serviceOf } from './config-schema.ts';
 import { emitEvent } from './events.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
-import { freeze, releaseCgroup } from './freezer.ts';
+import { cgroupTag, probeCgroups } from './cgroup.ts';
+import { freeze } from './freezer.ts';
 import { canConnect, freePort, instanceAddress } from './net.ts';
 import { waitUntil } from './wait.ts';
 import type { Registry } from './registry.ts';
-import { cgroupName, describeExit, signalRun, spawnInstance, type OutputCapture, type Running } from './process.ts';
+import { describeExit, signalRun, spawnInstance, type Containment, type OutputCapture, type Running } from './process.ts';
 import type { InstanceControl } from './plugin.ts';
 import type { Instance, InstanceState, ProbeResult, ServiceConfig, TenementConfig } from './types.ts';
 
@@ -39,7 +40,12 @@ export class Supervisor implements InstanceControl {
   /** Set by stopAll(): nothing is spawned any more, not even a start already queued. */
   private closed = false;
 
-  constructor(private readonly d: SupervisorDeps) {}
+  /** How instances are contained on this host (probed once). */
+  readonly containment: Containment;
+
+  constructor(private readonly d: SupervisorDeps) {
+    this.containment = { cgroups: probeCgroups(cgroupTag(d.config.settings.data_dir)), root: process.getuid?.() === 0 };
+  }
 
   service(inst: Instance): ServiceConfig {
     const svc = serviceOf(this.d.config, inst.service);
@@ -66,8 +72,12 @@ export class Supervisor implements InstanceControl {
       run = await this.launch(inst, svc, gen);
     } catch (err) {
       if (!wanted()) return;
-      this.d.log.error({ instance: inst.key, err: (err as Error).message }, 'instance could not be started');
-      this.afterExit(inst, null, null, `could not start: ${(err as Error).message}`);
+      const code = err instanceof TenementError ? err.code : undefined;
+      this.d.log.error({ instance: inst.key, err: (err as Error).message, ...(code ? { code } : {}) }, 'instance could not be started');
+      // what this host or the config lacks (a user without root, a limit without its cgroup
+      // controller, a missing tool) does not come back by retrying
+      if (code?.startsWith('TEN_ERR_ISOLATION_')) this.d.registry.transition(inst, 'failed', `could not start: ${code}: ${(err as Error).message}`);
+      else this.afterExit(inst, null, null, `could not start: ${(err as Error).message}`);
       return;
     }
     if (!wanted()) { // stopped or restarted while it was being launched: this process is not wanted
@@ -104,8 +114,10 @@ export class Supervisor implements InstanceControl {
     const port = await freePort(this.ports);
     this.ports.add(port);
     try {
-      const run = await this.serially(() => spawnInstance({ settings: this.d.config.settings, hooks: this.d.hooks, inst, svc, port, gen, output: this.d.output }));
-      run.child.once('exit', (code, signal) => this.onExit(inst, run, code, signal));
+      const run = await this.serially(() => spawnInstance({ settings: this.d.config.settings, hooks: this.d.hooks, inst, svc, port, gen, containment: this.containment, output: this.d.output }));
+      run.child.once('exit', (code, signal) => {
+        this.onExit(inst, run, code, signal).catch((err) => this.d.log.error({ instance: inst.key, err }, 'exit handling failed'));
+      });
       return run;
     } catch (err) {
       this.ports.delete(port);
@@ -127,24 +139,47 @@ export class Supervisor implements InstanceControl {
     return turn;
   }
 
-  private onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): void {
+  /**
+   * The init exited: read its last reports, end what is left in the cgroup, then decide. The app's
+   * own status comes from the init's `exit` report. Reported as such rather than as a crash: an
+   * app that daemonized (its main process exited and left processes running: failed, no restart,
+   * TEN_ERR_ISOLATION_DAEMONIZED) and an OOM kill in its cgroup (restarted per policy).
+   */
+  private async onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    await Promise.race([run.controlClosed, new Promise((r) => setTimeout(r, 1000))]);
+    if (run.cgroup) {
+      if (run.cgroup.pids().length > 0) await run.cgroup.killAll();
+      run.cgroup.release();
+    }
     this.ports.delete(run.port);
-    if (run.detached) signalRun(run, 'SIGKILL'); // reap what the app left in its group (a bare pid may be reused)
-    if (run.cgroup) releaseCgroup(cgroupName(inst));
     run.markExited();
     if (this.running.get(inst.key) !== run) return; // a process that was never kept
     this.running.delete(inst.key);
-    emitEvent(this.d.hooks, inst, 'exited', `pid ${run.child.pid}, ${describeExit({ code, signal, reason: run.killedFor })}`, { pid: run.child.pid ?? null, code, signal });
+    const status = run.init.exit ?? { code, signal };
+    const oom = run.cgroup !== null && run.cgroup.oomKills() > run.oomBefore;
+    // daemonizing = the main process forked, then exited 0; a crash that left children is a crash
+    const left = run.init.orphans && !run.init.orphans.stopping && !run.stopping && status.code === 0 ? run.init.orphans.count : 0;
+    const reason = run.killedFor ?? (run.init.error ? `could not start: ${run.init.error}`
+      : oom ? `killed by the kernel's OOM killer (memory_limit_mb = ${this.service(inst).memory_limit_mb} reached)`
+        : left > 0 ? new TenementError('TEN_ERR_ISOLATION_DAEMONIZED', [String(left)]).message : undefined);
+    const pid = run.child.pid ?? null;
+    emitEvent(this.d.hooks, inst, 'exited', `pid ${pid}, ${describeExit({ ...status, reason })}`, { pid, code: status.code, signal: status.signal });
+    if (oom) emitEvent(this.d.hooks, inst, 'oom', `killed by the kernel's OOM killer: memory_limit_mb = ${this.service(inst).memory_limit_mb}`, { pid });
     inst.pid = null;
     inst.port = null;
     inst.socket = null;
     inst.startedAt = null;
     inst.suspended = null;
-    inst.lastExit = { code, signal, at: Date.now(), ...(run.killedFor ? { reason: run.killedFor } : {}) };
+    inst.lastExit = { ...status, at: Date.now(), ...(reason ? { reason } : {}) };
     if (run.stopping) return; // stop() owns the next state
     const why = describeExit(inst.lastExit);
-    this.d.log.warn({ instance: inst.key, code, signal }, `instance ${why}`);
-    this.afterExit(inst, code, signal, why);
+    if (left > 0) {
+      this.d.log.error({ instance: inst.key, code: 'TEN_ERR_ISOLATION_DAEMONIZED', left }, `instance ${why}`);
+      this.d.registry.transition(inst, 'failed', `TEN_ERR_ISOLATION_DAEMONIZED: ${why}`);
+      return;
+    }
+    this.d.log.warn({ instance: inst.key, code: status.code, signal: status.signal, ...(oom ? { oom: true } : {}) }, `instance ${why}`);
+    this.afterExit(inst, status.code, status.signal, why);
   }
 
   /** Decide what follows an unplanned exit: restart with backoff, stopped, or failed. */
@@ -221,13 +256,12 @@ export class Supervisor implements InstanceControl {
     if (!run || inst.state !== 'running') throw new Error(`${inst.key} is not running`);
     this.d.registry.transition(inst, 'idle', `${reason}; freezing`);
     inst.suspended = 'freezing';
-    run.freezing = freeze(run.child.pid!, run.detached, cgroupName(inst));
+    run.freezing = freeze(run.child.pid!, run.cgroup);
     try {
       run.frozen = await run.freezing;
     } finally {
       run.freezing = undefined;
     }
-    if (run.frozen.mechanism === 'cgroup-freezer') run.cgroup = true;
     inst.suspended = run.frozen.mechanism;
     return run.frozen.mechanism;
   }

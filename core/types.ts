@@ -55,6 +55,11 @@ export interface Settings {
   log_ring_size: number;
   /** Bytes of one line of output, at most: a longer line is split into lines of this size. */
   log_line_max: number;
+  /** Default user (name or uid) apps run as, when ten serve runs as root; a service's `user` wins.
+   *  Unset, as root: `nobody` (docs/isolation.md). */
+  user?: string;
+  /** Default primary group (name or gid); unset: the user's own. */
+  group?: string;
 }
 
 export interface ServiceConfig {
@@ -97,7 +102,20 @@ export interface ServiceConfig {
   weight: number;
   /** Raw env templates; {name} {id} {port} {data_dir} interpolated per instance. */
   env: Record<string, string>;
+  /** User (name or uid) the app runs as; needs ten serve to run as root. */
+  user?: string;
+  /** Primary group (name or gid); unset: the user's own. */
+  group?: string;
+  /** Memory of the instance's whole cgroup, MiB (above it the kernel's OOM killer ends a process). */
+  memory_limit_mb?: number;
+  /** CPU time of the instance's cgroup, in cores (0.2 = 20 % of one core), enforced per 100 ms. */
+  cpu_limit?: number;
+  /** Processes and threads in the instance's cgroup, at most (fork fails beyond). */
+  pids_limit?: number;
 }
+
+/** The resource limits of a service (cgroup controllers: memory, cpu, pids). */
+export type Limits = Pick<ServiceConfig, 'memory_limit_mb' | 'cpu_limit' | 'pids_limit'>;
 
 export interface PluginEntry {
   /** Built-in name, a ./path relative to tenement.toml, or an npm package name. */
@@ -264,16 +282,33 @@ export interface WakeContext {
   ctx: RequestContext;
 }
 
+/**
+ * How an instance's process is started (the prepareSpawn hook rewrites it). The core always runs
+ * the app under tenement-init (its init: own process group, signals forwarded, orphans reaped and
+ * ended with it; docs/isolation.md), inside the instance's cgroup when the host has one:
+ *   tenement-init --join … --exec -- ...wrap tenement-init ...initOptions -- ...argv
+ * (without `wrap`, one tenement-init does both). An isolation level adds what it needs to `wrap`
+ * (e.g. unshare(1) or bwrap(1) and their options, ending with their own `--` if they take one).
+ */
 export interface SpawnSpec {
   service: ServiceConfig;
   instance: Instance;
+  /** The app's command. */
   argv: string[];
   env: Record<string, string>;
   cwd: string;
-  /** Own session and process group (process-isolation sets this). */
-  detached: boolean;
-  uid?: number;
-  gid?: number;
+  /** Commands the init and the app run inside, outermost first (empty for `process`). */
+  wrap: string[];
+  /** More tenement-init options: `--hostname NAME`, `--no-new-privs`, `--drop-caps`. */
+  initOptions: string[];
+  /** The user (name or uid) and group the app runs as; unset: ten serve's own (the core fills
+   *  them from the service, then [settings], then `nobody` when ten serve is root). */
+  user?: string;
+  group?: string;
+  /** The instance's data directory ($DATA_DIR) and the folder of its Unix socket: made by the
+   *  core, owned by `user`, mode 0700. An isolation level that hides the file system keeps them. */
+  dataDir: string;
+  socketDir: string;
 }
 
 export interface ProbeResult {

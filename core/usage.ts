@@ -110,6 +110,24 @@ export function processTreeUsage(pid: number, opts: UsageOptions = {}): ProcessU
   return { cpuSeconds: cpu.value, memoryBytes: memory.value, pids, cpuSource: cpu.source, memorySource: memory.source, truncated };
 }
 
+/** The pids of every descendant of `pid` (not `pid` itself), breadth first, at most `max`. */
+export function treePids(pid: number, max = DEFAULT_MAX_PIDS): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  const seen = new Set(queue);
+  const scan = !hasChildrenFiles();
+  let table: Map<number, number[]> | undefined;
+  for (let i = 0; i < queue.length && out.length < max; i++) {
+    for (const k of scan ? (table ??= parents(MAX_SCAN)).get(queue[i]) ?? [] : childrenOf(queue[i])) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(k);
+      queue.push(k);
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- /proc
 
 interface Stat { ppid: number; ticks: number; rssPages: number }

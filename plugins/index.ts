@@ -3,18 +3,18 @@ import type { Builtins, PluginDefinition } from '../core/index.ts';
 import deployWorkflows from './deploy-workflows/index.ts';
 import idleScaler from './idle-scaler/index.ts';
 import leastConnections from './least-connections/index.ts';
-import processIsolation from './process-isolation/index.ts';
+import linuxIsolation from './linux-isolation/index.ts';
 import prometheusExporter from './prometheus-exporter/index.ts';
 import webDashboard from './web-dashboard/index.ts';
 import weightedBalancer from './weighted-balancer/index.ts';
 
 const BUILTIN_PLUGINS: Readonly<Record<string, PluginDefinition>> = Object.freeze(
-  Object.fromEntries([weightedBalancer, leastConnections, processIsolation, idleScaler, deployWorkflows, prometheusExporter, webDashboard].map((p) => [p.name, p as PluginDefinition])),
+  Object.fromEntries([weightedBalancer, leastConnections, linuxIsolation, idleScaler, deployWorkflows, prometheusExporter, webDashboard].map((p) => [p.name, p as PluginDefinition])),
 );
 
 const DEFAULT_SLOTS: Builtins['defaults'] = Object.freeze({
   balancer: 'weighted-balancer',
-  isolation: 'process-isolation',
+  isolation: 'linux-isolation',
   scaler: 'idle-scaler',
   workflows: 'deploy-workflows',
   metrics: 'prometheus-exporter',

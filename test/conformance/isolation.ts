@@ -139,8 +139,8 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
       const inst = world.supervisor.create(serviceOf(0), `other${n++}`, 100);
       const dataDir = join(world.config.settings.data_dir, svc.name, inst.id);
       const spec: SpawnSpec = {
-        service: svc as SpawnSpec['service'], instance: inst, argv: [...svc.argv], cwd: svc.workdir, detached: false,
-        env: instanceEnv(svc as SpawnSpec['service'], inst.id, 41_234, dataDir, join(dataDir, 'app.sock')),
+        service: svc as SpawnSpec['service'], instance: inst, argv: [...svc.argv], cwd: svc.workdir, wrap: [], initOptions: [],
+        env: instanceEnv(svc as SpawnSpec['service'], inst.id, 41_234, dataDir, join(dataDir, 'app.sock')), dataDir, socketDir: dataDir,
       };
       const was = snapshot(spec);
       const out = await within(5000, 'prepareSpawn', world.hooks.prepareSpawn.promise(spec));
@@ -203,10 +203,10 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
 }
 
 /** What a spec says about the process, as plain data (service and instance by name). */
-interface Snapshot { service: string; isolation: string; instance: string; argv: string[]; env: Record<string, string>; cwd: string; detached: boolean; uid?: number; gid?: number }
+interface Snapshot extends Omit<SpawnSpec, 'service' | 'instance'> { service: string; isolation: string; instance: string }
 function snapshot(s: SpawnSpec): Snapshot {
   return {
-    service: s.service.name, isolation: s.service.isolation, instance: s.instance.key, argv: [...s.argv], env: { ...s.env }, cwd: s.cwd,
-    detached: s.detached, ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}),
+    ...s, service: s.service.name, isolation: s.service.isolation, instance: s.instance.key, argv: [...s.argv], env: { ...s.env },
+    wrap: [...s.wrap], initOptions: [...s.initOptions],
   };
 }
