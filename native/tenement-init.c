@@ -1,7 +1,16 @@
 /*
  * tenement-init: the tiny init that runs every app instance of tenement.
  *
- *   tenement-init [OPTIONS] -- COMMAND [ARG...]     (options: see usage() below)
+ *   tenement-init [OPTIONS] -- COMMAND [ARG...]
+ *     --join FILE       write "0" to FILE, a cgroup.procs file, first (repeatable)
+ *     --exec            after --join, exec COMMAND in place (no init role)
+ *     --control-fd N    the supervisor's socket (protocol below)
+ *     --user U --group G  run COMMAND as U (name or uid; groups from initgroups(3)), group G
+ *     --chown PATH      before that, chown PATH to U:G, mode 0700 (repeatable)
+ *     --hostname NAME   sethostname(2) before the fork: only for a new UTS namespace (unshare
+ *                       --uts), as it renames whatever namespace the init is in
+ *     --no-new-privs --drop-caps   prctl(2) PR_SET_NO_NEW_PRIVS; no capability at all for COMMAND
+ *     --grace SECONDS   between SIGTERM and SIGKILL for what the app leaves behind (default 10)
  *
  * Role. It forks COMMAND (the app) into a process group of its own, stays its parent, and:
  *  - is a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER), so processes the app leaves behind
