@@ -3,6 +3,7 @@ import { Builtins, Cli, type BaseContext } from 'clipanion';
 import { normalizeArgv } from './argv.ts';
 import { ConfigCommand } from './commands/config.ts';
 import { DeployCommand } from './commands/deploy.ts';
+import { DoctorCommand } from './commands/doctor.ts';
 import { HealthCommand } from './commands/health.ts';
 import { HistoryCommand } from './commands/history.ts';
 import { LogsCommand } from './commands/logs.ts';
@@ -43,6 +44,7 @@ function buildCli(): Cli {
     HistoryCommand,
     LogsCommand,
     ConfigCommand,
+    DoctorCommand,
     VersionCommand,
     Builtins.HelpCommand,
   ]) {
