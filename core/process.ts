@@ -2,7 +2,7 @@
 // prepareSpawn hook), its spawn under tenement-init in its own cgroup, its stdout/stderr read line
 // by line into the logbook, the init's reports, and stopping it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,9 @@ export interface Running {
   cgroup: InstanceCgroup | null;
   /** OOM kills its cgroup had counted when it started. */
   oomBefore: number;
+  /** The app's main process as this host sees it (tenement-init's `started` pid, translated out
+   *  of a PID namespace); tenement-init's own pid until it has reported. */
+  appPid: number | null;
   /** tenement-init's control socket, and what it reported. */
   control: Duplex | null;
   init: InitReport;
@@ -141,13 +144,39 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
   }
   const control = (child.stdio[3] as Duplex | null) ?? null;
   const init: InitReport = {};
-  const controlClosed = control ? readReports(control, init) : Promise.resolve();
+  let reported = () => undefined as void;
+  const controlClosed = control ? readReports(control, init, () => reported()) : Promise.resolve();
+  // the app exists once the init says so (or says what failed, or is gone): at most 10 s
+  await new Promise<void>((resolve) => {
+    reported = () => { if (init.started !== undefined || init.error !== undefined) resolve(); };
+    reported();
+    controlClosed.then(() => resolve(), () => resolve());
+    setTimeout(resolve, 10_000).unref();
+  });
+  if (init.error !== undefined && init.started === undefined) {
+    // the init reported what failed and exits 126/127; the exit path sees the same report
+    throw new TenementError('TEN_ERR_INSTANCE_SPAWN_FAILED', [inst.key, init.error]);
+  }
   let markExited!: () => void;
   return {
     child, gen: d.gen, port, socket: svc.listen === 'socket' ? socket : null, stopping: false,
     cgroup, oomBefore: cgroup?.oomKills() ?? 0, control, init, controlClosed,
+    appPid: init.started === undefined ? child.pid ?? null : hostPid(child.pid!, init.started),
     exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
   };
+}
+
+/** The host pid of the process that is `nsPid` in the innermost PID namespace under `root`'s
+ *  tree (the last field of `NSpid:` in /proc/<pid>/status, proc(5)); `nsPid` itself when nothing
+ *  under `root` matches (no namespace: the init's view is the host's). */
+function hostPid(root: number, nsPid: number): number {
+  for (const p of treePids(root)) {
+    let status = '';
+    try { status = readFileSync(`/proc/${p}/status`, 'utf8'); } catch { continue; }
+    const ns = /^NSpid:\s+(.*)$/m.exec(status)?.[1].trim().split(/\s+/);
+    if (ns && ns.length > 1 && Number(ns[ns.length - 1]) === nsPid) return p;
+  }
+  return nsPid;
 }
 
 /** Make `dir` (and its parents) and give it `mode`, whatever it had. */
@@ -168,7 +197,7 @@ function initArgv(spec: SpawnSpec, cg: InstanceCgroup | null, graceSeconds: numb
 const MAX_REPORT_LINE = 4096;
 
 /** Read the init's reports into `init`; resolves when the socket closes. */
-function readReports(control: Duplex, init: InitReport): Promise<void> {
+function readReports(control: Duplex, init: InitReport, onReport: () => void): Promise<void> {
   let buf = '';
   control.setEncoding('utf8');
   control.on('data', (chunk: string) => {
@@ -182,6 +211,7 @@ function readReports(control: Duplex, init: InitReport): Promise<void> {
       else if (word === 'orphans') init.orphans = { count: Number(a), stopping: b === '1' };
       else if (word === 'exit') init.exit = { code: a === '-' ? null : Number(a), signal: b === '-' ? null : b as NodeJS.Signals };
       else if (word === 'error') init.error = rest;
+      onReport();
     }
     if (buf.length > MAX_REPORT_LINE) buf = '';
   });

@@ -86,10 +86,10 @@ export class Supervisor implements InstanceControl {
       return;
     }
     this.running.set(inst.key, run);
-    emitEvent(this.d.hooks, inst, 'spawned', `pid ${run.child.pid}, ${run.socket ? `socket ${run.socket}` : `port ${run.port}`}`, { pid: run.child.pid ?? null, port: run.port });
+    emitEvent(this.d.hooks, inst, 'spawned', `pid ${run.appPid}, ${run.socket ? `socket ${run.socket}` : `port ${run.port}`}`, { pid: run.appPid, port: run.port });
     inst.port = run.port;
     inst.socket = run.socket;
-    inst.pid = run.child.pid ?? null;
+    inst.pid = run.appPid;
     const alive = () => this.running.get(inst.key) === run;
     const deadline = Date.now() + svc.startup_timeout * 1000;
     const addr = instanceAddress({ port: run.port, socket: run.socket })!;
@@ -162,7 +162,7 @@ export class Supervisor implements InstanceControl {
     const reason = run.killedFor ?? (run.init.error ? `could not start: ${run.init.error}`
       : oom ? `killed by the kernel's OOM killer (memory_limit_mb = ${this.service(inst).memory_limit_mb} reached)`
         : left > 0 ? new TenementError('TEN_ERR_ISOLATION_DAEMONIZED', [String(left)]).message : undefined);
-    const pid = run.child.pid ?? null;
+    const pid = run.appPid;
     emitEvent(this.d.hooks, inst, 'exited', `pid ${pid}, ${describeExit({ ...status, reason })}`, { pid, code: status.code, signal: status.signal });
     if (oom) emitEvent(this.d.hooks, inst, 'oom', `killed by the kernel's OOM killer: memory_limit_mb = ${this.service(inst).memory_limit_mb}`, { pid });
     inst.pid = null;

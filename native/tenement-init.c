@@ -378,6 +378,7 @@ int main(int argc, char **argv) {
 
     int ep[2];   /* exec status: closed (CLOEXEC) by a successful exec, or one child_err */
     if (pipe2(ep, O_CLOEXEC) < 0) fail("pipe", errno);
+    pid_t init_self = getpid();
     app_pid = fork();
     if (app_pid < 0) fail("fork", errno);
     if (app_pid == 0) {
@@ -397,6 +398,11 @@ int main(int argc, char **argv) {
             struct __user_cap_data_struct data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
             if (syscall(SYS_capset, &h, data) < 0) child_fail(ep[1], ST_CAPS);
         }
+        /* if the init itself is killed (SIGKILL, the OOM killer), the app goes with it rather than
+         * living on unsupervised; set after setuid, which clears it (prctl(2) PR_SET_PDEATHSIG),
+         * then re-check that the init did not die before the call */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        if (getppid() != init_self) _exit(137);
         execvp(cmd[0], cmd);
         child_fail(ep[1], ST_EXEC);
     }

@@ -1,7 +1,7 @@
 // Integration harness: a real `ten serve` child process on a free loopback port with its own
 // temp config and data_dir, real app processes, real HTTP. Everything it starts it stops.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -82,6 +82,8 @@ export interface Ten {
  *  tenement is run (another loader, the bundle). */
 export async function startTen(toml: string, opts: { files?: Record<string, string>; node?: string[] } = {}): Promise<Ten> {
   const dir = mkdtempSync(join(tmpdir(), 'ten-it-'));
+  // run as root, ten serve starts apps as nobody (docs/isolation.md): they must reach their workdir
+  chmodSync(dir, 0o755);
   dirs.add(dir);
   for (const [name, text] of Object.entries(opts.files ?? {})) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });

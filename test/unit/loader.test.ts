@@ -85,7 +85,7 @@ describe('resolvePlugins(): slots', () => {
     const list = await resolve();
     assert.deepEqual(list.map((p) => [p.slot, p.def.name, p.use]), [
       ['balancer', 'weighted-balancer', 'weighted-balancer'],
-      ['isolation', 'process-isolation', 'process-isolation'],
+      ['isolation', 'linux-isolation', 'linux-isolation'],
       ['scaler', 'idle-scaler', 'idle-scaler'],
       ['workflows', 'deploy-workflows', 'deploy-workflows'],
       ['metrics', 'prometheus-exporter', 'prometheus-exporter'],
@@ -107,20 +107,20 @@ describe('resolvePlugins(): slots', () => {
     assert.deepEqual(list[2].options, { queue_size: 5, wait_timeout: 30, check_interval: 0.5, ready: 'port' });
     await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 0\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /queue_size/));
     await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nready = "tcp"\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /ready/));
-    assert.deepEqual((await resolve('[plugins.scaler]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
+    assert.deepEqual((await resolve('[plugins.scaler]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'linux-isolation', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
   });
 
   test('[plugins.balancer] use = "least-connections" picks it', async () => {
     const list = await resolve('[plugins.balancer]\nuse = "least-connections"\n');
-    assert.deepEqual(list.map((p) => p.def.name), ['least-connections', 'process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
+    assert.deepEqual(list.map((p) => p.def.name), ['least-connections', 'linux-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
     assert.equal(list[0].slot, 'balancer');
     assert.equal(list[0].def, BUILTINS.plugins['least-connections']);
   });
 
   test('use = false switches a slot off', async () => {
-    assert.deepEqual((await resolve('[plugins.balancer]\nuse = false\n')).map((p) => p.def.name), ['process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
+    assert.deepEqual((await resolve('[plugins.balancer]\nuse = false\n')).map((p) => p.def.name), ['linux-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
     assert.deepEqual((await resolve('[plugins.isolation]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
-    assert.deepEqual((await resolve('[plugins.workflows]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'prometheus-exporter', 'web-dashboard']);
+    assert.deepEqual((await resolve('[plugins.workflows]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'linux-isolation', 'idle-scaler', 'prometheus-exporter', 'web-dashboard']);
   });
 
   test('a slot with no default and no entry stays empty', async () => {
@@ -152,13 +152,13 @@ describe('resolvePlugins(): slots', () => {
 
   test('extra plugins load after the slots, in file order', async () => {
     const list = await resolve('[[plugins.extra]]\nuse = "tenement-plugin-fake"\n[[plugins.extra]]\nuse = "./audit.js"\nurl = "http://127.0.0.1:9"\n');
-    assert.deepEqual(list.map((p) => p.def.name), ['weighted-balancer', 'process-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard', 'fake-npm', 'audit']);
+    assert.deepEqual(list.map((p) => p.def.name), ['weighted-balancer', 'linux-isolation', 'idle-scaler', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard', 'fake-npm', 'audit']);
   });
 
   test('an extra plugin may fill a slot that is switched off', async () => {
     const list = await resolve('[plugins.balancer]\nuse = false\n[[plugins.extra]]\nuse = "./extra-balancer.js"\n');
     assert.deepEqual(list.map((p) => [p.def.name, p.slot]), [
-      ['process-isolation', 'isolation'], ['idle-scaler', 'scaler'], ['deploy-workflows', 'workflows'], ['prometheus-exporter', 'metrics'], ['web-dashboard', 'dashboard'], ['extra-balancer', 'balancer'],
+      ['linux-isolation', 'isolation'], ['idle-scaler', 'scaler'], ['deploy-workflows', 'workflows'], ['prometheus-exporter', 'metrics'], ['web-dashboard', 'dashboard'], ['extra-balancer', 'balancer'],
     ]);
   });
 });
@@ -219,8 +219,8 @@ describe('loader error codes', () => {
   }
 
   test('TEN_ERR_PLUGIN_SLOT_MISMATCH: an isolation plugin under [plugins.balancer]', async () => {
-    await rejectsWith(resolve('[plugins.balancer]\nuse = "process-isolation"\n'), 'TEN_ERR_PLUGIN_SLOT_MISMATCH', (e) => {
-      assert.match(e.message, /process-isolation provides slot isolation, not balancer/);
+    await rejectsWith(resolve('[plugins.balancer]\nuse = "linux-isolation"\n'), 'TEN_ERR_PLUGIN_SLOT_MISMATCH', (e) => {
+      assert.match(e.message, /linux-isolation provides slot isolation, not balancer/);
       assert.equal(e.details.key, 'plugins.balancer');
       assertTableLine(e);
     });
