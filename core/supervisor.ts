@@ -156,7 +156,8 @@ export class Supervisor implements InstanceControl {
     if (this.running.get(inst.key) !== run) return; // a process that was never kept
     this.running.delete(inst.key);
     const status = run.init.exit ?? { code, signal };
-    const oom = run.cgroup !== null && run.cgroup.oomKills() > run.oomBefore;
+    const oomKills = run.cgroup === null ? 0 : run.cgroup.oomKills() - run.oomBefore;
+    const oom = oomKills > 0;
     // daemonizing = the main process forked, then exited 0; a crash that left children is a crash
     const left = run.init.orphans && !run.init.orphans.stopping && !run.stopping && status.code === 0 ? run.init.orphans.count : 0;
     const reason = run.killedFor ?? (run.init.error ? `could not start: ${run.init.error}`
@@ -164,7 +165,7 @@ export class Supervisor implements InstanceControl {
         : left > 0 ? new TenementError('TEN_ERR_ISOLATION_DAEMONIZED', [String(left)]).message : undefined);
     const pid = run.appPid;
     emitEvent(this.d.hooks, inst, 'exited', `pid ${pid}, ${describeExit({ ...status, reason })}`, { pid, code: status.code, signal: status.signal });
-    if (oom) emitEvent(this.d.hooks, inst, 'oom', `killed by the kernel's OOM killer: memory_limit_mb = ${this.service(inst).memory_limit_mb}`, { pid });
+    if (oom) emitEvent(this.d.hooks, inst, 'oom', `killed by the kernel's OOM killer: memory_limit_mb = ${this.service(inst).memory_limit_mb}`, { pid, kills: oomKills });
     inst.pid = null;
     inst.port = null;
     inst.socket = null;

@@ -74,6 +74,7 @@ export class Metrics {
   private readonly canaryWeight: client.Gauge<'service'>;
   private readonly rollouts: client.Counter<'service' | 'kind' | 'outcome'>;
   private readonly mismatches: client.Counter<'service'>;
+  private readonly ooms: client.Counter<'service' | 'instance'>;
   /** "service\0id" of every instance a prom-client metric has a series of (dropped once it is gone). */
   private readonly seen = new Set<string>();
 
@@ -154,6 +155,7 @@ export class Metrics {
     this.rolloutStep = new client.Gauge({ name: 'tenement_rollout_step', help: 'Step of the service\'s running rollout (1 = first); 0 when none runs', labelNames: ['service'], registers: r });
     this.canaryWeight = new client.Gauge({ name: 'tenement_rollout_canary_weight', help: 'Weight the running rollout gives the new version (0-100); after a rollout, its last weight if it succeeded, else 0', labelNames: ['service'], registers: r });
     this.rollouts = new client.Counter({ name: 'tenement_rollouts_total', help: 'Deploy workflows ended, by kind (deploy, rolling, rollout) and outcome (succeeded, failed, rolled-back, aborted)', labelNames: ['service', 'kind', 'outcome'], registers: r });
+    this.ooms = new client.Counter({ name: 'tenement_instance_oom_kills_total', help: 'Processes of the instance the kernel\'s OOM killer ended in its cgroup (memory_limit_mb reached)', labelNames: ['service', 'instance'], registers: r });
     this.mismatches = new client.Counter({ name: 'tenement_shadow_mismatches_total', help: 'Mirrored requests the shadow instance answered with another status than the live one', labelNames: ['service'], registers: r });
     nodeMetrics(this.registry);
   }
@@ -180,7 +182,8 @@ export class Metrics {
    * One event of the event stream (hooks.event), of a service in the config: `wake` (fields
    * result, duration_seconds) → wakes; `rollout.step` (step, weight) → the rollout gauges;
    * `<kind>.outcome` (outcome) → rollouts_total, and `rollout.outcome` resets the step (and the
-   * canary weight unless it succeeded); `shadow.mismatch` → shadow mismatches. Others are ignored.
+   * canary weight unless it succeeded); `shadow.mismatch` → shadow mismatches; `oom` → OOM kills.
+   * Others are ignored.
    */
   event(e: TenementEvent): void {
     if (!Object.hasOwn(this.config.services, e.service)) return;
@@ -207,6 +210,9 @@ export class Metrics {
       }
     } else if (e.kind === 'shadow.mismatch') {
       this.mismatches.inc({ service });
+    } else if (e.kind === 'oom' && e.instance) {
+      this.seen.add(`${service}\0${e.instance}`);
+      this.ooms.inc({ service, instance: e.instance }, typeof f.kills === 'number' && f.kills > 0 ? f.kills : 1);
     }
   }
 
@@ -219,7 +225,7 @@ export class Metrics {
       const [service, instance] = key.split('\0');
       if (this.instances.get(service, instance)) continue;
       this.seen.delete(key);
-      for (const m of [this.checks, this.checkDuration, this.wakes, this.wakeDuration] as Array<client.Counter<string> | client.Histogram<string>>) {
+      for (const m of [this.checks, this.checkDuration, this.wakes, this.wakeDuration, this.ooms] as Array<client.Counter<string> | client.Histogram<string>>) {
         const sets = new Map<string, Record<string, string>>();
         for (const v of (await m.get()).values) {
           if (v.labels.service !== service || v.labels.instance !== instance) continue;
