@@ -189,13 +189,15 @@ export async function diagnose(configPath: string | undefined): Promise<DoctorRe
     const user = root ? svc.user ?? config.settings.user ?? 'nobody' : null;
     const group = root ? svc.group ?? config.settings.group ?? null : null;
     if (!root && wantsUser) fail('TEN_ERR_ISOLATION_NOT_ROOT', [key, String(uid)]);
+    // what tenement-init would fail on at the start (its own words: `user X: no such user`), and
+    // a workdir the app's user cannot enter (the app would start in it and fail to read its code)
     if (user !== null && !/^\d+$/.test(user) && lookup('passwd', user) === null) {
-      fail('TEN_ERR_CONFIG_INVALID_VALUE', [`${key}${svc.user !== undefined ? '.user' : ''}`, `runs its apps as ${user}${svc.user === undefined ? ' (the default)' : ''}, which is not a user on this host`]);
+      fail('TEN_ERR_INSTANCE_SPAWN_FAILED', [key, `user ${user}: no such user on this host (${svc.user !== undefined ? `${key}.user` : config.settings.user !== undefined ? 'settings.user' : 'the default user, as ten serve runs as root'})`]);
     } else if (group !== null && !/^\d+$/.test(group) && lookup('group', group) === null) {
-      fail('TEN_ERR_CONFIG_INVALID_VALUE', [`${key}${svc.group !== undefined ? '.group' : ''}`, `runs its apps in group ${group}, which is not a group on this host`]);
+      fail('TEN_ERR_INSTANCE_SPAWN_FAILED', [key, `group ${group}: no such group on this host (${svc.group !== undefined ? `${key}.group` : 'settings.group'})`]);
     } else if (built && !canEnter(INIT_PATH, svc.workdir, user, group)) {
       const who = user ?? `uid ${uid}`;
-      fail('TEN_ERR_CONFIG_INVALID_VALUE', [`${key}.workdir`, `is ${svc.workdir}, which ${who} (the user its apps run as) cannot enter: let that user through every folder above it (chmod o+x)${root ? ', or set user' : ''}`]);
+      fail('TEN_ERR_INSTANCE_SPAWN_FAILED', [key, `its apps run as ${who}, who cannot enter its workdir ${svc.workdir}: let that user through every folder above it (chmod o+x)${root ? ', or set user' : ''}`]);
     }
     const limits: DoctorReport['services'][number]['limits'] = {};
     for (const k of LIMIT_KEYS) {
