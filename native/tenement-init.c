@@ -235,8 +235,8 @@ static void wait_events(int timeout_ms) {
 
 /* In the forked child, before exec: a failure is sent to the parent through the pipe. */
 struct child_err { int stage, err; };
-enum { ST_GROUPS, ST_SETGID, ST_SETUID, ST_NNP, ST_CAPS, ST_EXEC };
-static const char *const stage_what[] = { "setgroups", "setgid", "setuid", "no-new-privs", "drop-caps", "exec" };
+enum { ST_GROUPS, ST_SETGID, ST_SETUID, ST_CWD, ST_NNP, ST_CAPS, ST_EXEC };
+static const char *const stage_what[] = { "setgroups", "setgid", "setuid", "workdir", "no-new-privs", "drop-caps", "exec" };
 
 static void child_fail(int fd, int stage) {
     struct child_err ce = { stage, errno };
@@ -391,6 +391,9 @@ int main(int argc, char **argv) {
             if (uname ? initgroups(uname, gid) < 0 : setgroups(1, &gid) < 0) child_fail(ep[1], ST_GROUPS);
             if (setgid(gid) < 0) child_fail(ep[1], ST_SETGID);
             if (setuid(uid) < 0) child_fail(ep[1], ST_SETUID);
+            /* the working directory was entered as root: say so now if the app's user cannot use
+             * it, rather than let the app fail on its first relative path */
+            if (access(".", R_OK | X_OK) < 0) child_fail(ep[1], ST_CWD);
         }
         if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(ep[1], ST_NNP);
         if (dropcaps) {   /* capset(2), raw: effective, permitted and inheritable all empty */
@@ -414,7 +417,10 @@ int main(int argc, char **argv) {
     close(ep[0]);
     if (r == sizeof ce) {
         while (waitpid(app_pid, NULL, 0) < 0 && errno == EINTR) {}
+        char cwd[256] = "?";
         if (ce.stage == ST_EXEC) snprintf(what, sizeof what, "exec %s", cmd[0]);
+        else if (ce.stage == ST_CWD) snprintf(what, sizeof what, "working directory %s, as uid %d (the app's user must be able to read and enter it)",
+                                              getcwd(cwd, sizeof cwd) ? cwd : "?", (int)uid);
         else snprintf(what, sizeof what, "%s", stage_what[ce.stage]);
         fail_msg(ce.stage == ST_EXEC && ce.err == ENOENT ? 127 : 126, what, strerror(ce.err));
     }
