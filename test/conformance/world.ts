@@ -9,7 +9,7 @@
 // disposed, the store closed, any process left over (an app's orphaned children included) killed,
 // the temp folder removed.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
@@ -34,6 +34,9 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURE_APP = join(ROOT, 'test/fixtures/app.mjs');
 /** An app with a child and a grandchild that ignore SIGTERM (test/fixtures/tree-app.mjs). */
 export const TREE_APP = join(ROOT, 'test/fixtures/tree-app.mjs');
+/** An app that does on request what the isolation checks need: ignore SIGTERM, exit with a code,
+ *  start a setsid grandchild, daemonize… (test/fixtures/isolation-app.mjs). */
+export const ISOLATION_APP = join(ROOT, 'test/fixtures/isolation-app.mjs');
 /** The tap name the suites use for their own observation taps on the raw hooks. */
 export const OBSERVER = 'conformance';
 
@@ -114,6 +117,8 @@ process.on('exit', () => { for (const pids of openWorlds) killLeftovers(pids); }
 /** A world with `o.def` applied. Call close() in after()/finally. */
 export async function createWorld(o: WorldOptions): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), 'tenement-conformance-'));
+  // the services' default workdir: apps run as nobody under a root test run (docs/isolation.md)
+  chmodSync(dir, 0o755);
   const tracked = new Set<number>();
   let store: Store | undefined;
   let health: HealthChecker | undefined;
@@ -232,6 +237,27 @@ function stat(pid: number): { state: string; ppid: number } | undefined {
 export function isAlive(pid: number): boolean {
   const s = stat(pid);
   return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+}
+
+/** A pid's state, parent, process group and session from /proc/<pid>/stat (fields 3 to 6), as
+ *  the host sees them; undefined once it has gone. */
+export function procStat(pid: number): { state: string; ppid: number; pgrp: number; session: number } | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ppid, pgrp, session] = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A pid's command line, its arguments joined by spaces ('' once it has gone). */
+export function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
 }
 
 /** The command name of a pid ('?' once it has gone). */
