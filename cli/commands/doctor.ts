@@ -27,11 +27,12 @@ const LIMIT_KEYS = ['memory_limit_mb', 'cpu_limit', 'pids_limit'] as const;
 const LIMIT_CONTROLLER: Record<(typeof LIMIT_KEYS)[number], Controller> = { memory_limit_mb: 'memory', cpu_limit: 'cpu', pids_limit: 'pids' };
 const LINUX_ISOLATION = 'linux-isolation';
 const LEVEL_WHAT: Record<string, string> = {
-  process: 'tenement-init, its own process group and cgroup, its own user',
+  process: 'only what every instance gets: tenement-init, its cgroup, its user',
   namespace: 'util-linux unshare: new PID, mount, IPC and UTS namespaces',
   sandbox: 'bubblewrap: namespace + read-only system, only its own folders, no capabilities',
 };
 const CGROUP_FIX = 'run ten serve as root, or as a systemd service with Delegate=yes (cgroup v2)';
+const V1_FIX = 'run ten serve as root (cgroup v1 hierarchies belong to root)';
 
 /** What `ten doctor --json` prints (stable: keys are only ever added). */
 export interface DoctorReport {
@@ -156,14 +157,14 @@ export async function diagnose(configPath: string | undefined): Promise<DoctorRe
       : { ok: false, why: cg.missing['cgroup-v2'] ?? 'not usable', fix: CGROUP_FIX, dir: null },
     cgroup_v1: v1.length > 0 || membership === 'v1'
       ? { ok: true, why: null, fix: null, controllers: v1 }
-      : { ok: false, why: cg.missing['cgroup-v1'] ?? (membership === 'v2' ? 'no v1 hierarchy is used: cgroup v2 has what is needed' : 'no cgroup v1 hierarchy can be used'), fix: membership === 'v2' ? null : CGROUP_FIX, controllers: [] },
+      : { ok: false, why: cg.missing['cgroup-v1'] ?? (membership === 'v2' ? 'no v1 hierarchy is used: cgroup v2 has what is needed' : 'no cgroup v1 hierarchy can be used'), fix: membership === 'v2' ? null : V1_FIX, controllers: [] },
     subreaper: built ? { ok: true, why: null, fix: null } : { ok: false, why: 'tenement-init is not built', fix: initMissing.hint },
   };
   const controllers = Object.fromEntries(CONTROLLERS.map(({ name, key }) => {
     const h: Hierarchy | undefined = cg.controllers[name];
     if (h) return [name, { ok: true, why: null, fix: null, for: key, version: h.v2 ? 'v2' : 'v1', dir: h.dir }];
     const why = cg.missing[name] ?? (cg.membership ? `no ${name} controller` : 'no cgroup is usable here');
-    const fix = name === 'freezer' ? 'idle_action = "suspend" still works: it stops the instance\'s processes with SIGSTOP instead' : `${CGROUP_FIX}, with the ${name} controller`;
+    const fix = name === 'freezer' ? 'idle_action = "suspend" still works: it stops the instance\'s processes with SIGSTOP instead' : `give ten serve the ${name} controller: ${CGROUP_FIX}`;
     return [name, { ok: false, why, fix, for: key, version: null, dir: null }];
   })) as DoctorReport['controllers'];
 
