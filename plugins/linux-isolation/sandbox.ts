@@ -23,7 +23,8 @@ export function sandboxWrap(p: { cwd: string; dataDir: string; socketDir: string
   return [
     'bwrap',
     ...SYSTEM_DIRS.flatMap((d) => ['--ro-bind-try', d, d]),
-    '--tmpfs', '/tmp',
+    // a tmpfs is root's 0755 by default: the app's user (nobody) could not write its own /tmp
+    '--perms', '1777', '--tmpfs', '/tmp',
     '--dev', '/dev',
     '--proc', '/proc',
     // bwrap makes missing parents of a mount point 0700 (root's): the app's user must pass them
