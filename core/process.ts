@@ -115,7 +115,8 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
   }
   const who = appUser(settings, svc, d.containment.root);
   const env = instanceEnv(svc, inst.id, port, dataDir, socket);
-  if (who.user !== undefined) env.HOME = dataDir; // ten serve's HOME is not the app user's to write
+  // ten serve's HOME is not the app user's to write; a HOME the service sets stays
+  if (who.user !== undefined && svc.env.HOME === undefined) env.HOME = dataDir;
   let spec: SpawnSpec = {
     service: svc, instance: inst, argv: [...svc.argv], cwd: svc.workdir, env, wrap: [], initOptions: [],
     ...who, dataDir, socketDir: dirname(socket),
