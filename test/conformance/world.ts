@@ -9,13 +9,14 @@
 // disposed, the store closed, any process left over (an app's orphaned children included) killed,
 // the temp folder removed.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { cgroupTag, releaseCgroups } from '../../core/cgroup.ts';
 import { parseConfig } from '../../core/config.ts';
 import { HealthChecker } from '../../core/health.ts';
 import { TenementError } from '../../core/errors.ts';
@@ -147,6 +148,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
       store?.close();
       killLeftovers(tracked);
       openWorlds.delete(tracked);
+      await releaseWorldCgroups(supervisor, join(dir, 'data')).catch((err) => log.error({ err }, 'cgroup release failed'));
       rmSync(dir, { recursive: true, force: true });
     }
   })();
@@ -200,6 +202,20 @@ export async function createWorld(o: WorldOptions): Promise<World> {
   } catch (err) {
     await close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** Remove the world's cgroup folders (tenement-<tag> and what is left under it), as ten serve
+ *  does at shutdown (server.ts): without it every world left them in each hierarchy. A process
+ *  just killed may still be leaving its cgroup (rmdir: EBUSY): a few tries, 50 ms apart. */
+async function releaseWorldCgroups(sup: Supervisor | undefined, dataDir: string): Promise<void> {
+  if (!sup) return; // never probed: nothing was made
+  const s = sup.containment.cgroups;
+  const dirs = [...new Set([s.membership, ...Object.values(s.controllers)])].flatMap((h) => (h ? [h.dir] : []));
+  for (let i = 0; i < 20; i++) {
+    releaseCgroups(cgroupTag(dataDir));
+    if (!dirs.some((d) => existsSync(d))) return;
+    await sleep(50);
   }
 }
 
