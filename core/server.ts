@@ -131,8 +131,8 @@ async function applyPlugins(plugins: CreatedPlugin[], applied: PluginInstance[],
  *  ten serve is root and they name no user (never as root silently: docs/isolation.md). */
 function logContainment(config: TenementConfig, c: Containment, log: Logger): void {
   const m = c.cgroups.membership;
-  const controllers = Object.keys(c.cgroups.controllers).join(', ') || 'none';
-  if (m) log.info({ cgroup: m.dir, v2: m.v2, controllers }, `containment: a cgroup per instance (${m.v2 ? 'v2' : 'v1'}; controllers: ${controllers}) and tenement-init`);
+  const controllers = Object.entries(c.cgroups.controllers).map(([name, h]) => `${name} (v${h.v2 ? 2 : 1})`).join(', ') || 'none';
+  if (m) log.info({ cgroup: m.dir, controllers }, `containment: tenement-init and a cgroup per instance (cgroup v${m.v2 ? 2 : 1}; controllers: ${controllers})`);
   else log.warn({ why: c.cgroups.missing }, 'containment: tenement-init only (subreaper); no cgroup is usable here, so memory_limit_mb, cpu_limit and pids_limit cannot be applied (ten doctor says why)');
   if (!c.root) return;
   const nobody = Object.values(config.services).filter((s) => s.user === undefined && config.settings.user === undefined).map((s) => s.name);
