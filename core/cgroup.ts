@@ -167,8 +167,9 @@ export interface InstanceCgroup {
   oomKills(): number;
   /** The folder of a controller, when the instance has one. */
   dirOf(c: Controller): string | undefined;
-  /** Remove its folders (once empty). Never throws. */
-  release(): void;
+  /** Remove its folders, retrying while the kernel still counts exiting tasks in them (at most
+   *  1 s). Never throws. */
+  release(): Promise<void>;
 }
 
 /**
@@ -215,8 +216,14 @@ export function instanceCgroup(support: CgroupSupport, name: string, limits: Lim
       const text = readText(join(mem, support.controllers.memory!.v2 ? 'memory.events' : 'memory.oom_control'));
       return Number(/^oom_kill (\d+)/m.exec(text)?.[1] ?? 0);
     },
-    release() {
-      for (const d of dirs.values()) { try { rmdirSync(d); } catch { /* busy or gone */ } }
+    async release() {
+      const left = new Set(dirs.values());
+      for (let round = 0; round < 50 && left.size > 0; round++) {
+        if (round > 0) await new Promise((r) => setTimeout(r, 20));
+        for (const d of left) {
+          try { rmdirSync(d); left.delete(d); } catch (err) { if ((err as NodeJS.ErrnoException).code === 'ENOENT') left.delete(d); }
+        }
+      }
     },
   };
   applyLimits(cg, support, limits);

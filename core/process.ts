@@ -155,7 +155,11 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
     setTimeout(resolve, 10_000).unref();
   });
   if (init.error !== undefined && init.started === undefined) {
-    // the init reported what failed and exits 126/127; the exit path sees the same report
+    // the init reported what failed and exits 126/127; no exit path will own its cgroup
+    if (cgroup) {
+      const free = () => { void cgroup.killAll().then(() => cgroup.release()); };
+      if (child.exitCode !== null || child.signalCode !== null) free(); else child.once('exit', free);
+    }
     throw new TenementError('TEN_ERR_INSTANCE_SPAWN_FAILED', [inst.key, init.error]);
   }
   let markExited!: () => void;

@@ -147,16 +147,17 @@ export class Supervisor implements InstanceControl {
    */
   private async onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     await Promise.race([run.controlClosed, new Promise((r) => setTimeout(r, 1000))]);
+    // read before the cgroup goes: its counters go with it
+    const oomKills = run.cgroup === null ? 0 : run.cgroup.oomKills() - run.oomBefore;
     if (run.cgroup) {
       if (run.cgroup.pids().length > 0) await run.cgroup.killAll();
-      run.cgroup.release();
+      await run.cgroup.release();
     }
     this.ports.delete(run.port);
     run.markExited();
     if (this.running.get(inst.key) !== run) return; // a process that was never kept
     this.running.delete(inst.key);
     const status = run.init.exit ?? { code, signal };
-    const oomKills = run.cgroup === null ? 0 : run.cgroup.oomKills() - run.oomBefore;
     const oom = oomKills > 0;
     // daemonizing = the main process forked, then exited 0; a crash that left children is a crash
     const left = run.init.orphans && !run.init.orphans.stopping && !run.stopping && status.code === 0 ? run.init.orphans.count : 0;

@@ -256,10 +256,10 @@ describe('isolation against a real ten serve', { timeout: 120_000 }, () => {
       assert.ok(oomKills() > oomBefore, 'the kernel counted an OOM kill');
       assert.ok(peak > 0 && peak <= LIMITS.memory_limit_mb * 1024 * 1024, `the cgroup was charged at most ${peak} bytes`);
       assert.equal(again.restarts, 1);
-      // Not asserted while core/supervisor.ts onExit() releases the cgroup (rmdir) before it reads
-      // its OOM count (always 0 then; reported with this test): last_exit.reason "killed by the
-      // kernel's OOM killer (memory_limit_mb = 64 reached)", the event line "oom: killed by the
-      // kernel's OOM killer: memory_limit_mb = 64", and ten serve's log line with "oom":true.
+      // reported as an OOM kill, not as a plain SIGKILL: the exit's reason, the event, the log line
+      assert.equal(again.last_exit?.reason, `killed by the kernel's OOM killer (memory_limit_mb = ${LIMITS.memory_limit_mb} reached)`);
+      assert.ok(events.some((l) => l.message === `oom: killed by the kernel's OOM killer: memory_limit_mb = ${LIMITS.memory_limit_mb}`), 'the oom event');
+      assert.match(ten!.output(), /"instance":"hog:a"[^\n]*"oom":true/, 'ten serve\'s log line says oom');
       const who = await app<{ pid: number }>(again, '/whoami');
       assert.deepEqual(await app(again, '/'), { instance: 'hog:a', pid: who.pid }, 'the restarted app serves');
     } finally {

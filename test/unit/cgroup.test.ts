@@ -24,7 +24,7 @@ describe('cgroup', { skip: why }, () => {
     for (const [name, reason] of Object.entries(support.missing)) assert.ok(reason.length > 10, `${name}: ${reason}`);
   });
 
-  test('limits are written to the controllers that enforce them; a missing controller is a TEN_ERR', () => {
+  test('limits are written to the controllers that enforce them; a missing controller is a TEN_ERR', async () => {
     const limits = { memory_limit_mb: support.controllers.memory ? 64 : undefined, pids_limit: support.controllers.pids ? 16 : undefined, cpu_limit: support.controllers.cpu ? 0.25 : undefined };
     const cg = instanceCgroup(support, 'svc.limits', limits);
     try {
@@ -41,7 +41,7 @@ describe('cgroup', { skip: why }, () => {
       instanceCgroup(support, 'svc.limits', {});
       if (pids) assert.equal(readFileSync(join(pids, 'pids.max'), 'utf8').trim(), 'max');
     } finally {
-      cg.release();
+      await cg.release();
     }
     for (const [key, controller] of [['memory_limit_mb', 'memory'], ['pids_limit', 'pids'], ['cpu_limit', 'cpu']] as const) {
       if (support.controllers[controller]) continue;
@@ -62,8 +62,7 @@ describe('cgroup', { skip: why }, () => {
       for (const p of pids) assert.ok(!existsSync(`/proc/${p}/cmdline`) || readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z '), `pid ${p} is gone`);
     } finally {
       child.kill('SIGKILL');
-      await new Promise((r) => setTimeout(r, 50));
-      cg.release();
+      await cg.release();
     }
     assert.ok(!existsSync(cg.procsFiles[0]), 'its folders are removed once empty');
   });
