@@ -194,9 +194,9 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
       for (const l of running()) assert.ok(levels.includes(l), `runLevels has ${l}, which ${def.name} does not declare`);
     });
 
-    test('each level: the app starts from the rewritten spec, answers on its port, and sees its argv, env and cwd', { timeout: 60_000 }, async (t) => {
-      for (const level of running()) {
-        await t.test(`level "${level}"`, async () => {
+    test('each level: the app starts from the rewritten spec, answers on its port, and sees its argv, env and cwd', { timeout: 60_000, concurrency: true }, async (t) => {
+      // the levels side by side: most of each is waiting (stop_timeout, the init's grace)
+      await Promise.all(running().map((level) => t.test(`level "${level}"`, async () => {
           const { inst, who } = await startTree(levels.indexOf(level));
           const { before: spec, after: final } = specs.get(inst.key)!;
           // the rewritten spec keeps the original argv as its tail (a wrapper may go in front)
@@ -210,32 +210,27 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
           }
           if (!opts.cwdMayChange) assert.equal(realpathSync(who.cwd), realpathSync(spec.cwd), 'the app\'s working directory');
           await within(10_000, `stop ${inst.key}`, world.supervisor.stop(inst, 'stopped', 'conformance'));
-        });
-      }
+        })));
     });
 
-    test('each level: a stop ends the app\'s whole process tree (children that ignore SIGTERM included)', { timeout: 60_000 }, async (t) => {
-      for (const level of running()) {
-        await t.test(`level "${level}"`, async () => {
+    test('each level: a stop ends the app\'s whole process tree (children that ignore SIGTERM included)', { timeout: 60_000, concurrency: true }, async (t) => {
+      await Promise.all(running().map((level) => t.test(`level "${level}"`, async () => {
           const { inst, tree } = await startTree(levels.indexOf(level));
           await within(10_000, `stop ${inst.key}`, world.supervisor.stop(inst, 'stopped', 'conformance'));
           assert.equal(inst.state, 'stopped');
           await waitFor('the tree to end', () => survivors(tree).length === 0, 3000)
             .catch(() => assert.fail(`still alive after the stop: ${survivors(tree).join(', ')}`));
-        });
-      }
+        })));
     });
 
-    test('each level: when the app exits on its own, what it left behind in its tree is ended too', { timeout: 60_000 }, async (t) => {
-      for (const level of running()) {
-        await t.test(`level "${level}"`, async () => {
+    test('each level: when the app exits on its own, what it left behind in its tree is ended too', { timeout: 60_000, concurrency: true }, async (t) => {
+      await Promise.all(running().map((level) => t.test(`level "${level}"`, async () => {
           const { inst, tree } = await startTree(levels.indexOf(level));
           await getJson(inst.port!, '/exit').catch(() => undefined); // answers, then exits 1
           await waitFor(`${inst.key} to be failed (restart = "never")`, () => inst.state === 'failed', 5000);
           await waitFor('the tree to end', () => survivors(tree).length === 0, 3000)
             .catch(() => assert.fail(`still alive after the app exited: ${survivors(tree).join(', ')}`));
-        });
-      }
+        })));
     });
 
     // ------------------------------------------------------------------------------------------
@@ -272,9 +267,8 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
     const gone = (what: string, pids: number[], ms = 3000) => waitFor(what, () => survivors(pids).length === 0, ms)
       .catch(() => assert.fail(`${what}: still alive: ${survivors(pids).join(', ')}`));
 
-    test('each level: lifecycle — spawn, serve, health probe, graceful stop (an app that exits 0 on SIGTERM: code 0, well under stop_timeout)', { timeout: 60_000 }, async (t) => {
-      for (const level of running()) {
-        await t.test(`level "${level}"`, async (st) => {
+    test('each level: lifecycle — spawn, serve, health probe, graceful stop (an app that exits 0 on SIGTERM: code 0, well under stop_timeout)', { timeout: 60_000, concurrency: true }, async (t) => {
+      await Promise.all(running().map((level) => t.test(`level "${level}"`, async (st) => {
           const { inst } = await startLife(levels.indexOf(level));
           const served = await getJson<{ instance: string }>(inst.port!, '/');
           assert.equal(served.status, 200);
@@ -288,13 +282,11 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
           assert.deepEqual({ code: inst.lastExit?.code, signal: inst.lastExit?.signal }, { code: 0, signal: null }, `last exit ${JSON.stringify(inst.lastExit)}`);
           assert.ok(ms < STOP_TIMEOUT * 1000 * GRACEFUL_SHARE, `the graceful stop took ${ms.toFixed(0)} ms, not well under stop_timeout (${STOP_TIMEOUT} s)`);
           await gone('the tree after the stop', tree);
-        });
-      }
+        })));
     });
 
-    test('each level: SIGKILL fallback — an app that ignores SIGTERM is stopped after stop_timeout, its whole tree gone', { timeout: 60_000 }, async (t) => {
-      for (const level of running()) {
-        await t.test(`level "${level}"`, async (st) => {
+    test('each level: SIGKILL fallback — an app that ignores SIGTERM is stopped after stop_timeout, its whole tree gone', { timeout: 60_000, concurrency: true }, async (t) => {
+      await Promise.all(running().map((level) => t.test(`level "${level}"`, async (st) => {
           const { inst } = await startLife(levels.indexOf(level));
           assert.equal((await getJson(inst.port!, '/ignore-term')).status, 200);
           const tree = treeOf(inst);
@@ -305,13 +297,11 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
           assert.ok(ms < STOP_TIMEOUT * 1000 + 3000, `the SIGKILL after stop_timeout took ${(ms - STOP_TIMEOUT * 1000).toFixed(0)} ms to end it`);
           assert.ok(!(inst.lastExit?.code === 0 && inst.lastExit.signal === null), `a killed app is not a clean exit: ${JSON.stringify(inst.lastExit)}`);
           await gone('the tree after the SIGKILL', tree);
-        });
-      }
+        })));
     });
 
-    test('each level: crash restart — restart = "always": the app exits 1, it runs again with a new pid', { timeout: 60_000 }, async (t) => {
-      for (const level of running()) {
-        await t.test(`level "${level}"`, async (st) => {
+    test('each level: crash restart — restart = "always": the app exits 1, it runs again with a new pid', { timeout: 60_000, concurrency: true }, async (t) => {
+      await Promise.all(running().map((level) => t.test(`level "${level}"`, async (st) => {
           const { inst } = await startLife(levels.indexOf(level));
           const old = inst.pid!;
           const tree = treeOf(inst);
@@ -327,13 +317,11 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
           assert.equal(again.body.instance, inst.key, 'the new process answers');
           await gone('the crashed process\'s tree', tree);
           await timedStop(inst);
-        });
-      }
+        })));
     });
 
-    test('each level: a setsid grandchild (a session of its own, out of the app\'s process group) is gone after a stop', { timeout: 60_000 }, async (t) => {
-      for (const level of running()) {
-        await t.test(`level "${level}"`, async () => {
+    test('each level: a setsid grandchild (a session of its own, out of the app\'s process group) is gone after a stop', { timeout: 60_000, concurrency: true }, async (t) => {
+      await Promise.all(running().map((level) => t.test(`level "${level}"`, async () => {
           const { inst } = await startLife(levels.indexOf(level));
           assert.equal((await getJson(inst.port!, '/setsid')).status, 200);
           const grandchild = await waitFor('the setsid sleep in the tree', () => descendants(inst.pid!).find((p) => p.comm === 'sleep'), 5000);
@@ -346,13 +334,11 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
           await timedStop(inst);
           assert.equal(inst.state, 'stopped');
           await gone('the setsid grandchild after the stop', [grandchild.pid, ...tree]);
-        });
-      }
+        })));
     });
 
-    test('each level: a daemonizing app (a detached server, then the main process exits 0) is failed with TEN_ERR_ISOLATION_DAEMONIZED and its daemon ended', { timeout: 60_000 }, async (t) => {
-      for (const level of running()) {
-        await t.test(`level "${level}"`, async (st) => {
+    test('each level: a daemonizing app (a detached server, then the main process exits 0) is failed with TEN_ERR_ISOLATION_DAEMONIZED and its daemon ended', { timeout: 60_000, concurrency: true }, async (t) => {
+      await Promise.all(running().map((level) => t.test(`level "${level}"`, async (st) => {
           const { inst } = await startLife(levels.indexOf(level));
           const d = await getJson<{ pid: number; port: number }>(inst.port!, '/daemonize');
           assert.equal(d.status, 200);
@@ -375,8 +361,7 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
           await sleep(500); // restart = "always", backoff 0.2 s: a daemonized app is not restarted
           assert.equal(inst.state, 'failed', 'a daemonizing app is not restarted');
           assert.equal(inst.pid, null);
-        });
-      }
+        })));
     });
   });
 }
