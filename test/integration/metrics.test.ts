@@ -169,7 +169,8 @@ describe('GET /metrics', () => {
     const l2 = { service: 'api', instance: 'v2' };
     assert.equal(value(m2, 'tenement_instance_weight', l2), 30);
     assert.equal(value(m2, 'tenement_instance_restarts_total', l2), 1);
-    assert.ok(value(m2, 'tenement_instance_cpu_seconds_total', l2)! <= ownAfter + 0.01, 'a new process: the counter is its own');
+    // its new cgroup's count: the new process' own and its tenement-init's few milliseconds
+    assert.ok(value(m2, 'tenement_instance_cpu_seconds_total', l2)! <= ownAfter + 0.05, 'a new process: the counter is its own');
 
     // a removed instance's series go
     assert.equal((await ten.api('DELETE', '/api/instances/api/v1')).status, 200);
