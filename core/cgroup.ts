@@ -75,20 +75,30 @@ function ownPaths(): Map<string, string> {
   return out;
 }
 
-/** Can a process really be moved into a cgroup made under `dir`? A shell tries to join one. */
-function canJoin(dir: string): string | null {
-  const probe = join(dir, 'probe');
-  try {
-    mkdirSync(probe, { recursive: true });
-  } catch (err) {
-    return `cannot create a cgroup in ${dir}: ${(err as NodeJS.ErrnoException).code}`;
+/**
+ * Can a process really be moved into a cgroup made under each of `dirs`? One shell tries to join
+ * a cgroup `probe` in each, in turn (one spawn for all: forking ten serve is what costs). null for
+ * yes, else why not.
+ */
+function joinable(dirs: string[]): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  const made: string[] = [];
+  for (const dir of dirs) {
+    try {
+      mkdirSync(join(dir, 'probe'), { recursive: true });
+      made.push(dir);
+    } catch (err) {
+      out.set(dir, `cannot create a cgroup in ${dir}: ${(err as NodeJS.ErrnoException).code}`);
+    }
   }
-  try {
-    const r = spawnSync('/bin/sh', ['-c', 'echo 0 > "$1"', 'sh', join(probe, 'cgroup.procs')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
-    return r.status === 0 ? null : `a process cannot join a cgroup in ${dir}: ${r.stderr.toString().trim() || `exit ${r.status}`}`;
-  } finally {
-    try { rmdirSync(probe); } catch { /* the shell has exited; removal is best effort */ }
-  }
+  if (made.length === 0) return out;
+  const r = spawnSync('/bin/sh', ['-c', 'for d; do if echo 0 > "$d/probe/cgroup.procs"; then echo ok; else echo no; fi; done', 'sh', ...made],
+    { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 5000 });
+  const said = (r.stdout ?? '').split('\n');
+  const errors = (r.stderr ?? '').split('\n').filter(Boolean);
+  made.forEach((dir, i) => out.set(dir, said[i] === 'ok' ? null : `a process cannot join a cgroup in ${dir}: ${errors.shift() ?? r.error?.message ?? `exit ${r.status}`}`));
+  for (const dir of made) { try { rmdirSync(join(dir, 'probe')); } catch { /* the shell has exited; removal is best effort */ } }
+  return out;
 }
 
 /** Write `value` to a cgroup interface file; a failure names the file. */
@@ -107,10 +117,16 @@ export function probeCgroups(tag: string): CgroupSupport {
   const own = ownPaths();
   const all = mounts();
   const v2 = all.find((m) => m.v2);
-  if (!v2) s.missing['cgroup-v2'] = 'no cgroup2 file system is mounted';
+  const v2Dir = v2 ? join(v2.mount, own.get('v2') ?? '/', tag) : undefined;
+  const v1Dirs = new Map(V1_CONTROLLERS.map((c) => {
+    const m = all.find((x) => !x.v2 && x.options.includes(c));
+    return [c, m ? { mount: m, dir: join(m.mount, own.get(c) ?? '/', tag) } : undefined] as const;
+  }));
+  const ok = joinable([...new Set([v2Dir, ...[...v1Dirs.values()].map((v) => v?.dir)].filter((d): d is string => d !== undefined))]);
+  if (!v2 || !v2Dir) s.missing['cgroup-v2'] = 'no cgroup2 file system is mounted';
   else {
-    const dir = join(v2.mount, own.get('v2') ?? '/', tag);
-    const why = canJoin(dir);
+    const dir = v2Dir;
+    const why = ok.get(dir) ?? null;
     if (why) s.missing['cgroup-v2'] = why;
     else {
       const h: Hierarchy = { v2: true, controllers: [], dir };
@@ -132,11 +148,11 @@ export function probeCgroups(tag: string): CgroupSupport {
   }
   for (const c of V1_CONTROLLERS) {
     if (s.controllers[c]) continue;
-    const m = all.find((x) => !x.v2 && x.options.includes(c));
-    if (!m) { s.missing[c] ??= `no ${c} controller is available (cgroup v1 or v2)`; continue; }
-    const dir = join(m.mount, own.get(c) ?? '/', tag);
+    const v1 = v1Dirs.get(c);
+    if (!v1) { s.missing[c] ??= `no ${c} controller is available (cgroup v1 or v2)`; continue; }
+    const { mount: m, dir } = v1;
     const shared = Object.values(s.controllers).find((x) => x.dir === dir); // e.g. cpu,cpuacct mounted together
-    const why = shared ? null : canJoin(dir);
+    const why = shared ? null : ok.get(dir) ?? null;
     if (why) { s.missing[c] = why; continue; }
     const h: Hierarchy = shared ?? { v2: false, controllers: m.options.filter((o) => (V1_CONTROLLERS as string[]).includes(o)), dir };
     s.controllers[c] = h;
@@ -144,6 +160,9 @@ export function probeCgroups(tag: string): CgroupSupport {
     s.membership ??= c === 'pids' || c === 'memory' || c === 'freezer' ? h : null;
   }
   if (!s.membership) s.missing['cgroup-v1'] ??= 'no cgroup v1 hierarchy can be used';
+  // the folders made for the probe in hierarchies that are not used: gone again
+  const used = new Set([s.membership?.dir, ...Object.values(s.controllers).map((h) => h.dir)]);
+  for (const dir of ok.keys()) if (!used.has(dir)) { try { rmdirSync(dir); } catch { /* not empty, or gone */ } }
   probed.set(tag, s);
   return s;
 }

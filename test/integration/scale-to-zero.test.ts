@@ -21,7 +21,7 @@ function alive(pid: number): boolean {
 
 const SETTINGS = `[settings]\nhealth_interval = 0.3\nbackoff_base = 0.3\n\n[plugins.scaler]\nuse = "idle-scaler"\ncheck_interval = 0.1\nwait_timeout = 5\n\n`;
 
-describe('scale to zero', () => {
+describe('scale to zero', { concurrency: 3 }, () => {
   test('idle_timeout = 2: the process is stopped, ps shows idle with its weight, a request wakes it', async () => {
     const ten = await startTen(`${SETTINGS}${fixtureService('api', 'idle_timeout = 2\nweight = 40')}\n[instances]\napi = ["v1"]\n`);
     const first = await inState(ten, 'api:v1', 'running');
