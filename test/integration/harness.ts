@@ -11,9 +11,8 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 export const FIXTURE_APP = join(ROOT, 'test/fixtures/app.mjs');
 export const NODE_EXAMPLE = join(ROOT, 'examples/node-app/server.js');
 export const PY_EXAMPLE = join(ROOT, 'examples/python-app/server.py');
-const MAIN = join(ROOT, 'cli/main.ts');
-/** tsx by URL, so children started in a temp dir still find it. */
-const TSX = import.meta.resolve('tsx');
+/** What users run as `ten`: the bundle when it is fresh (npm install builds it), else tsx. */
+const BIN = join(ROOT, 'bin/ten.js');
 
 export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string; json<T = any>(): T }
 
@@ -78,7 +77,7 @@ export interface Ten {
 }
 
 /** Write `toml` (data_dir and listen are added) into a fresh temp dir and start ten serve on it:
- *  `node <opts.node> serve …`, where opts.node (default: `--import tsx cli/main.ts`) is how
+ *  `node <opts.node> serve …`, where opts.node (default: `bin/ten.js`, which runs the bundle when it is fresh, else tsx) is how
  *  tenement is run (another loader, the bundle). */
 export async function startTen(toml: string, opts: { files?: Record<string, string>; node?: string[] } = {}): Promise<Ten> {
   const dir = mkdtempSync(join(tmpdir(), 'ten-it-'));
@@ -93,7 +92,7 @@ export async function startTen(toml: string, opts: { files?: Record<string, stri
   const withSettings = toml.includes('[settings]') ? toml.replace('[settings]', `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"`)
     : `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"\n${toml}`;
   writeFileSync(configPath, withSettings);
-  return launch(dir, configPath, await freePort(new Set()), opts.node ?? ['--import', TSX, MAIN]);
+  return launch(dir, configPath, await freePort(new Set()), opts.node ?? [BIN]);
 }
 
 async function launch(dir: string, configPath: string, port: number, node: string[]): Promise<Ten> {
@@ -143,7 +142,7 @@ async function launch(dir: string, configPath: string, port: number, node: strin
 
 export function runCli(args: string[], env: Record<string, string>, cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
