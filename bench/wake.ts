@@ -30,7 +30,10 @@ async function bare(argv: string[]): Promise<number> {
   // the same environment tenement gives an instance (see core/spawn-env.ts)
   const env: Record<string, string> = { PORT: String(port), DATA_DIR: tmpdir() };
   for (const k of PASSTHROUGH_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore' });
+  // and as the same user: an instance of a root ten serve runs as nobody (docs/isolation.md), which
+  // also decides which python3 PATH finds (root's pyenv shims are not nobody's to run)
+  const asApp = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore', ...asApp });
   for (;;) {
     if (await canConnect({ port }, 500)) {
       const r = await request(port, 'bench', '/').catch(() => undefined);
