@@ -11,18 +11,17 @@
 //     (`namespace`) and under bwrap (`sandbox`), with the same options an instance gets.
 // Prints markdown tables, writes bench/results/isolation.json and the chart
 // docs/benchmarks-isolation.svg (bench/chart.ts).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canConnect, freePort } from '../core/net.ts';
 import { INIT_PATH } from '../core/process.ts';
-import { PASSTHROUGH_ENV } from '../core/spawn-env.ts';
 import { NAMESPACE_WRAP } from '../plugins/linux-isolation/namespace.ts';
 import { sandboxWrap } from '../plugins/linux-isolation/sandbox.ts';
 import { levelSupport, LEVELS, type Level } from '../plugins/linux-isolation/support.ts';
-import { cleanup, NODE_EXAMPLE, request, ROOT, startTen, type Ten } from '../test/integration/harness.ts';
+import { cleanup, NODE_EXAMPLE, ROOT, startTen, type Ten } from '../test/integration/harness.ts';
 import { barChartSvg, type Panel } from './chart.ts';
+import { bareStart } from './bare-start.ts';
 import { runBench } from './lifecycle.ts';
 
 const ROUNDS = Number(process.env.ISOLATION_ROUNDS ?? 20);
@@ -51,27 +50,6 @@ function shuffled<T>(xs: readonly T[], seed: number): T[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
-}
-
-/** The app alone: spawn it, poll its port every 2 ms, GET / until 200 (as bench/wake.ts does). */
-async function bare(): Promise<number> {
-  const port = await freePort(new Set());
-  const env: Record<string, string> = { PORT: String(port), DATA_DIR: tmpdir() };
-  for (const k of PASSTHROUGH_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  const t0 = now();
-  const child = spawn(APP[0], APP.slice(1), { env, stdio: 'ignore' });
-  for (;;) {
-    if (await canConnect({ port }, 500)) {
-      const r = await request(port, 'bench', '/').catch(() => undefined);
-      if (r?.status === 200) break;
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  const t = now() - t0;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-  return t;
 }
 
 /** Spawn `level-<level>:<id>` through the API, time it to its first 200, then stop and remove it. */
@@ -121,7 +99,7 @@ async function main(): Promise<void> {
   const times: Record<string, number[]> = Object.fromEntries([...levels, 'bare'].map((k) => [k, []]));
   for (let round = 0; round < WARMUP + ROUNDS; round++) {
     for (const what of shuffled([...levels, 'bare'] as const, 1000 + round)) {
-      const t = what === 'bare' ? await bare() : await spawnOnce(ten, what, `r${round}`);
+      const t = what === 'bare' ? await bareStart(APP) : await spawnOnce(ten, what, `r${round}`);
       if (round >= WARMUP) times[what].push(t);
     }
     process.stderr.write(`round ${round + 1}/${WARMUP + ROUNDS}${round < WARMUP ? ' (warm-up)' : ''}\r`);

@@ -2,13 +2,10 @@
 // instance, next to the same app's own spawn-to-first-response time measured by a bare script in
 // the same run. Also: suspend-mode wake, and 100 concurrent first requests to a sleeping instance.
 // Everything runs on loopback; prints a markdown table and writes bench/results/wake.json.
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { canConnect, freePort } from '../core/net.ts';
-import { PASSTHROUGH_ENV } from '../core/spawn-env.ts';
-import { cleanup, NODE_EXAMPLE, PY_EXAMPLE, request, ROOT, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
+import { cleanup, NODE_EXAMPLE, PY_EXAMPLE, ROOT, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
+import { bareStart } from './bare-start.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
 const APPS: Record<string, string[]> = {
@@ -22,31 +19,6 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 const fmt = (x: number) => x.toFixed(1);
-
-/** The app alone: spawn it, poll its port every 2 ms, GET / until 200. */
-async function bare(argv: string[]): Promise<number> {
-  const port = await freePort(new Set());
-  const t0 = now();
-  // the same environment tenement gives an instance (see core/spawn-env.ts)
-  const env: Record<string, string> = { PORT: String(port), DATA_DIR: tmpdir() };
-  for (const k of PASSTHROUGH_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-  // and as the same user: an instance of a root ten serve runs as nobody (docs/isolation.md), which
-  // also decides which python3 PATH finds (root's pyenv shims are not nobody's to run)
-  const asApp = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-  const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore', ...asApp });
-  for (;;) {
-    if (await canConnect({ port }, 500)) {
-      const r = await request(port, 'bench', '/').catch(() => undefined);
-      if (r?.status === 200) break;
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  const t = now() - t0;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-  return t;
-}
 
 async function state(ten: Ten, key: string): Promise<string> {
   return (await ten.api('GET', `/api/instances/${key.replace(':', '/')}`)).json().state;
@@ -78,7 +50,7 @@ async function main(): Promise<void> {
     const w: number[] = [];
     const s: number[] = [];
     for (let i = 0; i < ROUNDS; i++) { // interleaved, so both see the same machine load
-      b.push(await bare(argv));
+      b.push(await bareStart(argv));
       w.push(await wake(ten, name));
       s.push(await wake(ten, `${name}-suspend`));
     }
