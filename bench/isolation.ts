@@ -72,7 +72,7 @@ function wrapperArgv(level: Level, dir: string): string[] {
   const init = [INIT_PATH, '--', 'true'];
   if (level === 'process') return init;
   if (level === 'namespace') return [...NAMESPACE_WRAP, INIT_PATH, '--hostname', 'bench.wrap', '--', 'true'];
-  return [...sandboxWrap({ cwd: dir, dataDir: dir, socketDir: dir, hostname: 'bench.wrap' }), INIT_PATH, '--no-new-privs', '--drop-caps', '--', 'true'];
+  return [...sandboxWrap({ cwd: dir, dataDir: dir, socketDir: dir, hide: join(dir, 'hidden'), hostname: 'bench.wrap' }), INIT_PATH, '--no-new-privs', '--drop-caps', '--', 'true'];
 }
 
 function timeWrapper(argv: string[]): number {

@@ -9,12 +9,6 @@ import { namespaceSpec } from './namespace.ts';
 import { sandboxSpec } from './sandbox.ts';
 import { LEVELS, levelSupport, type Level } from './support.ts';
 
-const REWRITE: Record<Level, (spec: SpawnSpec) => SpawnSpec> = {
-  process: (spec) => spec,
-  namespace: namespaceSpec,
-  sandbox: sandboxSpec,
-};
-
 export default definePlugin({
   name: 'linux-isolation',
   provides: 'isolation',
@@ -22,12 +16,17 @@ export default definePlugin({
   create() {
     return {
       apply(ctx) {
+        const rewrite: Record<Level, (spec: SpawnSpec) => SpawnSpec> = {
+          process: (spec) => spec,
+          namespace: namespaceSpec,
+          sandbox: (spec) => sandboxSpec(spec, ctx.config.settings.data_dir),
+        };
         ctx.hooks.prepareSpawn.tap('linux-isolation', (spec) => {
           const level = spec.service.isolation as Level;
           if (!LEVELS.includes(level)) return spec; // another plugin's level (or none): not ours
           const why = levelSupport(level);
           if (why) throw new TenementError('TEN_ERR_ISOLATION_UNAVAILABLE', [level, why]);
-          return REWRITE[level](spec);
+          return rewrite[level](spec);
         });
       },
     };

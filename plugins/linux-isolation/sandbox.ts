@@ -15,11 +15,14 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 
 /**
  * The bwrap command line (ending with `--`) for an app in `cwd` with these folders; `readOnly`:
- * more paths to show read-only (the absolute paths of the command that exist). Later mounts go
- * over earlier ones, so the private /tmp comes before the folders that may lie under it.
+ * more paths to show read-only (the absolute paths of the command that exist); `hide`: ten
+ * serve's data_dir, which is covered by an empty tmpfs wherever it lies (inside the workdir, as in
+ * the example config, or `/`) before the instance's own two folders are bound back into it. Later
+ * mounts go over earlier ones: the order below is the point.
  */
-export function sandboxWrap(p: { cwd: string; dataDir: string; socketDir: string; hostname?: string; readOnly?: string[] }): string[] {
-  const targets = [INIT_PATH, ...(p.readOnly ?? []), p.cwd, p.dataDir, p.socketDir];
+export function sandboxWrap(p: { cwd: string; dataDir: string; socketDir: string; hide: string; hostname?: string; readOnly?: string[] }): string[] {
+  const own = [p.dataDir, p.socketDir];
+  const under = (d: string) => d.startsWith(`${p.hide}/`);
   return [
     'bwrap',
     ...SYSTEM_DIRS.flatMap((d) => ['--ro-bind-try', d, d]),
@@ -28,10 +31,13 @@ export function sandboxWrap(p: { cwd: string; dataDir: string; socketDir: string
     '--dev', '/dev',
     '--proc', '/proc',
     // bwrap makes missing parents of a mount point 0700 (root's): the app's user must pass them
-    ...ancestors(targets).flatMap((d) => ['--perms', '0755', '--dir', d]),
+    ...ancestors([INIT_PATH, ...(p.readOnly ?? []), p.cwd, p.hide]).flatMap((d) => ['--perms', '0755', '--dir', d]),
     '--ro-bind', INIT_PATH, INIT_PATH,
     ...(p.readOnly ?? []).flatMap((f) => ['--ro-bind', f, f]),
     '--ro-bind', p.cwd, p.cwd,
+    // {data_dir} (the API token, the stores, the other instances) is an empty folder inside
+    '--perms', '0711', '--tmpfs', p.hide,
+    ...ancestors(own).filter(under).flatMap((d) => ['--perms', '0711', '--dir', d]),
     '--bind', p.dataDir, p.dataDir,
     '--bind', p.socketDir, p.socketDir,
     // tenement-init is PID 1 (no bwrap reaper in between): it forwards the stop signals
@@ -51,7 +57,8 @@ function ancestors(paths: string[]): string[] {
   return [...out].sort((a, b) => a.split('/').length - b.split('/').length);
 }
 
-export function sandboxSpec(spec: SpawnSpec): SpawnSpec {
+/** `dataRoot`: ten serve's data_dir, hidden inside (see sandboxWrap). */
+export function sandboxSpec(spec: SpawnSpec, dataRoot: string): SpawnSpec {
   const own = [...Object.keys(spec.service.env), 'PORT', 'SOCKET_PATH', 'DATA_DIR'];
   const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: spec.dataDir };
   for (const k of own) if (spec.env[k] !== undefined) env[k] = spec.env[k];
@@ -59,7 +66,7 @@ export function sandboxSpec(spec: SpawnSpec): SpawnSpec {
     ...spec,
     env,
     wrap: [...spec.wrap, ...sandboxWrap({
-      cwd: spec.cwd, dataDir: spec.dataDir, socketDir: spec.socketDir, hostname: `${spec.instance.id}.${spec.instance.service}`,
+      cwd: spec.cwd, dataDir: spec.dataDir, socketDir: spec.socketDir, hide: dataRoot, hostname: `${spec.instance.id}.${spec.instance.service}`,
       readOnly: spec.argv.filter((a) => isAbsolute(a) && !SYSTEM_DIRS.some((d) => a.startsWith(`${d}/`)) && existsSync(a)),
     })],
     // bwrap keeps root's capabilities for the init (it sets the user); the app gets none

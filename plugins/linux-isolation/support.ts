@@ -23,8 +23,8 @@ function probe(level: Level): string | null {
     if (!root) return `creating PID and mount namespaces needs root (CAP_SYS_ADMIN); ten serve runs as uid ${process.getuid?.()}`;
     return run(NAMESPACE_WRAP, 'util-linux unshare', 'apt install util-linux');
   }
-  const dir = '/';
-  return run(sandboxWrap({ cwd: dir, dataDir: '/tmp', socketDir: '/tmp' }), 'bubblewrap (bwrap)', 'apt install bubblewrap');
+  const dir = '/tmp';
+  return run(sandboxWrap({ cwd: dir, dataDir: '/tmp', socketDir: '/tmp', hide: '/tenement-probe' }), 'bubblewrap (bwrap)', 'apt install bubblewrap');
 }
 
 /** Run `wrap` + tenement-init + `true`; null when it exits 0, else the reason with the fix. */

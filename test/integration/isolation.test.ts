@@ -11,7 +11,7 @@
 // skipped with the reason, probed as ten serve probes it. Every wait is bounded; ten serve (and
 // with it every app) is stopped by cleanup(), the temp folders removed in after().
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,6 +53,8 @@ INSTANCE = "{name}:{id}"
   for (const level of ['process', 'namespace', 'sandbox'] as const) {
     if (levels[level] === null) out.push(svc(LEVEL_SERVICE[level], `isolation = "${level}"`, level === 'sandbox' ? boxWorkdir : workdir));
   }
+  // the layout of the example config: data_dir inside the workdir (both the config's folder)
+  if (levels.sandbox === null) out.push(svc('boxhome', 'isolation = "sandbox"', '.'));
   if (!noController('memory')) out.push(svc('hog', `restart = "always"\nmemory_limit_mb = ${LIMITS.memory_limit_mb}`));
   if (!noController('pids')) out.push(svc('bomb', `restart = "never"\npids_limit = ${LIMITS.pids_limit}`));
   if (!noController('cpu')) out.push(svc('slow', `restart = "never"\ncpu_limit = ${LIMITS.cpu_limit}`), svc('spin', 'restart = "never"'));
@@ -208,6 +210,27 @@ describe('isolation against a real ten serve', { timeout: 120_000 }, () => {
     } finally {
       await removeInstance('box', 'a');
       await removeInstance('box', 'b');
+    }
+  });
+
+  test('sandbox with data_dir inside its workdir (the example config\'s layout): data_dir is empty inside but for its own folders', async (t) => {
+    if (!ROOT_USER) return t.skip('needs root');
+    if (levels.sandbox !== null) return t.skip(`sandbox: ${levels.sandbox}`);
+    mkdirSync(join(dataDir, 'boxhome', 'other'), { recursive: true });
+    writeFileSync(join(dataDir, 'boxhome', 'other', 'secret.txt'), 'another instance\'s\n');
+    const v = await spawnInstance('boxhome', 'a');
+    try {
+      const seen = async (path: string) => (await app<{ names?: string[]; code?: string }>(v, `/ls?path=${encodeURIComponent(path)}`));
+      const read = async (path: string) => (await app<{ ok: boolean; code?: string }>(v, `/read?path=${encodeURIComponent(path)}`));
+      assert.equal((await seen(dataDir)).code, 'EACCES', 'data_dir can be passed through, not listed (0711, as on the host)');
+      // on the host, nobody gets EACCES for these (0600): inside they do not exist at all
+      for (const f of ['api_token', 'tenement.db', 'logs.db']) assert.equal((await read(join(dataDir, f))).code, 'ENOENT', f);
+      // on the host, nobody could read this one (0644 in 0755 folders): inside it does not exist
+      assert.equal((await read(join(dataDir, 'boxhome', 'other', 'secret.txt'))).code, 'ENOENT', 'another instance\'s file');
+      assert.ok((await read(join(ten!.dir, 'tenement.toml'))).ok, 'its workdir itself is there (read-only)');
+      assert.deepEqual((await app<{ ok: boolean }>(v, `/write?path=${encodeURIComponent(join(dataDir, 'boxhome', 'a', 'mine.txt'))}`)).ok, true, 'its own data dir is writable');
+    } finally {
+      await removeInstance('boxhome', 'a');
     }
   });
 
