@@ -102,6 +102,8 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     const host = settings.listen.includes(':') ? `[${settings.listen}]` : settings.listen;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     log.info({ url, domain: settings.domain, data_dir: settings.data_dir }, 'tenement listening');
+    const left = await supervisor.sweepLeftovers();
+    if (left.length > 0) log.warn({ cgroups: left }, `ended what a previous ten serve left running in ${left.length} instance cgroup(s) of this data_dir`);
     restoreInstances(config, store, registry, log);
     for (const inst of registry.list()) {
       if (inst.state === 'idle') continue;

@@ -1,12 +1,13 @@
 // The supervisor: starts an instance's process, waits for it to be ready, stops it
 // (SIGTERM through tenement-init → stop_timeout → SIGKILL of everything) and restarts crashed or unhealthy
 // instances with exponential backoff per instance, up to max_restarts within restart_window.
+import { readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { serviceOf } from './config-schema.ts';
 import { emitEvent } from './events.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
-import { cgroupTag, probeCgroups } from './cgroup.ts';
+import { cgroupTag, instanceCgroup, probeCgroups } from './cgroup.ts';
 import { freeze } from './freezer.ts';
 import { canConnect, freePort, instanceAddress } from './net.ts';
 import { waitUntil } from './wait.ts';
@@ -45,6 +46,28 @@ export class Supervisor implements InstanceControl {
 
   constructor(private readonly d: SupervisorDeps) {
     this.containment = { cgroups: probeCgroups(cgroupTag(d.config.settings.data_dir)), root: process.getuid?.() === 0 };
+  }
+
+  /**
+   * End what a previous ten serve on this data_dir left running in its instances' cgroups (it was
+   * killed without stopping them): nothing is adopted yet, and an instance whose service left the
+   * config would otherwise run on unlisted. Returns the names of the cgroups it emptied.
+   */
+  async sweepLeftovers(): Promise<string[]> {
+    const m = this.containment.cgroups.membership;
+    if (!m) return [];
+    let names: string[] = [];
+    try { names = readdirSync(m.dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name); } catch { return []; }
+    const emptied: string[] = [];
+    for (const name of names) {
+      const cg = instanceCgroup(this.containment.cgroups, name, {});
+      if (cg.pids().length > 0) {
+        await cg.killAll();
+        emptied.push(name);
+      }
+      await cg.release();
+    }
+    return emptied;
   }
 
   service(inst: Instance): ServiceConfig {

@@ -1,6 +1,7 @@
 // Acceptance: restarting ten serve restores instances and weights from the store; SIGTERM drains
 // in-flight requests, stops every instance and exits 0.
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { cleanup, fixtureService, startTen, waitFor, type Ten } from './harness.ts';
 
@@ -54,4 +55,17 @@ test('SIGTERM drains and stops everything; the next ten serve restores instances
   const third = await again.restart();
   const keys = (await allRunning(third, 2)).map((i) => i.key).sort();
   assert.deepEqual(keys, ['api:green', 'api:prod']);
+});
+
+test('kill -9 of ten serve, then a ten serve whose config dropped a service: what that service left running is ended at start', async () => {
+  const ten = await startTen(`${fixtureService('api')}\n${fixtureService('gone')}\n[instances]\napi = ["v1"]\ngone = ["g1"]\n`);
+  const before = await allRunning(ten, 2);
+  assert.equal(await ten.stop('SIGKILL'), null);
+  for (const i of before) assert.ok(alive(i.pid!), `${i.key} runs on after ten serve was killed (issue 11 will adopt it)`);
+  writeFileSync(ten.configPath, `${readFileSync(ten.configPath, 'utf8').split('[service.gone]')[0]}[instances]\napi = ["v1"]\n`);
+  const again = await ten.restart();
+  const gone = before.find((i) => i.key === 'gone:g1')!;
+  await waitFor(`gone:g1 (pid ${gone.pid}) ended`, () => !alive(gone.pid!), 10_000);
+  assert.match(again.output(), /ended what a previous ten serve left running in \d+ instance cgroup/);
+  assert.deepEqual((await allRunning(again, 1)).map((i) => i.key), ['api:v1']);
 });
