@@ -160,7 +160,9 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
       const free = () => { void cgroup.killAll().then(() => cgroup.release()); };
       if (child.exitCode !== null || child.signalCode !== null) free(); else child.once('exit', free);
     }
-    throw new TenementError('TEN_ERR_INSTANCE_SPAWN_FAILED', [inst.key, init.error]);
+    // a user, group or workdir that does not work will not by retrying; a command not found
+    // (yet: a deploy may be copying it) might
+    throw new TenementError('TEN_ERR_INSTANCE_SPAWN_FAILED', [inst.key, init.error], { permanent: !init.error.startsWith('exec ') });
   }
   let markExited!: () => void;
   return {

@@ -97,9 +97,14 @@ export class Supervisor implements InstanceControl {
       if (!wanted()) return;
       const code = err instanceof TenementError ? err.code : undefined;
       this.d.log.error({ instance: inst.key, err: (err as Error).message, ...(code ? { code } : {}) }, 'instance could not be started');
-      // what this host or the config lacks (a user without root, a limit without its cgroup
-      // controller, a missing tool) does not come back by retrying
-      if (code?.startsWith('TEN_ERR_ISOLATION_')) this.d.registry.transition(inst, 'failed', `could not start: ${code}: ${(err as Error).message}`);
+      // what this host or the config lacks (a user without root or unknown, a workdir the user
+      // cannot enter, a limit without its cgroup controller, a missing tool) does not come back
+      // by retrying
+      if (code?.startsWith('TEN_ERR_ISOLATION_') || (err as TenementError).details?.permanent === true) {
+        // kept as its last exit too, so ps, the API and ten spawn say why
+        inst.lastExit = { code: null, signal: null, at: Date.now(), reason: `could not start: ${code}: ${(err as Error).message}` };
+        this.d.registry.transition(inst, 'failed', inst.lastExit.reason!);
+      }
       else this.afterExit(inst, null, null, `could not start: ${(err as Error).message}`);
       return;
     }

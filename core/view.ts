@@ -26,7 +26,7 @@ export interface InstanceView {
   inflight: number;
   /** How a sleeping instance is frozen ("cgroup-freezer" or "sigstop"), or null. */
   suspended: string | null;
-  /** How the last process ended (`at`: ISO time; `reason` when tenement killed it itself). */
+  /** How the last process ended (`at`: ISO time); `reason` when tenement knows more than the status: it killed it, the OOM killer did, the app daemonized, or it could not be started. */
   last_exit: { code: number | null; signal: string | null; at: string; reason?: string } | null;
 }
 

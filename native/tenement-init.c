@@ -393,7 +393,8 @@ int main(int argc, char **argv) {
             if (setuid(uid) < 0) child_fail(ep[1], ST_SETUID);
             /* the working directory was entered as root: say so now if the app's user cannot use
              * it, rather than let the app fail on its first relative path */
-            if (access(".", R_OK | X_OK) < 0) child_fail(ep[1], ST_CWD);
+            char here[4096];   /* by its full path: every folder above it must let the user through too */
+            if (access(getcwd(here, sizeof here) ? here : ".", R_OK | X_OK) < 0) child_fail(ep[1], ST_CWD);
         }
         if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(ep[1], ST_NNP);
         if (dropcaps) {   /* capset(2), raw: effective, permitted and inheritable all empty */

@@ -12,7 +12,7 @@ const POLL_MS = 250;
 
 export function describe(i: InstanceView): string {
   if (i.state === 'running') return `${i.key} running on ${i.socket ?? `port ${i.port ?? '?'}`} (pid ${i.pid ?? '?'})`;
-  const exit = i.last_exit ? ` (last exit: ${i.last_exit.signal ?? `code ${i.last_exit.code}`})` : '';
+  const exit = i.last_exit ? ` (last exit: ${i.last_exit.reason ?? i.last_exit.signal ?? `code ${i.last_exit.code}`})` : '';
   return `${i.key} ${i.state}${exit}`;
 }
 

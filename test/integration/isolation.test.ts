@@ -53,6 +53,9 @@ INSTANCE = "{name}:{id}"
   for (const level of ['process', 'namespace', 'sandbox'] as const) {
     if (levels[level] === null) out.push(svc(LEVEL_SERVICE[level], `isolation = "${level}"`, level === 'sandbox' ? boxWorkdir : workdir));
   }
+  // operator mistakes that retrying cannot fix
+  out.push(svc('nouser', 'user = "doesnotexist"'));
+  out.push(svc('privwd', '', join(workdir, 'private', 'app')));
   // the layout of the example config: data_dir inside the workdir (both the config's folder)
   if (levels.sandbox === null) out.push(svc('boxhome', 'isolation = "sandbox"', '.'));
   if (!noController('memory')) out.push(svc('hog', `restart = "always"\nmemory_limit_mb = ${LIMITS.memory_limit_mb}`));
@@ -231,6 +234,20 @@ describe('isolation against a real ten serve', { timeout: 120_000 }, () => {
       assert.deepEqual((await app<{ ok: boolean }>(v, `/write?path=${encodeURIComponent(join(dataDir, 'boxhome', 'a', 'mine.txt'))}`)).ok, true, 'its own data dir is writable');
     } finally {
       await removeInstance('boxhome', 'a');
+    }
+  });
+
+  test('an unknown user, and a workdir under a folder the app\'s user cannot pass: failed at once, no restart loop, the reason says which', async (t) => {
+    if (!ROOT_USER) return t.skip('needs root');
+    mkdirSync(join(workdir, 'private', 'app'), { recursive: true });
+    chmodSync(join(workdir, 'private'), 0o700);
+    for (const [service, why] of [['nouser', /user doesnotexist: no such user/], ['privwd', /working directory .*private\/app, as uid 65534/]] as const) {
+      const r = await ten!.api('POST', '/api/instances', { service, id: 'a' });
+      t.diagnostic(`${service}: POST /api/instances → ${r.status} ${r.body.slice(0, 200)}`);
+      const v = await waitFor(`${service}:a failed`, async () => { const w = await view(service, 'a'); return w.state === 'failed' ? w : undefined; }, 10_000);
+      assert.equal(v.restarts, 0, `${service}: no restart`);
+      assert.match(ten!.output(), why);
+      await removeInstance(service, 'a');
     }
   });
 
