@@ -41,8 +41,12 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const log = opts.log ?? createLogger();
   // a config whose plugins cannot load fails here, before anything is created or started
   const plugins = await preparePlugins(config, builtins);
-  mkdirSync(settings.data_dir, { recursive: true });
-  chmodSync(settings.data_dir, 0o711); // apps pass through to their own folder; they cannot list it (docs/isolation.md)
+  try {
+    mkdirSync(settings.data_dir, { recursive: true });
+    chmodSync(settings.data_dir, 0o711); // apps pass through to their own folder; they cannot list it (docs/isolation.md)
+  } catch (err) {
+    throw new TenementError('TEN_ERR_STORE_OPEN_FAILED', [settings.data_dir, (err as Error).message], {}, err);
+  }
   const store = new Store(settings.data_dir);
   const hooks = createHooks(log);
   const logbook = new Logbook({
