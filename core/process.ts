@@ -235,9 +235,9 @@ export function describeExit(e: { code: number | null; signal: string | null; re
 
 /**
  * Stop the app: SIGTERM goes to tenement-init, which passes it to the app's process group (and
- * ends what the app leaves behind within the grace). SIGKILL ends everything at once: the init is
- * told to, the cgroup is emptied, and the init's process group and tree are killed after 1 s if
- * they are still there. Never throws.
+ * ends what the app leaves behind within the grace). SIGKILL: the init is told to kill everything
+ * at once; after 1 s (or at once when it cannot be told) the cgroup is emptied and the init's
+ * process group and tree are killed from here. Never throws.
  */
 export function signalRun(run: Running, sig: 'SIGTERM' | 'SIGKILL'): void {
   const pid = run.child.pid;
@@ -247,12 +247,16 @@ export function signalRun(run: Running, sig: 'SIGTERM' | 'SIGKILL'): void {
     if (!told) killGroup(pid, 'SIGTERM');
     return;
   }
-  void run.cgroup?.killAll();
+  // the init kills everything itself and still reports how the app ended (SIGTERM, say); if it
+  // has not exited within 1 s (stopped, killed, never told), everything is killed from here
   const tree = [...treePids(pid)];
-  const t = setTimeout(() => {
+  const force = () => {
+    void run.cgroup?.killAll();
     killGroup(pid, 'SIGKILL');
     for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-  }, told ? 1000 : 0);
+  };
+  if (!told) return force();
+  const t = setTimeout(force, 1000);
   t.unref();
   run.exited.then(() => clearTimeout(t), () => undefined);
 }

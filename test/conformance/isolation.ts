@@ -220,6 +220,8 @@ export function isolationConformance(name: string, load: () => Promise<PluginDef
           assert.equal(inst.state, 'stopped');
           await waitFor('the tree to end', () => survivors(tree).length === 0, 3000)
             .catch(() => assert.fail(`still alive after the stop: ${survivors(tree).join(', ')}`));
+          // the app itself exited 0 on SIGTERM: its children needing the SIGKILL does not make it "killed by SIGKILL"
+          assert.deepEqual([inst.lastExit?.code, inst.lastExit?.signal], [0, null], `last exit ${JSON.stringify(inst.lastExit)}`);
         })));
     });
 
