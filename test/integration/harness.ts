@@ -36,11 +36,14 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, ms = 10
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
-/** One HTTP request to 127.0.0.1:port with the given Host header. */
+/** One HTTP request to 127.0.0.1:port with the given Host header. A GET or HEAD sent on a
+ *  kept-alive connection that the server closed at that same moment (its keepalive_timeout) is
+ *  sent again once on a new one, as RFC 9112 §9.3.1 allows and Node's docs advise
+ *  (request.reusedSocket); any other failure is the caller's. */
 export function request(port: number, host: string, path: string, opts: {
   method?: string; headers?: http.OutgoingHttpHeaders; body?: string; timeoutMs?: number;
-} = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
+} = {}, retried = false): Promise<Reply> {
+  return new Promise<Reply>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', agent,
       headers: { host, ...opts.headers } }, (res) => {
       const chunks: Buffer[] = [];
@@ -52,7 +55,11 @@ export function request(port: number, host: string, path: string, opts: {
       res.on('error', reject);
     });
     req.setTimeout(opts.timeoutMs ?? 15_000, () => req.destroy(new Error(`request ${host}${path} timed out`)));
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const idempotent = ['GET', 'HEAD'].includes(opts.method ?? 'GET');
+      if (!retried && idempotent && req.reusedSocket && err.code === 'ECONNRESET') resolve(request(port, host, path, opts, true));
+      else reject(err);
+    });
     req.end(opts.body);
   });
 }
