@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TenementError } from './errors.ts';
+import { cgroupFolder, cgroupPaths } from './usage.ts';
 import type { Limits } from './types.ts';
 
 /** A mounted hierarchy and the folder tenement's cgroups live in. */
@@ -45,34 +46,6 @@ const probed = new Map<string, CgroupSupport>();
 /** The folder name of tenement's cgroups for a data_dir: stable across restarts of ten serve. */
 export function cgroupTag(dataDir: string): string {
   return `tenement-${createHash('sha256').update(dataDir).digest('hex').slice(0, 10)}`;
-}
-
-/** Parse /proc/self/mountinfo (proc(5)) for cgroup mounts: mount point, v2?, v1 options. */
-function mounts(): { mount: string; v2: boolean; options: string[] }[] {
-  let text = '';
-  try { text = readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return []; }
-  const out: { mount: string; v2: boolean; options: string[] }[] = [];
-  for (const line of text.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!right) continue;
-    const [fstype, , superOptions = ''] = right.split(' ');
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    out.push({ mount: left.split(' ')[4], v2: fstype === 'cgroup2', options: superOptions.split(',') });
-  }
-  return out;
-}
-
-/** ten serve's own cgroup path per hierarchy, from /proc/self/cgroup: 'v2' or a v1 controller. */
-function ownPaths(): Map<string, string> {
-  const out = new Map<string, string>();
-  let text = '';
-  try { text = readFileSync('/proc/self/cgroup', 'utf8'); } catch { return out; }
-  for (const line of text.trim().split('\n')) {
-    const [id, list, path] = [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1, line.lastIndexOf(':')), line.slice(line.lastIndexOf(':') + 1)];
-    if (id === '0' && list === '') out.set('v2', path);
-    else for (const c of list.split(',')) out.set(c, path);
-  }
-  return out;
 }
 
 /**
@@ -114,16 +87,13 @@ export function probeCgroups(tag: string): CgroupSupport {
   const known = probed.get(tag);
   if (known) return known;
   const s: CgroupSupport = { membership: null, controllers: {}, missing: {} };
-  const own = ownPaths();
-  const all = mounts();
-  const v2 = all.find((m) => m.v2);
-  const v2Dir = v2 ? join(v2.mount, own.get('v2') ?? '/', tag) : undefined;
-  const v1Dirs = new Map(V1_CONTROLLERS.map((c) => {
-    const m = all.find((x) => !x.v2 && x.options.includes(c));
-    return [c, m ? { mount: m, dir: join(m.mount, own.get(c) ?? '/', tag) } : undefined] as const;
-  }));
-  const ok = joinable([...new Set([v2Dir, ...[...v1Dirs.values()].map((v) => v?.dir)].filter((d): d is string => d !== undefined))]);
-  if (!v2 || !v2Dir) s.missing['cgroup-v2'] = 'no cgroup2 file system is mounted';
+  // ten serve's own cgroup in each hierarchy, and where it is mounted (usage.ts parses both)
+  const own = cgroupPaths('self') ?? new Map<string, string>();
+  const under = (hier: string) => { const path = own.get(hier); const f = path === undefined ? undefined : cgroupFolder(hier, path); return f === undefined ? undefined : join(f, tag); };
+  const v2Dir = under('');
+  const v1Dirs = new Map(V1_CONTROLLERS.map((c) => [c, under(c)] as const));
+  const ok = joinable([...new Set([v2Dir, ...v1Dirs.values()].filter((d): d is string => d !== undefined))]);
+  if (!v2Dir) s.missing['cgroup-v2'] = 'no cgroup2 file system is mounted';
   else {
     const dir = v2Dir;
     const why = ok.get(dir) ?? null;
@@ -148,13 +118,12 @@ export function probeCgroups(tag: string): CgroupSupport {
   }
   for (const c of V1_CONTROLLERS) {
     if (s.controllers[c]) continue;
-    const v1 = v1Dirs.get(c);
-    if (!v1) { s.missing[c] ??= `no ${c} controller is available (cgroup v1 or v2)`; continue; }
-    const { mount: m, dir } = v1;
+    const dir = v1Dirs.get(c);
+    if (!dir) { s.missing[c] ??= `no ${c} controller is available (cgroup v1 or v2)`; continue; }
     const shared = Object.values(s.controllers).find((x) => x.dir === dir); // e.g. cpu,cpuacct mounted together
     const why = shared ? null : ok.get(dir) ?? null;
     if (why) { s.missing[c] = why; continue; }
-    const h: Hierarchy = shared ?? { v2: false, controllers: m.options.filter((o) => (V1_CONTROLLERS as string[]).includes(o)), dir };
+    const h: Hierarchy = shared ?? { v2: false, controllers: V1_CONTROLLERS.filter((x) => v1Dirs.get(x) === dir), dir };
     s.controllers[c] = h;
     delete s.missing[c];
     s.membership ??= c === 'pids' || c === 'memory' || c === 'freezer' ? h : null;

@@ -263,7 +263,7 @@ function unescapeMount(s = ''): string {
 }
 
 /** hierarchy → cgroup path of a process: `''` for v2, each controller's name for v1. */
-function cgroupPaths(pid: number | 'self'): Map<string, string> | null {
+export function cgroupPaths(pid: number | 'self'): Map<string, string> | null {
   const text = readSmall(`/proc/${pid}/cgroup`);
   if (text === null) return null;
   const out = new Map<string, string>();
@@ -294,18 +294,25 @@ function ownCgroups(pid: number): Map<string, string> | null {
   const theirs = cgroupPaths(pid);
   if (!theirs) return null;
   const mine = selfCgroups();
-  const m = mounts();
   const out = new Map<string, string>();
   for (const [hier, path] of theirs) {
     if (path === '/' || path === '') continue;
     const self = mine.get(hier);
     if (self !== undefined && (self === path || self.startsWith(`${path}/`))) continue;
-    const mount = hier === '' ? m.v2 : m.v1.get(hier);
-    if (!mount) continue;
-    const rel = mount.root !== '/' && path.startsWith(mount.root) ? path.slice(mount.root.length) : path;
-    out.set(hier, `${mount.at}${rel}`);
+    const folder = cgroupFolder(hier, path);
+    if (folder !== undefined) out.set(hier, folder);
   }
   return out.size ? out : null;
+}
+
+/** Where the cgroup `path` (as /proc/<pid>/cgroup gives it) of hierarchy `hier` (`''` for v2,
+ *  else a v1 controller) is in this file system, or undefined when that hierarchy is not mounted. */
+export function cgroupFolder(hier: string, path: string): string | undefined {
+  const m = mounts();
+  const mount = hier === '' ? m.v2 : m.v1.get(hier);
+  if (!mount) return undefined;
+  const rel = mount.root !== '/' && path.startsWith(mount.root) ? path.slice(mount.root.length) : path;
+  return `${mount.at}${rel}`;
 }
 
 function readNumber(file: string): number | undefined {
