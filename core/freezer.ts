@@ -1,7 +1,7 @@
 // Freezing an instance: the cgroup freezer of its own cgroup where the host has one (cgroup v2
 // `cgroup.freeze`, or the v1 `freezer` controller), else SIGSTOP/SIGCONT to every process of its
 // tree (tenement-init and everything under it).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InstanceCgroup } from './cgroup.ts';
 import { treePids } from './usage.ts';
@@ -18,7 +18,7 @@ export interface Frozen { mechanism: FreezeMechanism; thaw(): void }
 export async function freeze(pid: number, cg: InstanceCgroup | null): Promise<Frozen> {
   const dir = cg?.dirOf('freezer');
   if (dir) {
-    const v2 = !readable(join(dir, 'freezer.state'));
+    const v2 = !existsSync(join(dir, 'freezer.state'));
     const [file, on, off] = v2 ? ['cgroup.freeze', '1', '0'] : ['freezer.state', 'FROZEN', 'THAWED'];
     writeFileSync(join(dir, file), on);
     await waitUntil(() => {
@@ -33,8 +33,4 @@ export async function freeze(pid: number, cg: InstanceCgroup | null): Promise<Fr
     mechanism: 'sigstop',
     thaw: () => { for (const p of pids) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } } },
   };
-}
-
-function readable(path: string): boolean {
-  try { readFileSync(path); return true; } catch { return false; }
 }

@@ -211,8 +211,9 @@ function readReports(control: Duplex, init: InitReport, onReport: () => void): P
     buf += chunk;
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
-      const [word, a, b] = buf.slice(0, nl).split(' ');
-      const rest = buf.slice(0, nl).slice(word.length + 1);
+      const line = buf.slice(0, nl);
+      const [word, a, b] = line.split(' ');
+      const rest = line.slice(word.length + 1);
       buf = buf.slice(nl + 1);
       if (word === 'started') init.started = Number(a);
       else if (word === 'orphans') init.orphans = { count: Number(a), stopping: b === '1' };
