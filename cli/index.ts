@@ -1,6 +1,7 @@
 // Builds the `ten` CLI: every command registered explicitly. runCli() is what cli/main.ts calls.
 import { Builtins, Cli, type BaseContext } from 'clipanion';
 import { normalizeArgv } from './argv.ts';
+import { BackupCommand, RestoreCommand } from './commands/backup.ts';
 import { ConfigCommand } from './commands/config.ts';
 import { DeployCommand } from './commands/deploy.ts';
 import { DoctorCommand } from './commands/doctor.ts';
@@ -45,6 +46,8 @@ function buildCli(): Cli {
     LogsCommand,
     ConfigCommand,
     DoctorCommand,
+    BackupCommand,
+    RestoreCommand,
     VersionCommand,
     Builtins.HelpCommand,
   ]) {

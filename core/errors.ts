@@ -96,6 +96,8 @@ export const ERRORS = {
   TEN_ERR_CLI_METRICS_OFF: def(1, 'ten serve at %s serves no live statistics: its metrics slot is off', 'turn it on: remove `use = false` from [plugins.metrics] in tenement.toml (or set use = "prometheus-exporter"), then restart ten serve'),
   // store / server
   TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),
+  TEN_ERR_STORE_DAMAGED: def(500, 'the store %s %s, but this data_dir has been used before (%s): starting would forget every instance, weight and token', 'restore a backup (ten restore BACKUP --config …), or, to start empty on purpose, move the data_dir aside'),
+  TEN_ERR_SERVE_DATA_DIR_LOCKED: def(500, 'data_dir %s is in use by another ten serve (%s)', 'stop that ten serve first, or give this one another data_dir'),
   TEN_ERR_SERVE_LISTEN_FAILED: def(500, 'cannot listen on %s: %s', 'pick another --port, or stop whatever holds it'),
   TEN_ERR_METRICS_LISTEN_FAILED: def(500, 'the metrics listener cannot listen on %s: %s', 'pick another `listen` address under [plugins.metrics], or stop whatever holds it'),
 } as const satisfies Record<string, ErrorDef>;

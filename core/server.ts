@@ -11,6 +11,7 @@ import { HealthChecker } from './health.ts';
 import { CORE_TAP, createHooks, type Hooks } from './hooks.ts';
 import { createListener, type Listener } from './listener.ts';
 import { located, pluginFailed, preparePlugins, withTimeout, type Builtins, type CreatedPlugin } from './loader.ts';
+import { lockDataDir } from './lock.ts';
 import { Logbook } from './logbook.ts';
 import { createLogger } from './logger.ts';
 import type { PluginInstance } from './plugin.ts';
@@ -47,7 +48,14 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   } catch (err) {
     throw new TenementError('TEN_ERR_STORE_OPEN_FAILED', [settings.data_dir, (err as Error).message], {}, err);
   }
-  const store = new Store(settings.data_dir);
+  const lock = lockDataDir(settings.data_dir); // one ten serve per data_dir, before anything is read
+  let store: Store;
+  try {
+    store = new Store(settings.data_dir);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const hooks = createHooks(log);
   const logbook = new Logbook({
     dataDir: settings.data_dir, maxBytes: settings.log_max_size, maxAgeMs: settings.log_max_age * 1000, ringLines: settings.log_ring_size, log,
@@ -87,6 +95,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     await listener?.app.close().catch(() => undefined);
     await logbook.close().catch((err) => log.error({ err }, 'closing the logs failed'));
     store.close();
+    lock.release();
     log.info('stopped');
   })();
 

@@ -1,7 +1,7 @@
 // The embedded store: desired state (instances, weights) and API token hashes, in SQLite.
 // Written on state changes only (spawn, stop, weight), never per request.
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TenementError } from './errors.ts';
 import type { PluginStore } from './plugin.ts';
@@ -23,17 +23,38 @@ export class Store {
   /** Plugins' own databases, by plugin name. */
   private readonly plugins = new Map<string, Database.Database>();
 
+  /**
+   * Open (or create) {dataDir}/tenement.db. TEN_ERR_STORE_DAMAGED when the file is missing, empty,
+   * not a database or fails SQLite's quick_check while the data dir shows earlier use (storeDamage),
+   * TEN_ERR_STORE_OPEN_FAILED when it cannot be opened at all.
+   */
   constructor(dataDir: string) {
     this.path = join(dataDir, 'tenement.db');
+    const used = earlierUse(dataDir);
+    const size = statSync(this.path, { throwIfNoEntry: false })?.size;
+    if (used && !size) throw new TenementError('TEN_ERR_STORE_DAMAGED', [this.path, size === 0 ? 'is empty (0 bytes)' : 'is missing', used]);
     try {
       mkdirSync(dataDir, { recursive: true });
       this.db = new Database(this.path);
-      chmodSync(this.path, 0o600); // before the WAL and shm files exist: SQLite gives them the db's mode
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('busy_timeout = 2000');
-      this.db.exec(SCHEMA);
     } catch (err) {
       throw new TenementError('TEN_ERR_STORE_OPEN_FAILED', [this.path, (err as Error).message], {}, err);
+    }
+    try {
+      const check = used ? String(this.db.pragma('quick_check', { simple: true })) : 'ok';
+      if (check !== 'ok') throw new Error(`failed SQLite's quick_check: ${check}`);
+      chmodSync(this.path, 0o600); // before the WAL and shm files exist: SQLite gives them the db's mode
+      this.db.pragma('journal_mode = WAL');
+      // WAL with NORMAL may lose the last commits on a power cut; FULL syncs the WAL at each
+      // commit, so a change the API acknowledged survives one (sqlite.org/pragma.html#pragma_synchronous)
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 2000');
+      if (used && !this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'instances'").get()) throw new Error('has no instances table');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      this.db.close();
+      const msg = (err as Error).message;
+      if (used) throw new TenementError('TEN_ERR_STORE_DAMAGED', [this.path, /not a database/i.test(msg) ? 'is not a database' : msg, used], {}, err);
+      throw new TenementError('TEN_ERR_STORE_OPEN_FAILED', [this.path, msg], {}, err);
     }
   }
 
@@ -126,3 +147,11 @@ export class Store {
     if (this.db.open) this.db.close();
   }
 }
+
+/** What shows that `dataDir` has been used by a ten serve before (its token file, its logs, a
+ *  plugin's store), in words; undefined for a new one. */
+export function earlierUse(dataDir: string): string | undefined {
+  const signs = ['api_token', 'logs.db', 'plugins'].filter((f) => existsSync(join(dataDir, f)));
+  return signs.length > 0 ? `it has ${signs.join(', ')}` : undefined;
+}
+
