@@ -34,3 +34,17 @@ export async function freeze(pid: number, cg: InstanceCgroup | null): Promise<Fr
     thaw: () => { for (const p of pids) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } } },
   };
 }
+
+/**
+ * Thaw whatever froze the instance whose process is `pid` (adopted from a ten serve that is gone,
+ * so how is not known here): its cgroup's freezer set to thawed, and SIGCONT to its tree. Both are
+ * no-ops on a process that is not frozen.
+ */
+export function thawAll(pid: number, cg: InstanceCgroup | null): void {
+  const dir = cg?.dirOf('freezer');
+  if (dir) {
+    const v2 = !existsSync(join(dir, 'freezer.state'));
+    try { writeFileSync(join(dir, v2 ? 'cgroup.freeze' : 'freezer.state'), v2 ? '0' : 'THAWED'); } catch { /* gone */ }
+  }
+  for (const p of [pid, ...treePids(pid)]) { try { process.kill(p, 'SIGCONT'); } catch { /* gone */ } }
+}

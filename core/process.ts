@@ -11,12 +11,17 @@ import { TenementError } from './errors.ts';
 import type { Frozen } from './freezer.ts';
 import { treePids } from './usage.ts';
 import type { Hooks } from './hooks.ts';
+import { readInit, type InitReport } from './init-link.ts';
 import { LineSplitter, type LineSink } from './log-lines.ts';
 import { instanceEnv } from './spawn-env.ts';
 import type { Instance, ServiceConfig, Settings, SpawnSpec } from './types.ts';
 
 /** Unix sockets of instances: {data_dir}/_sockets/<service>/<id>.sock (same reasoning). */
 const SOCKET_DIR = '_sockets';
+/** tenement-init's sockets for a later ten serve: {data_dir}/_run/<service>.<id>.sock (0700). */
+const RUN_DIR = '_run';
+/** How long a told init has to kill everything and report before it is killed from here. */
+const KILL_REPORT_MS = 1000;
 /** sun_path holds 108 bytes with its terminating NUL (unix(7)). */
 const SUN_PATH_MAX = 107;
 
@@ -37,21 +42,27 @@ export interface OutputCapture {
 /** The init every app runs under (native/tenement-init.c, built by `npm run build:init`). */
 export const INIT_PATH = fileURLToPath(new URL('../build/tenement-init', import.meta.url));
 
-/** What tenement-init said on its control socket (its protocol: native/tenement-init.c). */
-export interface InitReport {
-  /** The app's pid, as the init sees it (1 less than nothing inside a PID namespace: 2). */
-  started?: number;
-  /** The app's main process exited and left this many processes, ended by the init since;
-   *  `stopping`: it had been asked to stop (a stop's clean-up, not a daemonizing app). */
-  orphans?: { count: number; stopping: boolean };
-  /** How the app's main process ended. */
-  exit?: { code: number | null; signal: NodeJS.Signals | null };
-  /** A set-up step failed (user, cgroup, hostname, exec). */
-  error?: string;
-}
+export type { InitReport } from './init-link.ts';
+
+/** How the process ten serve spawned or adopted ended. */
+export interface Ended { code: number | null; signal: NodeJS.Signals | null }
 
 export interface Running {
-  child: ChildProcess;
+  /** The process ten serve spawned (tenement-init, or the level's wrapper it became by exec) or
+   *  adopted; with `startTicks`, what identifies it across restarts of ten serve. */
+  pid: number;
+  /** Its start time, field 22 of /proc/<pid>/stat (proc(5)): a reused pid has another. */
+  startTicks: string | null;
+  /** Resolves once it has ended (reaped: a spawned one; gone from /proc: an adopted one). */
+  ended: Promise<Ended>;
+  /** It has ended. */
+  gone(): boolean;
+  /** Where a later ten serve connects to its tenement-init (null: nowhere, not adoptable). */
+  listenPath: string | null;
+  /** Adopted from a previous ten serve rather than spawned by this one. */
+  adopted: boolean;
+  /** When it became ready (ms since the epoch), for an adopted one: as the previous ten serve recorded. */
+  readySince?: number;
   gen: number;
   port: number;
   /** The Unix socket the app listens on, when its service says `listen = "socket"`. */
@@ -72,6 +83,10 @@ export interface Running {
   init: InitReport;
   /** Resolves when the control socket has closed (every report read). */
   controlClosed: Promise<void>;
+  /** The SIGKILL a stop has scheduled (stop_timeout, or hurry()'s grace). */
+  kill?: NodeJS.Timeout;
+  /** Left running for the next ten serve (`--keep-apps`): its end is not this one's business. */
+  detached?: boolean;
   /** Why we killed it ourselves (startup timeout), for the crash log. */
   killedFor?: string;
   exited: Promise<void>;
@@ -124,7 +139,9 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
   spec = await d.hooks.prepareSpawn.promise(spec);
   const cgroup = d.containment.cgroups.membership ? instanceCgroup(d.containment.cgroups, `${inst.service}.${inst.id}`, { memory_limit_mb: svc.memory_limit_mb, cpu_limit: svc.cpu_limit, pids_limit: svc.pids_limit }) : null;
   if (cgroup && cgroup.pids().length > 0) await cgroup.killAll(); // left by a ten serve that was killed
-  const argv = initArgv(spec, cgroup, svc.stop_timeout);
+  const listenPath = controlPathOf(settings.data_dir, inst);
+  if (listenPath) privateDir(dirname(listenPath), 0o700);
+  const argv = initArgv(spec, cgroup, svc.stop_timeout, listenPath);
   const out = d.output;
   const child: ChildProcess = spawn(argv[0], argv.slice(1), {
     cwd: spec.cwd, env: spec.env, detached: true,
@@ -134,49 +151,97 @@ export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst:
     child.once('spawn', resolve);
     child.once('error', reject);
   });
-  if (out) {
-    // always read (flowing mode, never paused): a full pipe would block the app; a flood the
-    // logbook cannot keep is counted and dropped by the splitter instead
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const splitter = new LineSplitter(out.lineMax, out.sink(inst.service, inst.id, stream, child.pid ?? null));
-      const guard = (fn: () => void) => { try { fn(); } catch (err) { out.failed(err); } };
-      child[stream]!.on('data', (c: Buffer) => guard(() => splitter.push(c))).once('end', () => guard(() => splitter.end())).on('error', () => undefined);
-    }
-  }
-  const control = (child.stdio[3] as Duplex | null) ?? null;
-  const init: InitReport = {};
-  let reported = () => undefined as void;
-  const controlClosed = control ? readReports(control, init, () => reported()) : Promise.resolve();
-  // the app exists once the init says so (or says what failed, or is gone): at most 10 s
-  await new Promise<void>((resolve) => {
-    reported = () => { if (init.started !== undefined || init.error !== undefined) resolve(); };
-    reported();
-    controlClosed.then(() => resolve(), () => resolve());
-    setTimeout(resolve, 10_000).unref();
-  });
+  const pid = child.pid!;
+  // the init's and its wrappers' own words (unshare, bwrap: what failed before the app ran); the
+  // app's output comes through the init (--relay), on the control socket
+  if (out) for (const stream of ['stdout', 'stderr'] as const) capture(out, inst, stream, pid, child[stream]!);
+  let done = false;
+  const ended = new Promise<Ended>((resolve) => child.once('exit', (code, signal) => { done = true; resolve({ code, signal }); }));
+  const link = linkInit(child.stdio[3] as Duplex, inst, pid, out);
+  await link.ready;
+  const { init } = link;
   if (init.error !== undefined && init.started === undefined) {
     // the init reported what failed and exits 126/127; no exit path will own its cgroup
-    if (cgroup) {
-      const free = () => { void cgroup.killAll().then(() => cgroup.release()); };
-      if (child.exitCode !== null || child.signalCode !== null) free(); else child.once('exit', free);
-    }
+    if (cgroup) void ended.then(() => cgroup.killAll()).then(() => cgroup.release());
     // a user, group or workdir that does not work will not by retrying; a command not found
     // (yet: a deploy may be copying it) might
     throw new TenementError('TEN_ERR_INSTANCE_SPAWN_FAILED', [inst.key, init.error], { permanent: !init.error.startsWith('exec ') });
   }
+  return running({
+    pid, startTicks: startTicks(pid), ended, gone: () => done, listenPath, adopted: false,
+    gen: d.gen, port, socket: svc.listen === 'socket' ? socket : null, cgroup, oomBefore: cgroup?.oomKills() ?? 0,
+    control: link.control, init, controlClosed: link.closed,
+    appPid: init.started === undefined ? pid : hostPidOf(pid, init.started),
+  });
+}
+
+/** A Running from what identifies it; `stopping` false, `exited` pending. */
+export function running(r: Omit<Running, 'stopping' | 'exited' | 'markExited'>): Running {
   let markExited!: () => void;
-  return {
-    child, gen: d.gen, port, socket: svc.listen === 'socket' ? socket : null, stopping: false,
-    cgroup, oomBefore: cgroup?.oomKills() ?? 0, control, init, controlClosed,
-    appPid: init.started === undefined ? child.pid ?? null : hostPid(child.pid!, init.started),
-    exited: new Promise<void>((r) => { markExited = r; }), markExited: () => markExited(),
+  const exited = new Promise<void>((resolve) => { markExited = resolve; });
+  return { ...r, stopping: false, exited, markExited: () => markExited() };
+}
+
+/** Lines of `readable` (the init's own stdout or stderr) into the logbook. */
+function capture(out: OutputCapture, inst: Instance, stream: 'stdout' | 'stderr', pid: number, readable: NodeJS.ReadableStream): void {
+  const splitter = new LineSplitter(out.lineMax, out.sink(inst.service, inst.id, stream, pid));
+  const guard = (fn: () => void) => { try { fn(); } catch (err) { out.failed(err); } };
+  // always read (flowing mode, never paused); a flood the logbook cannot keep is counted and
+  // dropped by the splitter instead
+  readable.on('data', (c: Buffer) => guard(() => splitter.push(c))).once('end', () => guard(() => splitter.end())).on('error', () => undefined);
+}
+
+/**
+ * Read tenement-init's control socket: its reports, and the app's output (relayed by the init)
+ * line by line into the logbook. `ready` resolves once the init has said the app runs (or what
+ * failed), or the socket closed: at most 10 s.
+ */
+export function linkInit(control: Duplex, inst: Instance, pid: number, out?: OutputCapture): { control: Duplex; init: InitReport; closed: Promise<void>; ready: Promise<void> } {
+  const init: InitReport = {};
+  const splitters = new Map<'stdout' | 'stderr', LineSplitter>();
+  const splitter = (stream: 'stdout' | 'stderr'): LineSplitter | undefined => {
+    if (!out) return undefined;
+    let sp = splitters.get(stream);
+    if (!sp) splitters.set(stream, sp = new LineSplitter(out.lineMax, out.sink(inst.service, inst.id, stream, pid)));
+    return sp;
   };
+  const guard = (fn: () => void) => { try { fn(); } catch (err) { out?.failed(err); } };
+  let reported = () => undefined as void;
+  const closed = readInit(control, init, {
+    report: () => reported(),
+    output: (stream, chunk) => guard(() => splitter(stream)?.push(chunk)),
+    dropped: (bytes) => guard(() => out?.sink(inst.service, inst.id, 'stdout', pid).dropped(bytes)),
+  }).then(() => { for (const sp of splitters.values()) guard(() => sp.end()); });
+  const ready = new Promise<void>((resolve) => {
+    reported = () => { if (init.started !== undefined || init.error !== undefined) resolve(); };
+    void closed.then(() => resolve());
+    setTimeout(resolve, 10_000).unref();
+  });
+  return { control, init, closed, ready };
+}
+
+/** Field 22 of /proc/<pid>/stat, the process's start time in clock ticks since boot (proc(5));
+ *  null when there is no such process. */
+export function startTicks(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where an instance's tenement-init listens for a later ten serve:
+ *  {data_dir}/_run/<service>.<id>.sock; null when that path is too long for a Unix socket. */
+export function controlPathOf(dataDir: string, inst: Pick<Instance, 'service' | 'id'>): string | null {
+  const path = join(dataDir, RUN_DIR, `${inst.service}.${inst.id}.sock`);
+  return Buffer.byteLength(path) > SUN_PATH_MAX ? null : path;
 }
 
 /** The host pid of the process that is `nsPid` in the innermost PID namespace under `root`'s
  *  tree (the last field of `NSpid:` in /proc/<pid>/status, proc(5)); `nsPid` itself when nothing
  *  under `root` matches (no namespace: the init's view is the host's). */
-function hostPid(root: number, nsPid: number): number {
+export function hostPidOf(root: number, nsPid: number): number {
   for (const p of treePids(root)) {
     let status = '';
     try { status = readFileSync(`/proc/${p}/status`, 'utf8'); } catch { continue; }
@@ -192,41 +257,16 @@ function privateDir(dir: string, mode: number): void {
   chmodSync(dir, mode);
 }
 
-/** The command line: tenement-init (joining the cgroup), the level's wrappers, the init, the app. */
-function initArgv(spec: SpawnSpec, cg: InstanceCgroup | null, graceSeconds: number): string[] {
+/** The command line: tenement-init (joining the cgroup, listening for a later ten serve), the
+ *  level's wrappers, the init, the app. */
+function initArgv(spec: SpawnSpec, cg: InstanceCgroup | null, graceSeconds: number, listenPath: string | null): string[] {
   const joins = (cg?.procsFiles ?? []).flatMap((f) => ['--join', f]);
+  const listen = listenPath === null ? [] : ['--listen', listenPath];
   const user = spec.user === undefined ? [] : ['--user', spec.user, ...(spec.group !== undefined ? ['--group', spec.group] : []), '--chown', spec.dataDir, '--chown', spec.socketDir];
-  const init = ['--control-fd', '3', '--grace', String(graceSeconds), ...user, ...spec.initOptions, '--', ...spec.argv];
-  return spec.wrap.length === 0 ? [INIT_PATH, ...joins, ...init] : [INIT_PATH, ...joins, '--exec', '--', ...spec.wrap, INIT_PATH, ...init];
-}
-
-/** Most bytes of one control line (the init's lines are short). */
-const MAX_REPORT_LINE = 4096;
-
-/** Read the init's reports into `init`; resolves when the socket closes. */
-function readReports(control: Duplex, init: InitReport, onReport: () => void): Promise<void> {
-  let buf = '';
-  control.setEncoding('utf8');
-  control.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      const [word, a, b] = line.split(' ');
-      const rest = line.slice(word.length + 1);
-      buf = buf.slice(nl + 1);
-      if (word === 'started') init.started = Number(a);
-      else if (word === 'orphans') init.orphans = { count: Number(a), stopping: b === '1' };
-      else if (word === 'exit') init.exit = { code: a === '-' ? null : Number(a), signal: b === '-' ? null : b as NodeJS.Signals };
-      else if (word === 'error') init.error = rest;
-      onReport();
-    }
-    if (buf.length > MAX_REPORT_LINE) buf = '';
-  });
-  return new Promise<void>((resolve) => {
-    control.once('close', () => resolve());
-    control.on('error', () => undefined);
-  });
+  const init = ['--control-fd', '3', '--relay', '--grace', String(graceSeconds), ...user, ...spec.initOptions];
+  if (spec.wrap.length === 0) return [INIT_PATH, ...joins, ...listen, ...init, '--', ...spec.argv];
+  // the socket is made before the wrapper hides the path, and reaches the inner init as fd 4
+  return [INIT_PATH, ...joins, ...listen, '--exec', '--', ...spec.wrap, INIT_PATH, ...(listenPath === null ? [] : ['--listen-fd', '4']), ...init, '--', ...spec.argv];
 }
 
 /** How a process ended, in words: tenement's own reason if it killed it, else the signal or code. */
@@ -241,8 +281,8 @@ export function describeExit(e: { code: number | null; signal: string | null; re
  * process group and tree are killed from here. Never throws.
  */
 export function signalRun(run: Running, sig: 'SIGTERM' | 'SIGKILL'): void {
-  const pid = run.child.pid;
-  if (pid === undefined || run.child.exitCode !== null || run.child.signalCode !== null) return;
+  const pid = run.pid;
+  if (run.gone()) return;
   const told = run.control?.writable ? run.control.write(sig === 'SIGTERM' ? 'TERM\n' : 'KILL\n') || true : false;
   if (sig === 'SIGTERM') {
     if (!told) killGroup(pid, 'SIGTERM');
@@ -257,7 +297,7 @@ export function signalRun(run: Running, sig: 'SIGTERM' | 'SIGKILL'): void {
     for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
   };
   if (!told) return force();
-  const t = setTimeout(force, 1000);
+  const t = setTimeout(force, KILL_REPORT_MS);
   t.unref();
   run.exited.then(() => clearTimeout(t), () => undefined);
 }

@@ -33,8 +33,12 @@ export interface RunningServer {
   hooks: Hooks;
   registry: Registry;
   log: Logger;
-  /** Stop accepting, drain in-flight requests, stop every instance, close the store. */
-  close(): Promise<void>;
+  /** Stop accepting, drain in-flight requests, stop every instance, close the store. With
+   *  `keepApps`, the instances are left running for the next ten serve to adopt instead. */
+  close(opts?: { keepApps?: boolean }): Promise<void>;
+  /** A second signal during close(): cut the drain short and SIGKILL what has not stopped after
+   *  `graceMs` (never leaves a process behind). */
+  hurry(graceMs: number): void;
 }
 
 export async function startServer(config: TenementConfig, builtins: Builtins, opts: { log?: Logger } = {}): Promise<RunningServer> {
@@ -67,7 +71,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const registry = new Registry(hooks, store);
   const health = new HealthChecker({ config, registry, hooks, log, onUnhealthy: (i, why) => supervisor.onUnhealthy(i, why) });
   const output = { lineMax: settings.log_line_max, sink: logbook.sink.bind(logbook), failed: logbook.captureFailed.bind(logbook) };
-  const supervisor = new Supervisor({ config, registry, hooks, log, probe: (i) => health.probe(i), output });
+  const supervisor = new Supervisor({ config, registry, hooks, log, probe: (i) => health.probe(i), output, runs: store });
   logContainment(config, supervisor.containment, log);
   const router = new Router({ config, registry, hooks });
   const proxy = new Proxy({ config, hooks, router, log });
@@ -77,21 +81,25 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const applied: PluginInstance[] = [];
   let listener: Listener | undefined;
   let closing: Promise<void> | undefined;
-  const close = () => closing ??= (async () => {
+  let hurried = false;
+  const close = (opts: { keepApps?: boolean } = {}) => closing ??= (async () => {
     log.info('shutting down: draining requests');
     if (listener) {
       listener.server.close();
       const deadline = Date.now() + settings.drain_timeout * 1000;
-      await waitUntil(() => listener!.inflight() === 0, { deadline, firstDelayMs: 20, slowAfterMs: 0 });
+      await waitUntil(() => hurried || listener!.inflight() === 0, { deadline, firstDelayMs: 20, slowAfterMs: 0 });
       listener.server.closeAllConnections();
       listener.close();
     }
     health.close();
     await hooks.shutdown.promise().catch((err) => log.error({ err }, 'shutdown hook failed'));
-    await supervisor.stopAll('ten serve shutting down');
+    if (opts.keepApps) {
+      const n = supervisor.detachAll();
+      log.info({ instances: n }, `left ${n} instance(s) running for the next ten serve to adopt (--keep-apps)`);
+    } else await supervisor.stopAll('ten serve shutting down');
     for (const p of applied.reverse()) await Promise.resolve().then(() => p.dispose?.()).catch((err) => log.error({ err }, 'plugin dispose failed'));
     proxy.close();
-    releaseCgroups(cgroupTag(settings.data_dir));
+    if (!opts.keepApps) releaseCgroups(cgroupTag(settings.data_dir));
     await listener?.app.close().catch(() => undefined);
     await logbook.close().catch((err) => log.error({ err }, 'closing the logs failed'));
     store.close();
@@ -115,15 +123,22 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     const host = settings.listen.includes(':') ? `[${settings.listen}]` : settings.listen;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     log.info({ url, domain: settings.domain, data_dir: settings.data_dir }, 'tenement listening');
+    restoreInstances(config, store, registry, log);
+    const { adopted, ended } = await supervisor.adoptAll();
+    if (adopted.length > 0) log.info({ instances: adopted }, `adopted ${adopted.length} instance(s) a previous ten serve left running`);
+    if (ended.length > 0) log.warn({ instances: ended }, `ended ${ended.length} process(es) a previous ten serve left running that could not be adopted`);
     const left = await supervisor.sweepLeftovers();
     if (left.length > 0) log.warn({ cgroups: left }, `ended what a previous ten serve left running in ${left.length} instance cgroup(s) of this data_dir`);
-    restoreInstances(config, store, registry, log);
     for (const inst of registry.list()) {
-      if (inst.state === 'idle') continue;
+      if (inst.state !== 'stopped') continue; // asleep (idle), or adopted (starting)
       supervisor.start(inst, 'boot').catch((err) => log.error({ err, instance: inst.key }, 'boot start failed'));
     }
     await hooks.ready.promise();
-    return { url, port, hooks, registry, log, close };
+    const hurry = (graceMs: number) => {
+      hurried = true;
+      supervisor.hurry(graceMs);
+    };
+    return { url, port, hooks, registry, log, close, hurry };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;

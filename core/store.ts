@@ -15,7 +15,24 @@ CREATE TABLE IF NOT EXISTS instances (
 CREATE TABLE IF NOT EXISTS tokens (
   hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  service TEXT NOT NULL, id TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks TEXT NOT NULL,
+  app_pid INTEGER, port INTEGER NOT NULL, socket TEXT, listen TEXT NOT NULL, started_at INTEGER NOT NULL,
+  PRIMARY KEY (service, id));
 `;
+
+/** A process of an instance as a ten serve left it: what a restarted one adopts (adopt.ts). */
+export interface StoredRun {
+  service: string; id: string;
+  /** The process ten serve spawned, and its start time (/proc/<pid>/stat field 22). */
+  pid: number; start_ticks: string;
+  /** The app's main process on this host. */
+  app_pid: number | null;
+  port: number; socket: string | null;
+  /** tenement-init's socket for a later ten serve. */
+  listen: string;
+  started_at: number;
+}
 
 export class Store {
   readonly db: Database.Database;
@@ -76,6 +93,22 @@ export class Store {
 
   deleteInstance(service: string, id: string): void {
     this.db.prepare('DELETE FROM instances WHERE service = ? AND id = ?').run(service, id);
+  }
+
+  /** Record an instance's process (written once per start, not per request). */
+  putRun(r: StoredRun): void {
+    this.db.prepare(`INSERT OR REPLACE INTO runs (service, id, pid, start_ticks, app_pid, port, socket, listen, started_at)
+      VALUES (@service, @id, @pid, @start_ticks, @app_pid, @port, @socket, @listen, @started_at)`).run(r);
+  }
+
+  /** Forget an instance's process: it ended, or was not adopted. Only the row of that pid, so a
+   *  late exit of an old process never removes its successor's row. */
+  deleteRun(service: string, id: string, pid: number): void {
+    this.db.prepare('DELETE FROM runs WHERE service = ? AND id = ? AND pid = ?').run(service, id, pid);
+  }
+
+  listRuns(): StoredRun[] {
+    return this.db.prepare('SELECT * FROM runs ORDER BY started_at').all() as StoredRun[];
   }
 
   addToken(hash: string, name: string): void {

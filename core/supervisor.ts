@@ -12,7 +12,9 @@ import { freeze } from './freezer.ts';
 import { canConnect, freePort, instanceAddress } from './net.ts';
 import { waitUntil } from './wait.ts';
 import type { Registry } from './registry.ts';
+import { adoptRun, endProcess, forgetRun, sameProcess } from './adopt.ts';
 import { describeExit, signalRun, spawnInstance, type Containment, type OutputCapture, type Running } from './process.ts';
+import type { Store } from './store.ts';
 import type { InstanceControl } from './plugin.ts';
 import type { Instance, InstanceState, ProbeResult, ServiceConfig, TenementConfig } from './types.ts';
 
@@ -25,6 +27,8 @@ export interface SupervisorDeps {
   probe(inst: Instance): Promise<ProbeResult>;
   /** Where the apps' stdout and stderr go (the logbook); discarded when absent. */
   output?: OutputCapture;
+  /** Where instances' processes are recorded for a later ten serve to adopt (the store). */
+  runs?: Pick<Store, 'putRun' | 'deleteRun' | 'listRuns'>;
 }
 
 /** Owns every instance's process; as InstanceControl, it is also what plugins ask to start,
@@ -38,8 +42,10 @@ export class Supervisor implements InstanceControl {
   private gen = 0;
   /** The tail of the spawn queue (see serially()). */
   private spawning: Promise<unknown> = Promise.resolve();
-  /** Set by stopAll(): nothing is spawned any more, not even a start already queued. */
+  /** Set by stopAll() and detachAll(): nothing is spawned any more, not even a start already queued. */
   private closed = false;
+  /** Set by hurry(): stops wait this long (ms) at most before SIGKILL. */
+  private hurried: number | undefined;
 
   /** How instances are contained on this host (probed once). */
   readonly containment: Containment;
@@ -59,7 +65,9 @@ export class Supervisor implements InstanceControl {
     let names: string[] = [];
     try { names = readdirSync(m.dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name); } catch { return []; }
     const emptied: string[] = [];
+    const adopted = new Set([...this.running.keys()].map((k) => k.replace(':', '.')));
     for (const name of names) {
+      if (adopted.has(name)) continue;
       const cg = instanceCgroup(this.containment.cgroups, name, {});
       if (cg.pids().length > 0) {
         await cg.killAll();
@@ -114,7 +122,19 @@ export class Supervisor implements InstanceControl {
       return;
     }
     this.running.set(inst.key, run);
+    if (run.listenPath && run.startTicks) {
+      this.d.runs?.putRun({
+        service: inst.service, id: inst.id, pid: run.pid, start_ticks: run.startTicks, app_pid: run.appPid,
+        port: run.port, socket: run.socket, listen: run.listenPath, started_at: Date.now(),
+      });
+    }
     emitEvent(this.d.hooks, inst, 'spawned', `pid ${run.appPid}, ${run.socket ? `socket ${run.socket}` : `port ${run.port}`}`, { pid: run.appPid, port: run.port });
+    await this.watch(inst, run, svc, opts);
+  }
+
+  /** A kept process: wait until it is ready (port, then health), then `running`; killed if it is
+   *  not ready within startup_timeout. */
+  private async watch(inst: Instance, run: Running, svc: ServiceConfig, opts: { ready?: 'port' | 'health' }): Promise<void> {
     inst.port = run.port;
     inst.socket = run.socket;
     inst.pid = run.appPid;
@@ -132,7 +152,7 @@ export class Supervisor implements InstanceControl {
       await run.exited; // the exit path has decided what follows when start() resolves
       return;
     }
-    inst.startedAt = Date.now();
+    inst.startedAt = run.readySince ?? Date.now();
     this.d.registry.transition(inst, 'running', 'ready');
     this.d.log.info({ instance: inst.key, pid: inst.pid, port: run.port, ...(run.socket ? { socket: run.socket } : {}) }, 'instance running');
   }
@@ -143,9 +163,7 @@ export class Supervisor implements InstanceControl {
     this.ports.add(port);
     try {
       const run = await this.serially(() => spawnInstance({ settings: this.d.config.settings, hooks: this.d.hooks, inst, svc, port, gen, containment: this.containment, output: this.d.output }));
-      run.child.once('exit', (code, signal) => {
-        this.onExit(inst, run, code, signal).catch((err) => this.d.log.error({ instance: inst.key, err }, 'exit handling failed'));
-      });
+      this.onEnded(inst, run);
       return run;
     } catch (err) {
       this.ports.delete(port);
@@ -174,7 +192,10 @@ export class Supervisor implements InstanceControl {
    * TEN_ERR_ISOLATION_DAEMONIZED) and an OOM kill in its cgroup (restarted per policy).
    */
   private async onExit(inst: Instance, run: Running, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    if (run.detached) return;
     await Promise.race([run.controlClosed, new Promise((r) => setTimeout(r, 1000))]);
+    this.d.runs?.deleteRun(inst.service, inst.id, run.pid);
+    forgetRun(run.listenPath);
     // read before the cgroup goes: its counters go with it
     const oomKills = run.cgroup === null ? 0 : run.cgroup.oomKills() - run.oomBefore;
     if (run.cgroup) {
@@ -271,7 +292,8 @@ export class Supervisor implements InstanceControl {
     signalRun(run, 'SIGTERM');
     if (run.freezing) await run.freezing.then((f) => { run.frozen = f; }, () => undefined);
     if (run.frozen) this.thaw(inst, run); // a frozen process only acts on signals once thawed
-    const kill = setTimeout(() => signalRun(run, 'SIGKILL'), this.service(inst).stop_timeout * 1000);
+    const kill = setTimeout(() => signalRun(run, 'SIGKILL'), Math.min(this.service(inst).stop_timeout * 1000, this.hurried ?? Infinity));
+    run.kill = kill;
     await run.exited;
     clearTimeout(kill);
     this.d.registry.transition(inst, final, reason);
@@ -286,7 +308,7 @@ export class Supervisor implements InstanceControl {
     if (!run || inst.state !== 'running') throw new Error(`${inst.key} is not running`);
     this.d.registry.transition(inst, 'idle', `${reason}; freezing`);
     inst.suspended = 'freezing';
-    run.freezing = freeze(run.child.pid!, run.cgroup);
+    run.freezing = freeze(run.pid, run.cgroup);
     try {
       run.frozen = await run.freezing;
     } finally {
@@ -363,6 +385,87 @@ export class Supervisor implements InstanceControl {
   /** Record a state change (checked against the state table). */
   transition(inst: Instance, to: InstanceState, reason: string): boolean {
     return this.d.registry.transition(inst, to, reason);
+  }
+
+  /** Call onExit once the process has ended. */
+  private onEnded(inst: Instance, run: Running): void {
+    void run.ended.then(({ code, signal }) => this.onExit(inst, run, code, signal))
+      .catch((err) => this.d.log.error({ instance: inst.key, err }, 'exit handling failed'));
+  }
+
+  /**
+   * Adopt what a previous ten serve on this data_dir left running (the store's runs: adopt.ts):
+   * each registered instance's process is taken back (`starting`, then `running` once ready, as
+   * after a spawn) and its pid kept; a process whose instance is no longer wanted, or that cannot
+   * be reached, is ended. Returns the keys adopted and the keys ended.
+   */
+  async adoptAll(): Promise<{ adopted: string[]; ended: string[] }> {
+    const adopted: string[] = [];
+    const ended: string[] = [];
+    for (const row of this.d.runs?.listRuns() ?? []) {
+      const key = `${row.service}:${row.id}`;
+      const inst = this.d.registry.get(row.service, row.id);
+      const svc = inst && serviceOf(this.d.config, row.service);
+      let result: Awaited<ReturnType<typeof adoptRun>> | undefined;
+      if (inst && svc && !this.running.has(key)) result = await adoptRun(row, inst, svc, { containment: this.containment, gen: ++this.gen, output: this.d.output });
+      else if (sameProcess(row)) { // no longer wanted here: ended, as a stop would
+        await endProcess(row.pid, null);
+        result = { why: 'its instance is no longer in the store or the config', ended: true };
+      }
+      if (!result || !('run' in result)) {
+        this.d.runs?.deleteRun(row.service, row.id, row.pid);
+        forgetRun(row.listen);
+        if (result?.ended) ended.push(key);
+        if (result) this.d.log.warn({ instance: key, pid: row.pid }, `not adopted: ${result.why}${result.ended ? '; ended' : ''}`);
+        continue;
+      }
+      const run = result.run;
+      this.ports.add(run.port);
+      this.attempt.set(inst!.key, run.gen);
+      this.running.set(inst!.key, run);
+      this.onEnded(inst!, run);
+      this.d.registry.transition(inst!, 'starting', `adopted from the previous ten serve (pid ${run.appPid})`);
+      emitEvent(this.d.hooks, inst!, 'adopted', `pid ${run.appPid}, ${run.socket ? `socket ${run.socket}` : `port ${run.port}`}`, { pid: run.appPid, port: run.port });
+      adopted.push(key);
+      void this.watch(inst!, run, svc!, {}).catch((err) => this.d.log.error({ instance: key, err }, 'adopted instance failed'));
+    }
+    return { adopted, ended };
+  }
+
+  /** The running instances' keys (adopted or started). */
+  runningKeys(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /**
+   * Leave every process running for the next ten serve to adopt (`ten serve --keep-apps`): the
+   * control sockets are closed (each init keeps the app's output for the next one), nothing is
+   * signalled, the store keeps their runs. Spawns nothing from now on.
+   */
+  detachAll(): number {
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    const n = this.running.size;
+    for (const run of this.running.values()) {
+      run.detached = true;
+      run.control?.destroy();
+    }
+    this.running.clear();
+    return n;
+  }
+
+  /**
+   * Stop faster (a second SIGTERM or SIGINT during shutdown): every stop in progress or to come
+   * SIGKILLs after `graceMs` at most instead of stop_timeout. Never leaves a process behind.
+   */
+  hurry(graceMs: number): void {
+    this.hurried = graceMs;
+    for (const run of this.running.values()) {
+      if (!run.stopping) continue;
+      if (run.kill) clearTimeout(run.kill);
+      run.kill = setTimeout(() => signalRun(run, 'SIGKILL'), graceMs);
+    }
   }
 
   /** Stop every instance, and spawn nothing from now on (a start still queued is dropped). */

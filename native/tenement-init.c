@@ -11,6 +11,15 @@
  *                       --uts), as it renames whatever namespace the init is in
  *     --no-new-privs --drop-caps   prctl(2) PR_SET_NO_NEW_PRIVS; no capability at all for COMMAND
  *     --grace SECONDS   between SIGTERM and SIGKILL for what the app leaves behind (default 10)
+ *     --listen PATH     a Unix socket (mode 0600) where a later supervisor connects, replacing the
+ *                       current one (a restarted ten serve adopting its apps). With --exec the
+ *                       socket is made here, in this mount namespace, and passed on as fd 4 to
+ *                       the inner tenement-init, which is then given --listen-fd 4
+ *     --listen-fd N     that socket, inherited
+ *     --relay           the app's stdout and stderr are pipes read by the init and sent on the
+ *                       control socket as frames, kept (1 MiB at most, then dropped and counted)
+ *                       while no supervisor is connected: the app never blocks on its output and
+ *                       never gets EPIPE when the supervisor dies
  *
  * Role. It forks COMMAND (the app) into a process group of its own, stays its parent, and:
  *  - is a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER), so processes the app leaves behind
@@ -31,10 +40,13 @@
  *                                                   had been asked before), they get TERM, then KILL
  *                        exit <code|-> <SIGNAME|->  all gone; the app's status, mirrored by our own
  *                        error <what>: <strerror>   setup failed; init exits 126 (127: no such command)
+ *                        1 <n>\n<n bytes>        (--relay) n bytes the app wrote to stdout; 2: stderr
+ *                        dropped <n>                (--relay) n bytes of output dropped: no room
  *   supervisor -> init:  TERM    same as SIGTERM to the init (forwarded to the app, stopping)
  *                        KILL    SIGKILL to every descendant now, exit when none is left
  *                        SIG <n> forward signal n to the app's process group
- * Unknown lines are ignored. If the supervisor goes away (EOF) the app keeps running.
+ * Unknown lines are ignored. If the supervisor goes away (EOF) the app keeps running; with
+ * --listen the next one that connects gets `started <pid>` again, then what was kept meanwhile.
  * Exit status: the app's code; killed by signal s: the same signal (128+s as PID 1);
  * 125: bad command line; 126: setup failure; 127: COMMAND not found.
  */
@@ -56,8 +68,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,26 +81,119 @@
 
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT };
 
-static int ctl_fd = -1, ctl_reading;   /* control socket; still read from it? */
+static int ctl_fd = -1, ctl_reading;   /* the supervisor's connection (-1: none); read from it? */
+static int lis_fd = -1;                /* where a later supervisor connects (--listen, --listen-fd) */
+static int relay;                      /* --relay: the app's output comes through out_fd[1], [2] */
+static int out_fd[3] = { -1, -1, -1 };
 static int sig_fd = -1;                /* signalfd(2) of the blocked signals */
 static pid_t app_pid, self;
 static int app_alive, app_status, stopping, kill_now, pid1, proc_ok;
 
-/* One line to the supervisor, best effort: SIGPIPE is ignored, errors are not ours to handle. */
+/* What waits for the supervisor: items (control lines, and output frames "<fd> <n>\n" + n bytes)
+ * in obuf[ohead..olen), whole; isent bytes of the first one are written already. Output that does
+ * not fit is dropped and counted, leaving CTL_RESERVE for control lines, which are never dropped. */
+#define OBUF_SIZE (1 << 20)
+#define CTL_RESERVE 4096
+static char obuf[OBUF_SIZE];
+static size_t ohead, olen, isent;
+static unsigned long long dropped;
+
+static size_t room(void) { return OBUF_SIZE - (olen - ohead); }
+
+static void append(const char *data, size_t n) {
+    if (OBUF_SIZE - olen < n && ohead > 0) {
+        memmove(obuf, obuf + ohead, olen - ohead);
+        olen -= ohead, ohead = 0;
+    }
+    if (OBUF_SIZE - olen < n) return;   /* callers check room() first */
+    memcpy(obuf + olen, data, n);
+    olen += n;
+}
+
+/* Bytes of the item at obuf[off]: a frame's header and data, or a line with its '\n'. */
+static size_t item_len(size_t off) {
+    const char *p = obuf + off, *nl = memchr(p, '\n', olen - off);
+    size_t head = nl ? (size_t)(nl - p) + 1 : olen - off;
+    return isdigit((unsigned char)*p) ? head + strtoul(strchr(p, ' ') + 1, NULL, 10) : head;
+}
+
+/* The supervisor is gone: what it did not get of the item it was reading is of no use to the next
+ * one, which starts reading at an item's start. */
+static void disconnect(void) {
+    if (ctl_fd >= 0) close(ctl_fd);
+    ctl_fd = -1, ctl_reading = 0;
+    if (isent) ohead += item_len(ohead), isent = 0;
+}
+
+/* Writes what it can without blocking. */
+static void flush(void) {
+    while (ctl_fd >= 0 && ohead < olen) {
+        ssize_t w = write(ctl_fd, obuf + ohead + isent, olen - ohead - isent);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) return;
+        if (w <= 0) { disconnect(); return; }
+        for (size_t left = w; left > 0;) {
+            size_t len = item_len(ohead), rest = len - isent;
+            if (left < rest) { isent += left; break; }
+            left -= rest, ohead += len, isent = 0;
+        }
+    }
+    if (ohead == olen) ohead = olen = 0;
+}
+
+/* Flushes, waiting for the supervisor to read, for at most ms milliseconds. */
+static void flush_wait(int ms) {
+    double end = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    end = ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6 + ms;
+    for (flush(); ctl_fd >= 0 && ohead < olen; flush()) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int left = (int)(end - (ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6));
+        struct pollfd p = { ctl_fd, POLLOUT, 0 };
+        if (left <= 0 || poll(&p, 1, left) <= 0) return;
+    }
+}
+
+/* One line to the supervisor, best effort: kept while none is connected. */
 static void say(const char *fmt, ...) {
     char buf[512];
     va_list ap;
-    if (ctl_fd < 0) return;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     if (n < 0) return;
     if ((size_t)n >= sizeof buf) n = sizeof buf - 1, buf[n - 1] = '\n';
-    for (int off = 0; off < n;) {
-        ssize_t w = write(ctl_fd, buf + off, n - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        off += w;
+    if (room() >= (size_t)n) append(buf, n);
+    flush();
+}
+
+/* n bytes the app wrote on fd (1, 2): one frame, or dropped and counted when there is no room;
+ * once dropping, everything is dropped until the count could be sent, so order is kept. */
+static void relay_out(int fd, const char *data, size_t n) {
+    char head[48];
+    if (dropped) {
+        int k = snprintf(head, sizeof head, "dropped %llu\n", dropped);
+        if (room() < (size_t)k + CTL_RESERVE + n + 32) { dropped += n; return; }
+        append(head, k);
+        dropped = 0;
+    }
+    int h = snprintf(head, sizeof head, "%d %zu\n", fd, n);
+    if (room() < (size_t)h + n + CTL_RESERVE) { dropped += n; return; }
+    append(head, h);
+    append(data, n);
+    flush();
+}
+
+/* Reads what the app wrote; closes the pipe at its end. */
+static void read_output(int fd) {
+    char buf[65536];
+    for (int rounds = 0; out_fd[fd] >= 0 && rounds < 16; rounds++) {
+        ssize_t r = read(out_fd[fd], buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno == EAGAIN) return;
+        if (r <= 0) { close(out_fd[fd]); out_fd[fd] = -1; return; }
+        relay_out(fd, buf, r);
     }
 }
 
@@ -94,6 +201,7 @@ static void say(const char *fmt, ...) {
 static void fail_msg(int status, const char *what, const char *msg) {
     signal(SIGPIPE, SIG_IGN);
     say("error %s: %s\n", what, msg);
+    flush_wait(1000);
     fprintf(stderr, "tenement-init: %s: %s\n", what, msg);
     exit(status);
 }
@@ -103,7 +211,8 @@ static void usage(const char *msg) {
     fprintf(stderr, "tenement-init: %s\n"
         "usage: tenement-init [--join FILE]... [--exec] [--control-fd N] [--user NAME|UID]\n"
         "         [--group NAME|GID] [--chown PATH]... [--hostname NAME] [--no-new-privs]\n"
-        "         [--drop-caps] [--grace SECONDS] -- COMMAND [ARG...]\n", msg);
+        "         [--drop-caps] [--grace SECONDS] [--listen PATH | --listen-fd N] [--relay]\n"
+        "         -- COMMAND [ARG...]\n", msg);
     exit(125);
 }
 
@@ -202,35 +311,73 @@ static void command(char *line) {
     else if (sscanf(line, "SIG %d%c", &sig, &end) == 1 && sig > 0 && sig < NSIG) forward(sig);
 }
 
+static char cline[256];
+static size_t clen;
+static int coverflow;
+
 static void read_control(void) {
-    static char line[256];
-    static size_t len;
-    static int overflow;
     char buf[256];
     ssize_t r = read(ctl_fd, buf, sizeof buf);
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
-    if (r <= 0) { ctl_reading = 0; return; }   /* EOF or error: the supervisor may be gone */
+    if (r <= 0) { disconnect(); return; }   /* EOF or error: the supervisor is gone */
     for (ssize_t i = 0; i < r; i++) {
         if (buf[i] == '\n') {
-            line[len] = 0;
-            if (!overflow) command(line);
-            len = 0, overflow = 0;
-        } else if (len < sizeof line - 1) line[len++] = buf[i];
-        else overflow = 1;   /* too long: dropped up to its newline */
+            cline[clen] = 0;
+            if (!coverflow) command(cline);
+            clen = 0, coverflow = 0;
+        } else if (clen < sizeof cline - 1) cline[clen++] = buf[i];
+        else coverflow = 1;   /* too long: dropped up to its newline */
     }
 }
 
-/* Waits up to timeout_ms (-1: forever) for a signal or a control line, and handles them. */
+/* A supervisor connects (a restarted ten serve): it replaces the current one, and learns the app's
+ * pid first, then gets what was kept for it. */
+static void take_connection(void) {
+    int c = accept4(lis_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) return;
+    disconnect();
+    ctl_fd = c, ctl_reading = 1, clen = 0, coverflow = 0;
+    char line[64];
+    int n = snprintf(line, sizeof line, "started %d\n", (int)app_pid);
+    if (write(c, line, n) != n) { disconnect(); return; }   /* a fresh socket takes 64 bytes */
+    flush();
+}
+
+/* Waits up to timeout_ms (-1: forever) for a signal, a control line, a connection or the app's
+ * output, and handles them. */
 static void wait_events(int timeout_ms) {
-    struct pollfd pfd[2] = { { sig_fd, POLLIN, 0 }, { ctl_reading ? ctl_fd : -1, POLLIN, 0 } };
-    if (poll(pfd, 2, timeout_ms) <= 0) return;
-    if (pfd[1].revents) read_control();
+    struct pollfd pfd[5] = {
+        { sig_fd, POLLIN, 0 },
+        { ctl_fd, (short)((ctl_reading ? POLLIN : 0) | (ohead < olen ? POLLOUT : 0)), 0 },
+        { app_pid ? lis_fd : -1, POLLIN, 0 },
+        { out_fd[1], POLLIN, 0 }, { out_fd[2], POLLIN, 0 },
+    };
+    if (poll(pfd, 5, timeout_ms) <= 0) return;
+    if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) { if (ctl_reading) read_control(); else if (!(pfd[1].revents & POLLOUT)) disconnect(); }
+    if (pfd[1].revents & POLLOUT) flush();
+    if (pfd[2].revents) take_connection();
+    for (int fd = 1; fd <= 2; fd++) if (pfd[2 + fd].revents) read_output(fd);
     if (!pfd[0].revents) return;
     struct signalfd_siginfo si;
     while (read(sig_fd, &si, sizeof si) == sizeof si) {
         if (si.ssi_signo == SIGCHLD) reap();
         else forward(si.ssi_signo);
     }
+}
+
+/* A Unix socket listening at path, mode 0600 (umask), or -1 with errno. */
+static int listen_at(const char *path) {
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof a.sun_path) { errno = ENAMETOOLONG; return -1; }
+    strcpy(a.sun_path, path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0) return -1;
+    unlink(path);   /* a previous instance's */
+    mode_t old = umask(077);
+    int r = bind(s, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    if (r < 0 || listen(s, 4) < 0) { int e = errno; close(s); errno = e; return -1; }
+    return s;
 }
 
 /* In the forked child, before exec: a failure is sent to the parent through the pipe. */
@@ -268,8 +415,8 @@ static int numeric(const char *s) { return *s && strspn(s, "0123456789") == strl
 
 int main(int argc, char **argv) {
     const char **joins = calloc(argc, sizeof *joins), **chowns = calloc(argc, sizeof *chowns);
-    const char *user = NULL, *group = NULL, *hostname = NULL;
-    int njoin = 0, nchown = 0, exec_only = 0, nnp = 0, dropcaps = 0;
+    const char *user = NULL, *group = NULL, *hostname = NULL, *listen_path = NULL;
+    int njoin = 0, nchown = 0, exec_only = 0, nnp = 0, dropcaps = 0, listen_fd = -1;
     double grace = 10;
     char **cmd = NULL;
 
@@ -279,7 +426,8 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--exec")) { exec_only = 1; continue; }
         if (!strcmp(a, "--no-new-privs")) { nnp = 1; continue; }
         if (!strcmp(a, "--drop-caps")) { dropcaps = 1; continue; }
-        static const char *const valued[] = { "--join", "--control-fd", "--user", "--group", "--chown", "--hostname", "--grace" };
+        if (!strcmp(a, "--relay")) { relay = 1; continue; }
+        static const char *const valued[] = { "--join", "--control-fd", "--user", "--group", "--chown", "--hostname", "--grace", "--listen", "--listen-fd" };
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
         if (!known || i + 1 >= argc) {
@@ -295,6 +443,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--group")) group = v;
         else if (!strcmp(a, "--chown")) chowns[nchown++] = v;
         else if (!strcmp(a, "--hostname")) hostname = v;
+        else if (!strcmp(a, "--listen")) listen_path = v;
+        else if (!strcmp(a, "--listen-fd")) listen_fd = number(v, a);
         else {   /* --grace */
             char *end;
             grace = strtod(v, &end);
@@ -304,17 +454,34 @@ int main(int argc, char **argv) {
     if (!cmd || !cmd[0]) usage("missing -- COMMAND");
     if (nchown && !user) usage("--chown needs --user");
     if (group && !user) usage("--group needs --user");
-    if (exec_only && (user || hostname || nnp || dropcaps))
-        usage("--exec goes with --join and --control-fd only (the inner tenement-init does the rest)");
+    if (exec_only && (user || hostname || nnp || dropcaps || relay || listen_fd >= 0))
+        usage("--exec goes with --join, --control-fd and --listen only (the inner tenement-init does the rest)");
+    if (listen_path && listen_fd >= 0) usage("--listen and --listen-fd exclude each other");
 
     if (ctl_fd >= 0) {
         int fl = fcntl(ctl_fd, F_GETFD);
         if (fl < 0) { int e = errno; ctl_fd = -1; fail("control-fd", e); }
         /* init role: the app must not inherit it; --exec: the inner tenement-init needs it */
-        if (!exec_only) fcntl(ctl_fd, F_SETFD, fl | FD_CLOEXEC);
+        if (!exec_only) {
+            fcntl(ctl_fd, F_SETFD, fl | FD_CLOEXEC);
+            fcntl(ctl_fd, F_SETFL, fcntl(ctl_fd, F_GETFL) | O_NONBLOCK);
+        }
         ctl_reading = 1;
     }
     char what[300];
+    if (listen_path) {   /* made here, in this mount namespace, before a wrapper hides the path */
+        snprintf(what, sizeof what, "listen %s", listen_path);
+        int l = listen_at(listen_path);
+        if (l < 0) fail(what, errno);
+        if (exec_only) {   /* the inner tenement-init gets it as fd 4 (--listen-fd 4) */
+            if (l == 4 ? fcntl(4, F_SETFD, 0) < 0 : dup2(l, 4) < 0 || close(l) < 0) fail(what, errno);
+        } else lis_fd = l;
+    }
+    if (listen_fd >= 0) {
+        if (fcntl(listen_fd, F_SETFD, FD_CLOEXEC) < 0) fail("listen-fd", errno);
+        fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+        lis_fd = listen_fd;
+    }
     for (int i = 0; i < njoin; i++) {   /* cgroups(7): "0" in cgroup.procs means the writer itself */
         snprintf(what, sizeof what, "join %s", joins[i]);
         int fd = open(joins[i], O_WRONLY | O_CLOEXEC);
@@ -378,11 +545,14 @@ int main(int argc, char **argv) {
 
     int ep[2];   /* exec status: closed (CLOEXEC) by a successful exec, or one child_err */
     if (pipe2(ep, O_CLOEXEC) < 0) fail("pipe", errno);
+    int op[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } };   /* --relay: the app's stdout, stderr */
+    for (int fd = 1; relay && fd <= 2; fd++) if (pipe2(op[fd], O_CLOEXEC) < 0) fail("pipe", errno);
     pid_t init_self = getpid();
     app_pid = fork();
     if (app_pid < 0) fail("fork", errno);
     if (app_pid == 0) {
         close(ep[0]);
+        for (int fd = 1; relay && fd <= 2; fd++) if (dup2(op[fd][1], fd) < 0) child_fail(ep[1], ST_EXEC);
         setpgid(0, 0);
         for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);   /* SIGPIPE above; inherited ignores */
         sigprocmask(SIG_SETMASK, &orig, NULL);
@@ -411,6 +581,11 @@ int main(int argc, char **argv) {
         child_fail(ep[1], ST_EXEC);
     }
     close(ep[1]);
+    for (int fd = 1; relay && fd <= 2; fd++) {
+        close(op[fd][1]);
+        out_fd[fd] = op[fd][0];
+        fcntl(out_fd[fd], F_SETFL, O_NONBLOCK);
+    }
     app_alive = 1;
     struct child_err ce;
     ssize_t r;
@@ -448,12 +623,19 @@ int main(int argc, char **argv) {
         none = reap();
     }
 
+    for (int fd = 1; fd <= 2; fd++) while (out_fd[fd] >= 0 && !kill_now) {   /* the last output, before the exit line */
+        struct pollfd p = { out_fd[fd], POLLIN, 0 };
+        if (poll(&p, 1, 100) <= 0) break;   /* nobody is left to write: EOF is near; never wait long */
+        read_output(fd);
+    }
     int sig = WIFSIGNALED(app_status) ? WTERMSIG(app_status) : 0;
     if (!sig) {
         say("exit %d -\n", WEXITSTATUS(app_status));
+        flush_wait(2000);
         return WEXITSTATUS(app_status);
     }
     say("exit - %s\n", signame(sig));
+    flush_wait(2000);
     if (!pid1) {   /* die the same way; no core dump of ours */
         struct rlimit no_core = { 0, 0 };
         setrlimit(RLIMIT_CORE, &no_core);
