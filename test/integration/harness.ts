@@ -79,14 +79,14 @@ export interface Ten {
   cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** SIGTERM (or `signal`) and wait for exit; resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** Start a new ten serve on the same dir and port (after stop()). */
-  restart(): Promise<Ten>;
+  /** Start a new ten serve on the same dir and port (after stop()), with `args` after `serve`. */
+  restart(args?: string[]): Promise<Ten>;
 }
 
 /** Write `toml` (data_dir and listen are added) into a fresh temp dir and start ten serve on it:
  *  `node <opts.node> serve …`, where opts.node (default: `bin/ten.js`, which runs the bundle when it is fresh, else tsx) is how
  *  tenement is run (another loader, the bundle). */
-export async function startTen(toml: string, opts: { files?: Record<string, string>; node?: string[] } = {}): Promise<Ten> {
+export async function startTen(toml: string, opts: { files?: Record<string, string>; node?: string[]; args?: string[] } = {}): Promise<Ten> {
   const dir = mkdtempSync(join(tmpdir(), 'ten-it-'));
   // run as root, ten serve starts apps as nobody (docs/isolation.md): they must reach their workdir
   chmodSync(dir, 0o755);
@@ -99,12 +99,12 @@ export async function startTen(toml: string, opts: { files?: Record<string, stri
   const withSettings = toml.includes('[settings]') ? toml.replace('[settings]', `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"`)
     : `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"\n${toml}`;
   writeFileSync(configPath, withSettings);
-  return launch(dir, configPath, await freePort(new Set()), opts.node ?? [BIN]);
+  return launch(dir, configPath, await freePort(new Set()), opts.node ?? [BIN], opts.args ?? []);
 }
 
-async function launch(dir: string, configPath: string, port: number, node: string[]): Promise<Ten> {
+async function launch(dir: string, configPath: string, port: number, node: string[], args: string[]): Promise<Ten> {
   let out = '';
-  const child = spawn(process.execPath, [...node, 'serve', '--config', configPath, '--port', String(port)], {
+  const child = spawn(process.execPath, [...node, 'serve', '--config', configPath, '--port', String(port), ...args], {
     cwd: dir, env: { ...process.env, TENEMENT_LOG_LEVEL: 'debug', TENEMENT_LOG_PRETTY: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => { out += d; });
@@ -142,7 +142,7 @@ async function launch(dir: string, configPath: string, port: number, node: strin
       if (exited === undefined) child.kill(signal);
       return exit;
     },
-    restart: () => launch(dir, configPath, port, node),
+    restart: (more = []) => launch(dir, configPath, port, node, more),
   };
   return ten;
 }
