@@ -181,10 +181,10 @@ export class Store {
   }
 }
 
-/** What shows that `dataDir` has been used by a ten serve before (its token file, its logs, a
- *  plugin's store), in words; undefined for a new one. */
+/** What shows that `dataDir` has been used by a ten serve before (its token file, written just
+ *  after the store at the first start; a plugin's store), in words; undefined for a new one. */
 export function earlierUse(dataDir: string): string | undefined {
-  const signs = ['api_token', 'logs.db', 'plugins'].filter((f) => existsSync(join(dataDir, f)));
+  const signs = ['api_token', 'plugins'].filter((f) => existsSync(join(dataDir, f)));
   return signs.length > 0 ? `it has ${signs.join(', ')}` : undefined;
 }
 

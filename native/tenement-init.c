@@ -17,9 +17,10 @@
  *                       the inner tenement-init, which is then given --listen-fd 4
  *     --listen-fd N     that socket, inherited
  *     --relay           the app's stdout and stderr are pipes read by the init and sent on the
- *                       control socket as frames, kept (1 MiB at most, then dropped and counted)
- *                       while no supervisor is connected: the app never blocks on its output and
- *                       never gets EPIPE when the supervisor dies
+ *                       control socket as frames. With a supervisor connected, a slow one holds the
+ *                       app back as a pipe would (64 KiB wait at most); with none, the output is
+ *                       kept (1 MiB at most, then dropped and counted): the app never blocks on its
+ *                       output then, and never gets EPIPE when the supervisor dies
  *
  * Role. It forks COMMAND (the app) into a process group of its own, stays its parent, and:
  *  - is a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER), so processes the app leaves behind
@@ -94,6 +95,15 @@ static int app_alive, app_status, stopping, kill_now, pid1, proc_ok;
  * not fit is dropped and counted, leaving CTL_RESERVE for control lines, which are never dropped. */
 #define OBUF_SIZE (1 << 20)
 #define CTL_RESERVE 4096
+#define HIGH_WATER (64 << 10)   /* connected: the app's pipes are not read while this much waits */
+/* The socket's send buffer: kept near a pipe's 64 KiB (the kernel doubles it, socket(7)), so a
+ * supervisor that lags gets no bigger bursts per read than from a pipe to the app */
+#define SNDBUF (32 << 10)
+
+static void small_sndbuf(int fd) {
+    int n = SNDBUF;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &n, sizeof n);   /* best effort: a pipe is not a socket */
+}
 static char obuf[OBUF_SIZE];
 static size_t ohead, olen, isent;
 static unsigned long long dropped;
@@ -188,7 +198,7 @@ static void relay_out(int fd, const char *data, size_t n) {
 /* Reads what the app wrote; closes the pipe at its end. */
 static void read_output(int fd) {
     char buf[65536];
-    for (int rounds = 0; out_fd[fd] >= 0 && rounds < 16; rounds++) {
+    for (int rounds = 0; out_fd[fd] >= 0 && rounds < 16 && !(ctl_fd >= 0 && olen - ohead >= HIGH_WATER); rounds++) {
         ssize_t r = read(out_fd[fd], buf, sizeof buf);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 && errno == EAGAIN) return;
@@ -337,6 +347,7 @@ static void take_connection(void) {
     if (c < 0) return;
     disconnect();
     ctl_fd = c, ctl_reading = 1, clen = 0, coverflow = 0;
+    small_sndbuf(c);
     char line[64];
     int n = snprintf(line, sizeof line, "started %d\n", (int)app_pid);
     if (write(c, line, n) != n) { disconnect(); return; }   /* a fresh socket takes 64 bytes */
@@ -350,7 +361,10 @@ static void wait_events(int timeout_ms) {
         { sig_fd, POLLIN, 0 },
         { ctl_fd, (short)((ctl_reading ? POLLIN : 0) | (ohead < olen ? POLLOUT : 0)), 0 },
         { app_pid ? lis_fd : -1, POLLIN, 0 },
-        { out_fd[1], POLLIN, 0 }, { out_fd[2], POLLIN, 0 },
+        /* a supervisor that reads slowly holds the app back, as a pipe to it would (the app blocks
+         * on a full pipe, nothing is lost); with none connected the app is never held back */
+        { ctl_fd >= 0 && olen - ohead >= HIGH_WATER ? -1 : out_fd[1], POLLIN, 0 },
+        { ctl_fd >= 0 && olen - ohead >= HIGH_WATER ? -1 : out_fd[2], POLLIN, 0 },
     };
     if (poll(pfd, 5, timeout_ms) <= 0) return;
     if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) { if (ctl_reading) read_control(); else if (!(pfd[1].revents & POLLOUT)) disconnect(); }
@@ -465,6 +479,7 @@ int main(int argc, char **argv) {
         if (!exec_only) {
             fcntl(ctl_fd, F_SETFD, fl | FD_CLOEXEC);
             fcntl(ctl_fd, F_SETFL, fcntl(ctl_fd, F_GETFL) | O_NONBLOCK);
+            if (relay) small_sndbuf(ctl_fd);
         }
         ctl_reading = 1;
     }

@@ -127,7 +127,7 @@ async function launch(dir: string, configPath: string, port: number, node: strin
     // ten serve that took it in between would answer /health just as well
     if (!out.includes('"msg":"tenement listening"')) return false;
     return request(port, 'localhost', '/health').then((r) => r.status === 200, () => false);
-  }, 20_000);
+  }, 20_000).catch((err: Error) => { throw new Error(`${err.message}; it printed:\n${out.slice(-2000)}`); });
   const token = readFileSync(join(dir, 'data', 'api_token'), 'utf8').trim();
   const ten: Ten = {
     port, dir, configPath, token, child,
