@@ -7,7 +7,7 @@
 // instances never block a new id (max_instances counts live ones, the least recently active is
 // put to sleep to make room). docs/plugins/idle-scaler.md#creating-instances-on-request.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -67,9 +67,9 @@ function expiries(out: string): Array<{ instance: string; idle_seconds: number; 
   return out.split('\n').filter((l) => l.includes('"msg":"instance expired (spawn_expire_after)"')).map((l) => JSON.parse(l));
 }
 
-describe('spawn_on_request against anonymous clients', { timeout: 120_000 }, () => {
+describe('spawn_on_request against anonymous clients', { timeout: 300_000 }, () => {
   test('50 ids from one address: spawn_rate created, 45 × 429; expired, gone from ten ps and the stores; a legitimate id is served; spawn_ids 404s', async () => {
-    const ten = await startTen(dyn('spawn_rate = 5\nspawn_rate_window = 600\nspawn_expire_after = 2\nspawn_ids = "[a-z]+[0-9]*"\nmax_instances = 50'));
+    const ten = await startTen(dyn('spawn_rate = 5\nspawn_rate_window = 600\nspawn_expire_after = 5\nspawn_ids = "[a-z]+[0-9]*"\nmax_instances = 50'));
     const ids = Array.from({ length: 50 }, (_, i) => `evil${i + 1}`);
     const replies = await Promise.all(ids.map((id) => get(ten, `${id}.dyn.localhost`)));
     const served = ids.filter((_, i) => replies[i].status === 200);
@@ -83,7 +83,9 @@ describe('spawn_on_request against anonymous clients', { timeout: 120_000 }, () 
       assert.ok(Number.isInteger(after) && after >= 1 && after <= 600, `Retry-After ${r.headers['retry-after']}`);
     }
     for (const [i, r] of replies.entries()) if (r.status === 200) assert.equal(r.json().instance, `dyn:${ids[i]}`);
-    assert.deepEqual((await ps(ten)).map((i) => i.id).sort(), [...served].sort());
+    // (the API, not the slower CLI: they expire 5 s after their last request)
+    const listed = (await ten.api('GET', '/api/instances?service=dyn')).json().instances as Array<{ id: string }>;
+    assert.deepEqual(listed.map((i) => i.id).sort(), [...served].sort());
     assert.deepEqual(stored(ten), { instances: [...served].sort(), marks: [...served].sort() });
 
     // an id outside spawn_ids: 404 with its code, nothing created (from another address: not the rate)
@@ -91,12 +93,12 @@ describe('spawn_on_request against anonymous clients', { timeout: 120_000 }, () 
     assert.equal(bad.status, 404);
     assert.equal(bad.json().code, 'TEN_ERR_SCALER_ID_NOT_ALLOWED');
 
-    // no traffic: each expires 2 s after its last activity, and is gone from ten ps and both stores
+    // no traffic: each expires 5 s after its last activity, and is gone from ten ps and both stores
     await waitFor('the 5 instances to expire', async () => (await ps(ten)).length === 0, 20_000);
     assert.deepEqual(stored(ten), { instances: [], marks: [] });
     const gone = expiries(ten.output());
     assert.deepEqual(gone.map((e) => e.instance).sort(), served.map((id) => `dyn:${id}`).sort());
-    assert.ok(gone.every((e) => e.data === 'kept' && e.idle_seconds >= 2), JSON.stringify(gone));
+    assert.ok(gone.every((e) => e.data === 'kept' && e.idle_seconds >= 5), JSON.stringify(gone));
     for (const id of served) assert.ok(existsSync(join(ten.dir, 'data', 'dyn', id)), `spawn_expire_data = "keep": data/dyn/${id} stays`);
     const events = await ten.api('GET', '/api/logs?service=dyn&stream=event&grep=expire&limit=100');
     assert.equal(events.json().lines.filter((l: { message: string }) => l.message.startsWith('expire: removed after')).length, 5, 'one expire event each');
@@ -136,7 +138,7 @@ describe('spawn_on_request against anonymous clients', { timeout: 120_000 }, () 
   });
 
   test('max_instances counts live instances: the least recently active is put to sleep; after a restart asleep ones block nothing and expire on the stored clock', async () => {
-    const ten = await startTen(dyn('spawn_rate = 0\nmax_instances = 2\nspawn_expire_after = 4'));
+    const ten = await startTen(dyn('spawn_rate = 0\nmax_instances = 2\nspawn_expire_after = 600'));
     const state = async (id: string) => (await ten.api('GET', `/api/instances/dyn/${id}`)).json().state as string | undefined;
     for (const id of ['a', 'b']) assert.equal((await get(ten, `${id}.dyn.localhost`)).status, 200);
     const c = await get(ten, 'c.dyn.localhost');
@@ -151,19 +153,45 @@ describe('spawn_on_request against anonymous clients', { timeout: 120_000 }, () 
     assert.equal(await ten.stop(), 0);
     assert.deepEqual(stored(ten), { instances: ['a', 'b', 'c'], marks: ['a', 'b', 'c'] });
 
-    await sleep(6000); // longer than spawn_expire_after, while ten serve is down
-    const again = await ten.restart();
+    // restarted: a, b and c come back asleep and do not count; two new ids are served at once
+    const second = await ten.restart();
+    for (const id of ['d', 'e']) {
+      const r = await get(second, `${id}.dyn.localhost`, '127.0.0.2');
+      assert.equal(r.status, 200, r.body);
+    }
+    for (const id of ['a', 'b', 'c']) assert.equal((await second.api('GET', `/api/instances/dyn/${id}`)).json().state, 'idle');
+    assert.equal(await second.stop(), 0);
+
+    // the third ten serve expires after 3 s; it starts more than 5 s after a, b and c were last
+    // active, so their time is up when it starts, without a request
+    writeFileSync(ten.configPath, readFileSync(ten.configPath, 'utf8').replace('spawn_expire_after = 600', 'spawn_expire_after = 3'));
+    await sleep(Math.max(0, lastActivity + 5000 - Date.now()));
+    const third = await ten.restart();
     const restarted = Date.now();
-    // a new id is served: the three restored instances are asleep and do not count
-    const d = await get(again, 'd.dyn.localhost', '127.0.0.2');
-    assert.equal(d.status, 200, d.body);
-    await waitFor('a, b and c to expire without a request', async () => (await ps(again)).every((i) => i.id === 'd'), 20_000);
-    const gone = expiries(again.output()).filter((e) => e.instance !== 'dyn:d');
+    await waitFor('a, b and c to expire without a request', async () => (await ps(third)).every((i) => i.id === 'd' || i.id === 'e'), 20_000);
+    const gone = expiries(third.output()).filter((e) => ['dyn:a', 'dyn:b', 'dyn:c'].includes(e.instance));
     assert.deepEqual(gone.map((e) => e.instance).sort(), ['dyn:a', 'dyn:b', 'dyn:c']);
-    // their idle clock ran on while ten serve was down: counted from before the restart
+    // their idle clock ran on across both restarts: counted from their last activity in the first
+    // ten serve (a clock restarted with ten serve would expire them 3 s after it, idle_seconds 3)
     const down = Math.floor((restarted - lastActivity) / 1000);
-    console.log(`down ${restarted - lastActivity} ms; expired after a restart with idle_seconds ${gone.map((e) => `${e.instance}=${e.idle_seconds}`).join(', ')}`);
-    for (const e of gone) assert.ok(e.idle_seconds >= down - 1, `${e.instance}: idle ${e.idle_seconds} s, down ${down} s`);
-    assert.deepEqual(stored(again).marks.filter((id) => id !== 'd'), []);
+    console.log(`${restarted - lastActivity} ms since their last activity; expired by the third ten serve with idle_seconds ${gone.map((e) => `${e.instance}=${e.idle_seconds}`).join(', ')}`);
+    assert.ok(down >= 5);
+    for (const e of gone) assert.ok(e.idle_seconds >= down - 1 && e.idle_seconds > 3, `${e.instance}: idle ${e.idle_seconds} s, down ${down} s`);
+    assert.deepEqual(stored(third).marks.filter((id) => id !== 'd' && id !== 'e'), []);
+  });
+
+  test('spawn_expire_data = "remove" removes the data folder; ten spawn never expires, also under an id a request once made', async () => {
+    const ten = await startTen(dyn('spawn_rate = 0\nspawn_expire_after = 3\nspawn_expire_data = "remove"'));
+    for (const id of ['x', 'y']) assert.equal((await get(ten, `${id}.dyn.localhost`)).status, 200);
+    assert.ok(existsSync(join(ten.dir, 'data', 'dyn', 'x')));
+    // y: removed by an admin, then made again by one, with admin1 beside it
+    assert.equal((await ten.api('DELETE', '/api/instances/dyn/y')).status, 200);
+    for (const id of ['y', 'admin1']) assert.equal((await ten.api('POST', '/api/instances', { service: 'dyn', id })).status, 201);
+    await waitFor('x to expire', async () => !(await ps(ten)).some((i) => i.id === 'x'), 20_000);
+    await waitFor('data/dyn/x and its renamed copy to be gone', () => readdirSync(join(ten.dir, 'data', 'dyn')).every((n) => n !== 'x' && !n.startsWith('.expired-x-')), 10_000);
+    assert.deepEqual(expiries(ten.output()).map((e) => [e.instance, e.data]), [['dyn:x', 'removed']]);
+    await sleep(4000); // more than spawn_expire_after again: the admin's instances stay
+    assert.deepEqual((await ps(ten)).map((i) => [i.id, i.state]).sort(), [['admin1', 'running'], ['y', 'running']]);
+    assert.deepEqual(stored(ten).marks, []);
   });
 });
