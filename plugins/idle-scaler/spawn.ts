@@ -28,7 +28,8 @@ export interface SpawnOptions {
 export class SpawnGuard {
   readonly ledger: SpawnLedger;
   readonly rates: RateTable;
-  private readonly idTests = new Map<string, (id: string) => boolean>();
+  /** Compiled spawn_ids, per service config object (a reloaded config brings new objects). */
+  private readonly idTests = new WeakMap<object, (id: string) => boolean>();
   /** Instances being expired (one expiry each). */
   private readonly expiring = new Set<string>();
 
@@ -150,8 +151,8 @@ export class SpawnGuard {
   }
 
   private idTest(svc: DeepReadonlyService): (id: string) => boolean {
-    let t = this.idTests.get(svc.name);
-    if (!t) this.idTests.set(svc.name, t = spawnIdTest(svc.spawn_ids!));
+    let t = this.idTests.get(svc);
+    if (!t) this.idTests.set(svc, t = spawnIdTest(svc.spawn_ids!));
     return t;
   }
 }
