@@ -18,6 +18,8 @@ const OneOf = <T extends string>(values: readonly T[], d: T) => Type.Unsafe<T>({
 
 const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
 const IDLE_ACTIONS = ['stop', 'suspend'] as const;
+/** What becomes of an expired request-made instance's data folder. */
+const EXPIRE_DATA = ['keep', 'remove'] as const;
 /** How an instance takes connections: on 127.0.0.1:$PORT, or on the Unix socket $SOCKET_PATH. */
 const LISTEN_MODES = ['port', 'socket'] as const;
 /** A user or group: a name (useradd(8)'s rule, with `.`) or a numeric id. */
@@ -76,6 +78,11 @@ const ServiceSchema = Type.Object({
   spawn_on_request: Type.Boolean({ default: false }),
   sticky: Type.Optional(Type.String()),
   max_instances: Int(10, 1, 10000),
+  spawn_expire_after: SecondsOrZero(86400),
+  spawn_expire_data: OneOf(EXPIRE_DATA, 'keep'),
+  spawn_rate: Int(10, 0, 1000000),
+  spawn_rate_window: Seconds(60),
+  spawn_ids: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())], { description: 'a regular expression (string) or an array of ids' })),
   restart: OneOf(RESTART_POLICIES, 'always'),
   weight: Int(100, 0, 100),
   env: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'a string, number or boolean' }), { default: {} }),
@@ -165,6 +172,22 @@ export const DNS_RULE = 'must be a DNS label (a-z, 0-9, -; 1 to 63 chars; no lea
 /** True for a valid service name / instance id: `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`. */
 export function isDnsLabel(s: string): boolean {
   return DNS_LABEL.test(s);
+}
+
+/**
+ * The test a service's `spawn_ids` makes of an id a request would create: a list admits exactly
+ * its ids; a string is a JavaScript regular expression (no flags) that the WHOLE id must match, as
+ * if written `^(?:pattern)$`. Throws a SyntaxError (its message says why) when the pattern does not
+ * compile; config.ts turns that into TEN_ERR_CONFIG_INVALID_VALUE with the key's line.
+ */
+export function spawnIdTest(spec: string | readonly string[]): (id: string) => boolean {
+  if (typeof spec !== 'string') {
+    const ids = new Set(spec);
+    return (id) => ids.has(id);
+  }
+  new RegExp(spec); // the pattern as written must compile: wrapping it could hide an unbalanced ")("
+  const re = new RegExp(`^(?:${spec})$`);
+  return (id) => re.test(id);
 }
 
 /** The service called `name`, or undefined; never an Object.prototype member (`constructor`). */

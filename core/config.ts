@@ -11,7 +11,7 @@ import { parse as parseShell } from 'shell-quote';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { type ErrorCode, TenementError } from './errors.ts';
 import type { PluginEntry, ServiceConfig, TenementConfig } from './types.ts';
-import { type ConfigFile, ConfigFileSchema, DATE, describe, DNS_RULE, formatKey, isDnsLabel, SettingsSchema, TomlPositions, type TomlPath } from './config-schema.ts';
+import { type ConfigFile, ConfigFileSchema, DATE, describe, DNS_RULE, formatKey, isDnsLabel, SettingsSchema, spawnIdTest, TomlPositions, type TomlPath } from './config-schema.ts';
 import { addConfigErrors, compileSchema, ErrorList } from './schema.ts';
 import { parseCidr } from './forward/trust.ts';
 
@@ -172,6 +172,18 @@ function service(fail: Fail, ok: (p: TomlPath) => boolean, name: string, raw: Co
   const sticky = raw.sticky;
   if (sticky !== undefined && ok([...p, 'sticky']) && sticky !== 'cookie' && (!/^[A-Za-z0-9-]{1,64}$/.test(sticky) || sticky.toLowerCase() === 'cookie')) {
     fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'sticky'], [`${key}.sticky`, `must be "cookie" or a header name (letters, digits, -), got ${describe(sticky)}`]);
+  }
+  const ids = raw.spawn_ids;
+  if (typeof ids === 'string' && ok([...p, 'spawn_ids'])) {
+    try {
+      spawnIdTest(ids);
+    } catch (e) {
+      fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'spawn_ids'], [`${key}.spawn_ids`, `is not a valid regular expression: ${(e as Error).message}`]);
+    }
+  } else if (Array.isArray(ids) && ok([...p, 'spawn_ids'])) {
+    ids.forEach((id, i) => {
+      if (!isDnsLabel(id)) fail('TEN_ERR_CONFIG_INVALID_VALUE', [...p, 'spawn_ids', i], [`${key}.spawn_ids`, `has an invalid instance id ${describe(id)}: it ${DNS_RULE}`]);
+    });
   }
   if (!isDnsLabel(name)) fail('TEN_ERR_CONFIG_INVALID_VALUE', p, [key, `is not a valid service name: it ${DNS_RULE}`]);
   const { command: _c, args: _a, env: _e, workdir, ...keys } = raw;

@@ -79,7 +79,12 @@ export const ERRORS = {
   TEN_ERR_SCALER_WAKE_TIMEOUT: def(503, '%s was not ready within %s s', 'retry after a moment; if the app starts slowly, raise wait_timeout under [plugins.scaler]'),
   TEN_ERR_SCALER_WAKE_FAILED: def(503, '%s failed to start: %s', 'check the instance log (ten logs <service>:<id>); the next request tries again'),
   TEN_ERR_SCALER_QUEUE_FULL: def(503, 'too many requests waiting for %s (%s)', 'retry after a moment; raise queue_size under [plugins.scaler] if bursts are expected'),
-  TEN_ERR_SCALER_MAX_INSTANCES: def(503, 'service %s already has max_instances = %s instances', 'stop unused instances or raise max_instances for the service'),
+  TEN_ERR_SCALER_MAX_INSTANCES: def(503, 'service %s already has max_instances = %s live instances and none that a request made is free to put to sleep', 'retry after a moment; stop unused instances or raise max_instances for the service'),
+  // scaler: creation on request (spawn_on_request), per client address and per id (docs/plugins/idle-scaler.md)
+  TEN_ERR_SCALER_SPAWN_RATE: def(429, '%s created %s instances of %s in the last %s s (spawn_rate)', 'retry after the seconds in Retry-After; raise spawn_rate or shorten spawn_rate_window for the service if clients legitimately create more'),
+  TEN_ERR_SCALER_SPAWN_CLIENTS: def(429, 'too many client addresses are creating instances at once (max_clients = %s)', 'retry after the seconds in Retry-After; raise max_clients under [plugins.scaler] if that many clients legitimately create instances'),
+  TEN_ERR_SCALER_SPAWN_FULL: def(503, 'service %s already holds max_spawned = %s instances created by requests', 'retry later (they expire after spawn_expire_after); stop unused ones, or raise max_spawned under [plugins.scaler]'),
+  TEN_ERR_SCALER_ID_NOT_ALLOWED: def(404, 'no instance %s, and spawn_ids does not let a request create it', 'use an id that spawn_ids admits, or have an admin create it (`ten spawn`)'),
   // deploy workflows (deploy-workflows)
   TEN_ERR_WORKFLOW_UNHEALTHY: def(422, '%s did not become healthy: %s', 'check the new version\'s log; nothing else was changed'),
   TEN_ERR_WORKFLOW_TIMEOUT: def(504, '%s was not healthy within %s s', 'raise --timeout, or check why the new version starts slowly; nothing else was changed'),

@@ -24,10 +24,10 @@ export type {
 } from './types.ts';
 export { viewInstance, type InstanceView } from './view.ts';
 // helpers plugins need to agree with the core
-export { DNS_LABEL, DNS_RULE, isDnsLabel } from './config-schema.ts';
+export { DNS_LABEL, DNS_RULE, isDnsLabel, spawnIdTest } from './config-schema.ts';
 export { assertName, assertWeight } from './registry.ts';
 export { parseHost } from './router.ts';
-export { describeExit, INIT_PATH } from './process.ts';
+export { describeExit, INIT_PATH, instanceDataDir } from './process.ts';
 export { cgroupTag, probeCgroups, type CgroupSupport, type Controller, type Hierarchy } from './cgroup.ts';
 export { httpTarget, instanceAddress, type Address } from './net.ts';
 export { sleep, waitUntil, type WaitOptions } from './wait.ts';

@@ -25,6 +25,11 @@ const KILL_REPORT_MS = 1000;
 /** sun_path holds 108 bytes with its terminating NUL (unix(7)). */
 const SUN_PATH_MAX = 107;
 
+/** An instance's data folder ($DATA_DIR): {data_dir}/<service>/<id>. */
+export function instanceDataDir(dataDir: string, inst: Pick<Instance, 'service' | 'id'>): string {
+  return join(dataDir, inst.service, inst.id);
+}
+
 /** Where an instance's SOCKET_PATH points. */
 function socketPathOf(dataDir: string, inst: Pick<Instance, 'service' | 'id'>): string {
   return join(dataDir, SOCKET_DIR, inst.service, `${inst.id}.sock`);
@@ -117,7 +122,7 @@ export function appUser(settings: Settings, svc: ServiceConfig, root: boolean): 
 export async function spawnInstance(d: { settings: Settings; hooks: Hooks; inst: Instance; svc: ServiceConfig; port: number; gen: number; containment: Containment; output?: OutputCapture }): Promise<Running> {
   const { settings, inst, svc, port } = d;
   if (!existsSync(INIT_PATH)) throw new TenementError('TEN_ERR_ISOLATION_INIT_MISSING', [INIT_PATH]);
-  const dataDir = join(settings.data_dir, svc.name, inst.id);
+  const dataDir = instanceDataDir(settings.data_dir, inst);
   const socket = socketPathOf(settings.data_dir, inst);
   // {data_dir} and the folders above an instance's own: 0711, so its user can pass through them but
   // not list them; its own two: 0700, owned by that user (tenement-init --chown)

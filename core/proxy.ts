@@ -201,11 +201,20 @@ async function exited(inst: Instance, ms: number): Promise<boolean> {
   return waitUntil(() => inst.pid !== pid || inst.state !== 'running', { deadline: Date.now() + ms, firstDelayMs: 5, slowAfterMs: Infinity });
 }
 
-/** The JSON error response tenement gives itself; 503s carry Retry-After (RFC 9110 §10.2.3). */
+/** Retry-After (RFC 9110 §10.2.3) of a 503 or a 429 (RFC 6585 §4): the error's `retry_after`
+ *  detail (whole seconds, at least 1) when it has one, else 1; undefined for other statuses. */
+function retryAfter(e: TenementError): string | undefined {
+  if (e.statusCode !== 503 && e.statusCode !== 429) return undefined;
+  const s = e.details.retry_after;
+  return typeof s === 'number' && Number.isFinite(s) ? String(Math.max(1, Math.ceil(s))) : '1';
+}
+
+/** The JSON error response tenement gives itself; 503s and 429s carry Retry-After. */
 export function writeError(res: http.ServerResponse, e: TenementError, extra?: string[], close = false): void {
   const body = JSON.stringify(e.toJSON());
   const headers = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))];
-  if (e.statusCode === 503) headers.push('retry-after', '1');
+  const retry = retryAfter(e);
+  if (retry !== undefined) headers.push('retry-after', retry);
   if (close) headers.push('connection', 'close');
   if (extra) headers.push(...extra);
   res.writeHead(e.statusCode, headers).end(body);
@@ -216,7 +225,7 @@ export function rawError(e: TenementError): string {
   const body = JSON.stringify(e.toJSON());
   return `HTTP/1.1 ${e.statusCode} ${http.STATUS_CODES[e.statusCode]}\r\nconnection: close\r\n` +
     `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-    `${e.statusCode === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`;
+    `${retryAfter(e) !== undefined ? `retry-after: ${retryAfter(e)}\r\n` : ''}\r\n${body}`;
 }
 
 /** The Host to send instead of the client's: the target's authority of an absolute-form request. */

@@ -2,6 +2,7 @@
 // (filterCandidates → selectInstance → wake). No policy here beyond the core filter.
 import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
+import { clientAddress, trustList } from './forward/index.ts';
 import { CORE_TAP, STAGE, type Hooks } from './hooks.ts';
 import type { Registry } from './registry.ts';
 import { preview } from './schema.ts';
@@ -33,9 +34,11 @@ export function parseHost(host: string, domain: string): Target {
 
 export class Router {
   private readonly domain: string;
+  private readonly trusted: (address: string | undefined) => boolean;
 
   constructor(private readonly d: { config: TenementConfig; registry: Registry; hooks: Hooks }) {
     this.domain = d.config.settings.domain;
+    this.trusted = trustList(d.config.settings.trusted_proxies);
     // candidates come from registry.routable() (running, weight > 0); the core filter only drops
     // instances a refused connection ejected a moment ago, and copies nothing when none is
     d.hooks.filterCandidates.tap({ name: CORE_TAP, stage: STAGE.first }, (candidates) => {
@@ -65,6 +68,11 @@ export class Router {
     return t as Target;
   }
 
+  /** The wake payload's `client` (WakeContext): the peer, or who a trusted proxy speaks for. */
+  private client(ctx: RequestContext): string {
+    return clientAddress(ctx.req.socket?.remoteAddress, ctx.req.rawHeaders, this.trusted);
+  }
+
   /** `inst` if a hook returned a registered instance of `service`; else its tap broke the contract
    *  (a 500 naming the plugins that tap it, instead of a crash further down the proxy). */
   private mine(inst: unknown, service: string, hook: 'selectInstance' | 'wake'): Instance {
@@ -82,7 +90,7 @@ export class Router {
       const inst = registry.get(target.service, target.instanceId);
       if (inst && inst !== exclude && (inst.state === 'running' || inst.state === 'unhealthy')) return inst;
       // not running, or unknown: a scaler may start it (or create it, with spawn_on_request)
-      const woken = await hooks.wake.promise({ service: target.service, instanceId: target.instanceId, ctx });
+      const woken = await hooks.wake.promise({ service: target.service, instanceId: target.instanceId, client: this.client(ctx), ctx });
       if (woken) return this.mine(woken, target.service, 'wake');
       throw new TenementError(inst ? 'TEN_ERR_ROUTE_NO_INSTANCE' : 'TEN_ERR_ROUTE_UNKNOWN_INSTANCE', [`${target.service}:${target.instanceId}`]);
     }
@@ -92,7 +100,7 @@ export class Router {
     if (!Array.isArray(candidates)) throw broken(hooks.filterCandidates, 'filterCandidates', `returned ${preview(candidates)}, not an array of instances`);
     const chosen = hooks.selectInstance.call(candidates, ctx);
     if (chosen) return this.mine(chosen, target.service, 'selectInstance');
-    const woken = await hooks.wake.promise({ service: target.service, ctx });
+    const woken = await hooks.wake.promise({ service: target.service, client: this.client(ctx), ctx });
     if (woken) return this.mine(woken, target.service, 'wake');
     throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [target.service]);
   }

@@ -93,8 +93,21 @@ export interface ServiceConfig {
   suspend_timeout: number;
   /** A request for an unknown {id} creates that instance (scaler). */
   spawn_on_request: boolean;
-  /** With spawn_on_request: no instance is created on request once the service has this many. */
+  /** Live instances of the service (starting, running, unhealthy, restarting) beyond which a
+   *  request may not create or wake one more request-made instance (asleep ones do not count). */
   max_instances: number;
+  /** Seconds without activity after which an instance a request created is stopped and removed
+   *  (registry and store); 0 = never. Instances of [instances] and `ten spawn` never expire. */
+  spawn_expire_after: number;
+  /** The data folder of an expired instance: kept (a request for the same id finds it again) or removed. */
+  spawn_expire_data: 'keep' | 'remove';
+  /** Instances one client address may create per spawn_rate_window; 0 = no limit. */
+  spawn_rate: number;
+  /** Seconds: the window spawn_rate counts in, from the address's first creation in it. */
+  spawn_rate_window: number;
+  /** Ids a request may create: a regular expression the whole id must match, or a list of ids.
+   *  Unset: any DNS label. Checked (the regex compiles, the ids are DNS labels) at config load. */
+  spawn_ids?: string | string[];
   /** Sticky assignment for balanced requests: "cookie", or a lowercased header name whose value
    *  identifies the user (deploy-workflows). Unset = none. */
   sticky?: string;
@@ -215,7 +228,8 @@ export interface Transition {
  * the log stream (stream `event`, beside the apps' stdout and stderr) and to whoever taps the
  * `event` hook (metrics). The core's kinds: `spawned` (fields pid, port), `exited` (code,
  * signal), `state` (from, to), `weight` (from, to). Plugins add their own through ctx.emit():
- * the idle-scaler's `wake` (result, duration_seconds) and `sleep`; deploy-workflows'
+ * the idle-scaler's `wake` (result, duration_seconds), `sleep` (action), `spawn` (client) and
+ * `expire` (idle_seconds, data); deploy-workflows'
  * `deploy.step`, `rollout.step`, `rollout.outcome` (outcome) and `shadow.mismatch`.
  */
 export interface TenementEvent {
@@ -279,6 +293,10 @@ export interface Outcome {
 export interface WakeContext {
   service: string;
   instanceId?: string;
+  /** The client's address: the connection's peer, or when the peer is one of `[settings]
+   *  trusted_proxies`, the nearest address in its X-Forwarded-For that is not (IPv4-mapped IPv6
+   *  written as IPv4; '' when unknown). What per-client limits key on (the scaler's spawn_rate). */
+  client: string;
   ctx: RequestContext;
 }
 

@@ -13,7 +13,7 @@ import { Upstream, type Address } from './upstream.ts';
 
 export type { AttemptError, AttemptRequest } from './attempt.ts';
 export { requestHeaders, responseHeaders, type ClientInfo } from './headers.ts';
-export { trustList } from './trust.ts';
+export { clientAddress, plainAddress, trustList } from './trust.ts';
 
 
 export interface SendOptions {

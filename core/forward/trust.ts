@@ -31,3 +31,34 @@ export function trustList(cidrs: readonly string[]): (address: string | undefine
     return list.check(address, net.isIPv4(address) ? 'ipv4' : 'ipv6');
   };
 }
+
+/** An address as limits key on it: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a
+ *  dual-stack listener reports) written as IPv4; a zone (`%eth0`) dropped; others unchanged. */
+export function plainAddress(address: string): string {
+  const a = address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+  const zone = a.indexOf('%');
+  return zone < 0 ? a : a.slice(0, zone);
+}
+
+/**
+ * The client a request speaks for: the connection's peer, unless the peer is trusted
+ * (`[settings] trusted_proxies`): then X-Forwarded-For is read from its right end, skipping
+ * trusted addresses, and the first one that is not trusted is the client (what each trusted hop
+ * appended; entries left of it are the client's own say and not believed). A malformed entry
+ * stops the walk at the last trusted address. Written with plainAddress(); '' when unknown.
+ */
+export function clientAddress(peer: string | undefined, rawHeaders: readonly string[], trusted: (address: string | undefined) => boolean): string {
+  let client = plainAddress(peer ?? '');
+  if (!trusted(peer)) return client;
+  const hops: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length === 15 && rawHeaders[i].toLowerCase() === 'x-forwarded-for') hops.push(...rawHeaders[i + 1].split(','));
+  }
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i].trim().replace(/^\[(.*)\]$/, '$1');
+    if (net.isIP(hop) === 0) break;
+    client = plainAddress(hop);
+    if (!trusted(hop)) break;
+  }
+  return client;
+}

@@ -5,6 +5,7 @@
 // starting or restarting after a crash.
 import { WakeQueue } from './queue.ts';
 import { sleepRoutes } from './routes.ts';
+import { SpawnGuard } from './spawn.ts';
 import { DNS_LABEL, TenementError, definePlugin, describeExit, type Instance, type InstanceState, type PluginContext } from '../../core/index.ts';
 
 const NAME = 'idle-scaler';
@@ -18,6 +19,10 @@ interface IdleScalerOptions {
   check_interval: number;
   /** Woken instance is ready when it accepts connections ("port") or also passes its health path ("health"). */
   ready: 'port' | 'health';
+  /** Client addresses the spawn_rate table tracks at once (beyond: 429 for new addresses). */
+  max_clients: number;
+  /** Instances created by requests that one service may hold at once, asleep or live (beyond: 503). */
+  max_spawned: number;
 }
 
 export default definePlugin<IdleScalerOptions>({
@@ -29,6 +34,8 @@ export default definePlugin<IdleScalerOptions>({
       wait_timeout: { type: 'number', exclusiveMinimum: 0, default: 30 },
       check_interval: { type: 'number', exclusiveMinimum: 0, default: 0.5 },
       ready: { enum: ['port', 'health'], default: 'health' },
+      max_clients: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
+      max_spawned: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
     },
   },
   create(options) {
@@ -38,9 +45,10 @@ export default definePlugin<IdleScalerOptions>({
       apply(ctx) {
         const scaler = new IdleScaler(ctx, options);
         queue = scaler.queue;
-        ctx.hooks.wake.tapPromise(NAME, (w) => scaler.wake(w.service, w.instanceId));
+        ctx.hooks.wake.tapPromise(NAME, (w) => scaler.wake(w.service, w.instanceId, w.client));
         ctx.hooks.transition.tap(NAME, (t) => scaler.onTransition(t.instance, t.to));
         ctx.hooks.ready.tap(NAME, () => {
+          scaler.spawn.ledger.bind(ctx.registry, ctx.config);
           timer = setInterval(() => scaler.sweep(), options.check_interval * 1000);
           timer.unref();
         });
@@ -61,28 +69,30 @@ class IdleScaler {
   /** When each suspended instance was frozen (suspend_timeout counts from there). */
   private readonly frozenAt = new Map<string, number>();
 
+  /** Creation on request and what bounds it: ids, rate per client, live and held instances, expiry. */
+  readonly spawn: SpawnGuard;
+
   constructor(private readonly ctx: PluginContext, private readonly opts: IdleScalerOptions) {
     this.queue = new WakeQueue({ size: opts.queue_size, waitMs: opts.wait_timeout * 1000 });
+    this.spawn = new SpawnGuard(ctx, opts, (i) => this.queue.size(i) > 0 || this.waking.has(i.key));
   }
 
-  /** The wake hook: find (or, with spawn_on_request, create) the instance and wait for it. */
-  async wake(service: string, instanceId: string | undefined): Promise<Instance | undefined> {
-    const { registry, config, log } = this.ctx;
+  /** The wake hook: find (or, with spawn_on_request, create for `client`) the instance and wait for it. */
+  async wake(service: string, instanceId: string | undefined, client: string): Promise<Instance | undefined> {
+    const { registry, config } = this.ctx;
     const svc = config.services[service];
     let inst = instanceId === undefined ? this.sleeper(service) : registry.get(service, instanceId);
     if (!inst && instanceId !== undefined && svc.spawn_on_request && DNS_LABEL.test(instanceId)) {
-      if (registry.list(service).length >= svc.max_instances) {
-        throw new TenementError('TEN_ERR_SCALER_MAX_INSTANCES', [service, svc.max_instances]);
-      }
-      inst = this.ctx.instances.create(service, instanceId, svc.weight);
-      log.info({ instance: inst.key }, 'instance created on request (spawn_on_request)');
+      inst = this.spawn.create(svc, instanceId, client);
     }
     if (!inst) return undefined;
     if (inst.state === 'running' || inst.state === 'unhealthy') return inst;
     const fresh = inst.state === 'stopped' && inst.pid === null && inst.lastExit === null;
     if (inst.state === 'failed' || (inst.state === 'stopped' && !fresh)) return undefined;
+    const wakes = (inst.state === 'idle' || fresh) && !this.waking.has(inst.key);
+    if (wakes) this.spawn.beforeWake(inst); // may throw TEN_ERR_SCALER_MAX_INSTANCES: nothing queued yet
     const ready = this.queue.wait(inst);
-    if (inst.state === 'idle' || fresh) this.start(inst);
+    if (wakes) this.start(inst);
     return ready;
   }
 
@@ -150,8 +160,9 @@ class IdleScaler {
   }
 
   onTransition(inst: Instance, to: string): void {
+    if (to === 'running') inst.lastRequestAt = Date.now(); // idle time counts from the start
+    this.spawn.onTransition(inst);
     if (to === 'running') {
-      inst.lastRequestAt = Date.now(); // idle time counts from the start
       this.queue.release(inst);
     } else if (to === 'failed' || to === 'stopped') {
       this.frozenAt.delete(inst.key);
@@ -162,9 +173,10 @@ class IdleScaler {
   }
 
   /** Put instances with no traffic for their service's idle_timeout to sleep; stop instances
-   *  frozen for longer than suspend_timeout. */
+   *  frozen for longer than suspend_timeout; expire request-made ones (spawn.ts). */
   sweep(): void {
     const now = Date.now();
+    this.spawn.sweep(now);
     const failed = (what: string, inst: Instance) => (err: unknown) => this.ctx.log.error({ err, instance: inst.key }, what);
     for (const inst of this.ctx.registry.list()) {
       const svc = this.ctx.config.services[inst.service];

@@ -82,7 +82,7 @@ export function scalerConformance(name: string, load: () => Promise<PluginDefini
     /** The wake hook as the router calls it: for `{id}.{service}.{domain}`, or `{service}.{domain}`. */
     const wake = (w: World, service: string, instanceId?: string): Promise<Instance | undefined> => {
       const host = instanceId === undefined ? `${service}.${DOMAIN}` : `${instanceId}.${service}.${DOMAIN}`;
-      const ctx: WakeContext = { service, ctx: requestContext(host) };
+      const ctx: WakeContext = { service, client: '127.0.0.1', ctx: requestContext(host) };
       if (instanceId !== undefined) ctx.instanceId = instanceId;
       return w.hooks.wake.promise(ctx);
     };

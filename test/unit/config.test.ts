@@ -9,6 +9,7 @@ import { Type } from '@sinclair/typebox';
 import { findConfigPath, isDnsLabel, loadConfig, parseConfig, splitCommand } from '../../core/config.ts';
 import { type ErrorCode, TenementError } from '../../core/errors.ts';
 import { validatePluginOptions } from '../../core/schema.ts';
+import { spawnIdTest } from '../../core/config-schema.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FILE = path.join(ROOT, 'tenement.toml');
@@ -61,6 +62,7 @@ describe('the example tenement.toml', () => {
       startup_timeout: 30, stop_timeout: 10, request_timeout: 30, response_idle_timeout: 60, max_connections: 128,
       max_queue: 256, queue_timeout: 5, listen: 'port', isolation: 'process', idle_timeout: 0,
       idle_action: 'stop', suspend_timeout: 300, spawn_on_request: false, max_instances: 10, sticky: undefined,
+      spawn_expire_after: 86400, spawn_expire_data: 'keep', spawn_rate: 10, spawn_rate_window: 60,
       restart: 'always', weight: 100, env: { INSTANCE: '{name}:{id}' },
     });
     assert.deepEqual(c.services.web.argv, ['python3', '-u', 'examples/python-app/server.py']);
@@ -108,6 +110,34 @@ describe('values', () => {
       [60, 'suspend', 0, true, 10000],
     );
     assert.equal(parseConfig(MIN + 'idle_action = "stop"\nsuspend_timeout = 0.5\nmax_instances = 1\n', FILE).services.api.max_instances, 1);
+  });
+
+  test('spawn_on_request safety keys: defaults; spawn_ids a regex that must compile (key and line) or a list of DNS labels', () => {
+    const d = parseConfig(MIN, FILE).services.api;
+    assert.deepEqual(
+      [d.spawn_expire_after, d.spawn_expire_data, d.spawn_rate, d.spawn_rate_window, d.spawn_ids],
+      [86400, 'keep', 10, 60, undefined],
+    );
+    const s = parseConfig(MIN + 'spawn_expire_after = 0\nspawn_expire_data = "remove"\nspawn_rate = 0\nspawn_rate_window = 0.5\nspawn_ids = "^[a-z]{3,16}$"\n', FILE).services.api;
+    assert.deepEqual([s.spawn_expire_after, s.spawn_expire_data, s.spawn_rate, s.spawn_rate_window, s.spawn_ids], [0, 'remove', 0, 0.5, '^[a-z]{3,16}$']);
+    assert.deepEqual(parseConfig(MIN + 'spawn_ids = ["alice", "bob"]\n', FILE).services.api.spawn_ids, ['alice', 'bob']);
+    const re = expectError(MIN + '\nspawn_ids = "[a-z"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.spawn_ids', 4);
+    assert.match(re.message, /^service\.api\.spawn_ids is not a valid regular expression: .*Unterminated character class.* \(tenement\.toml:4\)$/);
+    expectError(MIN + 'spawn_ids = "a)(b"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.spawn_ids', 3);
+    const list = expectError(MIN + 'spawn_ids = ["ok", "Not_Ok"]\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.spawn_ids[1]', 3, 'service.api.spawn_ids');
+    assert.match(list.message, /has an invalid instance id "Not_Ok"/);
+    expectError(MIN + 'spawn_ids = 5\n', 'TEN_ERR_CONFIG_INVALID_TYPE', 'service.api.spawn_ids', 3);
+    expectError(MIN + 'spawn_expire_data = "delete"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.spawn_expire_data', 3);
+    expectError(MIN + 'spawn_rate = -1\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.spawn_rate', 3);
+    expectError(MIN + 'spawn_rate_window = 0\n', 'TEN_ERR_CONFIG_OUT_OF_RANGE', 'service.api.spawn_rate_window', 3);
+  });
+
+  test('spawnIdTest: a regex matches the whole id; a list admits exactly its ids', () => {
+    const re = spawnIdTest('[a-z]+[0-9]*');
+    assert.deepEqual(['abc', 'abc12', 'ab-1', '1abc', 'xabc!'].map(re), [true, true, false, false, false]);
+    assert.equal(spawnIdTest('a|b')('ab'), false, 'alternatives are anchored as a group');
+    const list = spawnIdTest(['alice', 'bob']);
+    assert.deepEqual(['alice', 'bob', 'carol', 'alic'].map(list), [true, true, false, false]);
   });
 
   test('sticky: absent → undefined; "cookie" kept; a header name is lowercased', () => {

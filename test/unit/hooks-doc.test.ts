@@ -1,9 +1,11 @@
 // Keeps docs/hooks.md and core/hooks.ts in sync: one `## <hookName>` section per hook, in order;
 // one table row per hook whose kind is the hook's class and whose "tapped by" cell names exactly
 // who taps it in a default `ten serve` (built-in plugins by name, the core as `core`); and each
-// section states the hook's HOOK_POLICY (isolated or not).
+// section states the hook's HOOK_POLICY (isolated or not); and the fields docs/hooks.md gives the
+// wake payload are those a real request brings.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -74,5 +76,32 @@ test('each section says whether a throwing tap is isolated, as HOOK_POLICY does'
     assert.ok(body, `no section for ${name}`);
     const says = /throw[^\n]*(is logged and isolated|logged and isolated)/i.test(body!);
     assert.equal(says, policy === 'isolate', `## ${name}: HOOK_POLICY is "${policy}", so the section must ${policy === 'isolate' ? '' : 'not '}say a throw is "logged and isolated"`);
+  }
+});
+
+test('the wake payload docs/hooks.md gives ({ service, instanceId?, client, ctx }) is what a direct request brings', async () => {
+  const documented = /^- `wake`: `\{ ([^}]+) \}`/m.exec(markdown)?.[1].split(',').map((f) => f.trim().replace(/\?$/, '')).sort();
+  assert.ok(documented, 'docs/hooks.md: no "- `wake`: `{ … }`" line in ## wake');
+  const own = mkdtempSync(join(tmpdir(), 'tenement-hooks-doc-wake-'));
+  writeFileSync(join(own, 'tenement.toml'), '[settings]\nlisten = "127.0.0.1"\nport = 0\n[service.svc]\ncommand = "true"\n');
+  const s = await startServer(loadConfig({ path: join(own, 'tenement.toml') }), BUILTINS, { log: pino({ level: 'silent' }) });
+  try {
+    const seen: Array<Record<string, unknown>> = [];
+    s.hooks.wake.tap({ name: 'observer', stage: -1 }, (w) => { seen.push({ ...w }); return undefined; });
+    const status = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: s.port, path: '/', headers: { host: 'ghost.svc.localhost' }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      }).on('error', reject);
+    });
+    assert.equal(status, 404, 'an unknown id without spawn_on_request');
+    assert.equal(seen.length, 1);
+    assert.deepEqual(Object.keys(seen[0]).sort(), documented);
+    assert.equal(seen[0].service, 'svc');
+    assert.equal(seen[0].instanceId, 'ghost');
+    assert.equal(seen[0].client, '127.0.0.1');
+  } finally {
+    await s.close();
+    rmSync(own, { recursive: true, force: true });
   }
 });

@@ -140,14 +140,14 @@ describe('bail / waterfall hooks: a throwing tap → TEN_ERR_PLUGIN_FAILED {plug
     const { hooks } = setup();
     const own = new TenementError('TEN_ERR_INSTANCE_SPAWN_FAILED', ['api:v1', 'ENOENT']);
     hooks.wake.tapPromise('scaler', async () => { throw own; });
-    await assert.rejects(hooks.wake.promise({ service: 'api', ctx: ctx() }), (e: unknown) => e === own);
+    await assert.rejects(hooks.wake.promise({ service: 'api', client: '127.0.0.1', ctx: ctx() }), (e: unknown) => e === own);
   });
 
   test('wake: a TenementError from a sync tap keeps its own code too (same as tapPromise)', async () => {
     const { hooks } = setup();
     const own = new TenementError('TEN_ERR_INSTANCE_SPAWN_FAILED', ['api:v1', 'ENOENT']);
     hooks.wake.tap('sync-scaler', () => { throw own; });
-    await assert.rejects(hooks.wake.promise({ service: 'api', ctx: ctx() }), (e: unknown) => {
+    await assert.rejects(hooks.wake.promise({ service: 'api', client: '127.0.0.1', ctx: ctx() }), (e: unknown) => {
       assert.equal((e as TenementError).code, 'TEN_ERR_INSTANCE_SPAWN_FAILED');
       return true;
     });
