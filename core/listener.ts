@@ -132,6 +132,7 @@ export async function createListener(d: {
     };
     conn.track(live);
     res.once('finish', () => live.end(false));
+    res.once('prefinish', () => { if (!req.complete) conn.unread = true; });
     res.once('close', () => live.end(!res.writableFinished));
     const c = context(req, res);
     if (c instanceof TenementError) return writeError(res, c, undefined, true);
