@@ -119,7 +119,9 @@ describe('hostile Host headers against a running ten serve (fuzz)', () => {
         if (!/[\r\n]/.test(id)) assert.ok(r.status! >= 400, `${what}: ${r.status} ${r.body.slice(0, 200)}`);
       }
     }
-    await check(fc.asyncProperty(hostileIdArb, fc.constantFrom('api', 'dyn'), async (id, service) => {
+    // HTTP trims a field value's leading SP/HTAB (RFC 9110 §5.5): "\t0" is the valid label "0" there
+    const hostileLabel = hostileIdArb.filter((id) => !isDnsLabel(id.replace(/^[ \t]+/, '').toLowerCase()));
+    await check(fc.asyncProperty(hostileLabel, fc.constantFrom('api', 'dyn'), async (id, service) => {
       const r = await exchange(head([`Host: ${id}.${service}.localhost`], '/'), `Host: ${JSON.stringify(id)}.${service}.localhost`, tally);
       if (!/[\r\n]/.test(id)) assert.ok(r.status! >= 400, `${JSON.stringify(id)}.${service}: ${r.status}`);
     }), 400);
