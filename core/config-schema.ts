@@ -229,19 +229,23 @@ export class TomlPositions {
     }
   }
 
-  /** Line of `p`: where it is defined, else its first sub-key, else its nearest parent table. */
+  /** Line of `p`: where it is defined, else its first sub-key, else the same for its nearest parent
+   *  (a table that only [service.api.env] defines is on that header's line). */
   lineOf(p: TomlPath): number | undefined {
+    for (let n = p.length; n > 0; n--) {
+      const line = this.ownLine(p.slice(0, n));
+      if (line !== undefined) return line;
+    }
+    return undefined;
+  }
+
+  private ownLine(p: TomlPath): number | undefined {
     const exact = this.lines.get(joinPath(p));
     if (exact !== undefined) return exact.line;
     const prefix = joinPath(p) + '\u0000';
     let first: number | undefined;
     for (const [k, { line }] of this.lines) if (k.startsWith(prefix) && (first === undefined || line < first)) first = line;
-    if (first !== undefined) return first;
-    for (let n = p.length - 1; n > 0; n--) {
-      const parent = this.lines.get(joinPath(p.slice(0, n)));
-      if (parent !== undefined) return parent.line;
-    }
-    return undefined;
+    return first;
   }
 
   /** The lines of everything under `p`, keyed by the dotted key relative to it (`max_inflight`, `a.b[0]`). */

@@ -182,12 +182,17 @@ function isolationErrors(config: TenementConfig, plugins: LoadedPlugin[]): Tenem
   return errors;
 }
 
-/** Run `fn`; a TenementError it throws is pointed at the config table, like config errors are. */
+/** Run `fn`; a TenementError it throws is pointed at the config table, like config errors are, or
+ *  at one of its options when its details name it (`{ option: 'listen' }`: key
+ *  `plugins.metrics.listen`, that key's own line). */
 export function located<T>(config: TenementConfig, entry: PluginEntry, fn: () => T): T {
   const point = (err: unknown): never => {
     if (!(err instanceof TenementError) || err.details.line !== undefined) throw err; // already located
-    Object.assign(err.details, { key: err.details.key ?? entry.where, line: entry.line, file: config.path });
-    err.message += ` (${entry.where}${config.path && entry.line !== undefined ? `, ${basename(config.path)}:${entry.line}` : ''})`;
+    const option = typeof err.details.option === 'string' ? err.details.option : undefined;
+    const where = option === undefined ? entry.where : `${entry.where}.${option}`;
+    const line = (option === undefined ? undefined : entry.lines?.[option]) ?? entry.line;
+    Object.assign(err.details, { key: err.details.key ?? where, line, file: config.path });
+    err.message += ` (${where}${config.path && line !== undefined ? `, ${basename(config.path)}:${line}` : ''})`;
     throw err;
   };
   try {

@@ -24,10 +24,10 @@ export default definePlugin({
   options: Options,
   create(options: Static<typeof Options>) {
     const address = options.listen === undefined ? undefined : parseListen(options.listen);
-    if (typeof address === 'string') throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [NAME, `listen ${address}`]);
+    if (typeof address === 'string') throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [NAME, `listen ${address}`], { option: 'listen' });
     const open = options.public === true;
     if (address && !open) {
-      throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [NAME, 'listen needs public = true: the metrics listener answers without a token']);
+      throw new TenementError('TEN_ERR_PLUGIN_INVALID_OPTIONS', [NAME, 'listen needs public = true: the metrics listener answers without a token'], { option: 'listen' });
     }
     let timer: NodeJS.Timeout | undefined;
     let listener: MetricsListener | undefined;

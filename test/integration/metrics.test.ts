@@ -267,7 +267,7 @@ describe('options', () => {
       const r = await check(config(bad));
       assert.equal(r.code, 1, `${bad}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /TEN_ERR_PLUGIN_INVALID_OPTIONS: invalid options for plugin prometheus-exporter: listen /);
-      assert.match(r.stderr, /\(plugins\.metrics, bad-[a-z0-9]+\.toml:\d+\)/);
+      assert.match(r.stderr, /\(plugins\.metrics\.listen, bad-[a-z0-9]+\.toml:\d+\)/);
     }
     const nopub = await check(config('127.0.0.1:9464', false));
     assert.equal(nopub.code, 1);

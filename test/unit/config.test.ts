@@ -224,6 +224,9 @@ describe('errors name the key and the line', () => {
     assert.equal(e.message, 'service.api.command (or service.api.args) is required (tenement.toml:3)');
     expectError(MIN + '\n[plugins.balancer]\nsticky = true\n', 'TEN_ERR_CONFIG_MISSING_KEY', 'plugins.balancer.use', 4);
     expectError('[[plugins.extra]]\nuse = "a"\n[[plugins.extra]]\nurl = "x"\n', 'TEN_ERR_CONFIG_MISSING_KEY', 'plugins.extra[1].use', 3);
+    // a service that only [service.web.env] defines (its own header mistyped, found by the config
+    // fuzz test's mutations): the error points at that header, not at no line at all
+    expectError(`${MIN}\n[service.wbe]\ncommand = "x"\n[service.web.env]\nA = "1"\n`, 'TEN_ERR_CONFIG_MISSING_KEY', 'service.web.command', 6);
   });
 
   test('unknown keys, with did you mean', () => {

@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { parseConfig } from '../../core/config.ts';
 import { type ErrorCode, TenementError } from '../../core/errors.ts';
-import { importPlugin, LOAD_TIMEOUT_MS, resolvePlugins, withTimeout } from '../../core/loader.ts';
+import { importPlugin, LOAD_TIMEOUT_MS, preparePlugins, resolvePlugins, withTimeout } from '../../core/loader.ts';
 import { SLOTS } from '../../core/plugin.ts';
 import { BUILTINS } from '../../plugins/index.ts';
 
@@ -519,4 +519,17 @@ for (const use of ['./my-balancer.js', './surface.js', './commonjs.js']) {
 console.log(JSON.stringify(out));`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: plain, timeout: 60_000 });
   assert.deepEqual(JSON.parse(stdout), ['sticky-first-balancer', 'surface', 'commonjs']);
+});
+
+// Found by the config fuzz test (test/unit/fuzz-config.test.ts): an option create() refuses was
+// reported at its table's line (`(plugins.metrics, tenement.toml:3)`), not at the option's key and
+// line. A TenementError whose details name the option ({ option: 'listen' }) is located there.
+test("an option create() refuses is reported at that option's key and line", async () => {
+  const text = `${MIN}[plugins.metrics]\nuse = "prometheus-exporter"\npublic = true\nlisten = ""\n`;
+  const err = await preparePlugins(parseConfig(text, join(tmpdir(), 'tenement.toml')), BUILTINS).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof TenementError, String(err));
+  assert.equal(err.code, 'TEN_ERR_PLUGIN_INVALID_OPTIONS');
+  assert.equal(err.details.key, 'plugins.metrics.listen');
+  assert.equal(err.details.line, 6);
+  assert.match(err.message, /listen "" is not an address.* \(plugins\.metrics\.listen, tenement\.toml:6\)$/);
 });
