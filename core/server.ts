@@ -113,6 +113,9 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     await applyPlugins(plugins, applied, {
       hooks, registry, control: supervisor, config: deepFreeze(config), log, routes, store: (name) => store.pluginStore(name),
     });
+    // the desired state before the first request can arrive (one may create an instance:
+    // spawn_on_request)
+    restoreInstances(config, store, registry, log);
     listener = await createListener({ settings, hooks, router, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION, logbook } });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
@@ -123,7 +126,6 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     const host = settings.listen.includes(':') ? `[${settings.listen}]` : settings.listen;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     log.info({ url, domain: settings.domain, data_dir: settings.data_dir }, 'tenement listening');
-    restoreInstances(config, store, registry, log);
     const { adopted, ended } = await supervisor.adoptAll();
     if (adopted.length > 0) log.info({ instances: adopted }, `adopted ${adopted.length} instance(s) a previous ten serve left running`);
     if (ended.length > 0) log.warn({ instances: ended }, `ended ${ended.length} process(es) a previous ten serve left running that could not be adopted`);
