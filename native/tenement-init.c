@@ -11,8 +11,8 @@
  *                       --uts), as it renames whatever namespace the init is in
  *     --no-new-privs --drop-caps   prctl(2) PR_SET_NO_NEW_PRIVS; no capability at all for COMMAND
  *     --grace SECONDS   between SIGTERM and SIGKILL for what the app leaves behind (default 10)
- *     --listen PATH     a Unix socket (mode 0600) where a later supervisor connects, replacing the
- *                       current one (a restarted ten serve adopting its apps). With --exec the
+ *     --listen PATH     a Unix socket (its owner's only: umask 077) where a later supervisor
+ *                       connects, replacing the current one (a restarted ten serve adopting its apps). With --exec the
  *                       socket is made here, in this mount namespace, and passed on as fd 4 to
  *                       the inner tenement-init, which is then given --listen-fd 4
  *     --listen-fd N     that socket, inherited
@@ -379,7 +379,7 @@ static void wait_events(int timeout_ms) {
     }
 }
 
-/* A Unix socket listening at path, mode 0600 (umask), or -1 with errno. */
+/* A Unix socket listening at path, its owner's only (umask 077: 0700), or -1 with errno. */
 static int listen_at(const char *path) {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
     if (strlen(path) >= sizeof a.sun_path) { errno = ENAMETOOLONG; return -1; }

@@ -10,8 +10,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { readInit, type InitReport } from '../../core/init-link.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const INIT = join(ROOT, 'build/tenement-init');
@@ -329,5 +331,60 @@ describe('tenement-init', () => {
     const joined = init(['--join', '/nonexistent/cgroup.procs', '--', 'true']);
     assert.deepEqual(await joined.ended(), { code: 126, signal: null });
     assert.deepEqual(texts(joined), ['error join /nonexistent/cgroup.procs: No such file or directory']);
+  });
+  test('--listen and --relay: output as frames; a supervisor that goes away is replaced by the next one, which gets the pid and what was kept', async (t) => {
+    if (noInit(t)) return;
+    const dir = mkdtempSync(join(tmpdir(), 'ten-init-'));
+    dirs.push(dir);
+    const path = join(dir, 'ctl.sock');
+    const child = spawn(INIT, ['--control-fd', '3', '--listen', path, '--relay', '--grace', '0.3', '--', 'sh', '-c', 'i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.01; done'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    runs.push({ child } as Run);
+    const first = { init: {} as InitReport, out: '' };
+    const control = child.stdio[3] as Duplex;
+    void readInit(control, first.init, { report: () => undefined, output: (_s, c) => { first.out += c.toString(); } });
+    await until(() => /tick 20\n/.test(first.out) || null, 5000, () => first.out);
+    track(first.init.started!);
+    assert.equal(statSync(path).mode & 0o077, 0, 'the socket is its owner\'s only');
+    control.destroy(); // the supervisor goes away: the app runs on, its output kept
+    await new Promise((r) => setTimeout(r, 400));
+    const second = { init: {} as InitReport, out: '' };
+    const sock = net.connect(path);
+    const closed = readInit(sock, second.init, { report: () => undefined, output: (_s, c) => { second.out += c.toString(); } });
+    await until(() => second.init.started ?? null, 3000, () => second.out);
+    assert.equal(second.init.started, first.init.started, 'the same app');
+    await until(() => second.out.split('\n').length > 60 || null, 5000, () => second.out);
+    const ticks = (o: string) => [...o.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+    const [a, b] = [ticks(first.out), ticks(second.out)];
+    b.forEach((v, k) => assert.equal(v, b[0] + k, 'in order, none missing'));
+    // what the app wrote in the 400 ms with no supervisor came with the new one
+    assert.ok(b[0] <= a[a.length - 1] + 5, `the second connection starts at tick ${b[0]}, the first ended at ${a[a.length - 1]}`);
+    t.diagnostic(`first connection ticks 0..${a[a.length - 1]}, second ${b[0]}..${b[b.length - 1]}`);
+    sock.write('TERM\n');
+    await closed;
+    assert.deepEqual(second.init.exit, { code: null, signal: 'SIGTERM' });
+  });
+
+  test('--relay with no supervisor: 1 MiB is kept, the rest dropped and counted, and the app is never held back', async (t) => {
+    if (noInit(t)) return;
+    const dir = mkdtempSync(join(tmpdir(), 'ten-init-'));
+    dirs.push(dir);
+    const path = join(dir, 'ctl.sock');
+    const child = spawn(INIT, ['--control-fd', '3', '--listen', path, '--relay', '--', 'sh', '-c', 'sleep 0.3; head -c 3000000 /dev/zero; echo done >&2; sleep 5'], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    runs.push({ child } as Run);
+    (child.stdio[3] as Duplex).destroy();
+    await new Promise((r) => setTimeout(r, 1500));
+    const got = { init: {} as InitReport, bytes: 0, dropped: 0, err: '' };
+    const sock = net.connect(path);
+    void readInit(sock, got.init, {
+      report: () => undefined,
+      output: (s, c) => { if (s === 'stdout') got.bytes += c.length; else got.err += c.toString(); },
+      dropped: (n) => { got.dropped += n; },
+    });
+    await until(() => (got.err.includes('done') ? true : null), 5000, () => JSON.stringify(got));
+    t.diagnostic(`3,000,000 bytes written with no supervisor: ${got.bytes} kept, ${got.dropped} dropped and counted`);
+    assert.equal(got.bytes + got.dropped, 3_000_000);
+    assert.ok(got.bytes <= 1 << 20 && got.bytes > 900_000, `${got.bytes} kept`);
+    sock.write('KILL\n');
+    sock.destroy();
   });
 });
