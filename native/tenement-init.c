@@ -12,9 +12,10 @@
  *     --no-new-privs --drop-caps   prctl(2) PR_SET_NO_NEW_PRIVS; no capability at all for COMMAND
  *     --grace SECONDS   between SIGTERM and SIGKILL for what the app leaves behind (default 10)
  *     --listen PATH     a Unix socket (its owner's only: umask 077) where a later supervisor
- *                       connects, replacing the current one (a restarted ten serve adopting its apps). With --exec the
- *                       socket is made here, in this mount namespace, and passed on as fd 4 to
- *                       the inner tenement-init, which is then given --listen-fd 4
+ *                       connects, replacing the current one (a restarted ten serve adopting
+ *                       its apps). With --exec the socket is made here, in this mount
+ *                       namespace, and passed on as fd 4 to the inner tenement-init, which is
+ *                       then given --listen-fd 4
  *     --listen-fd N     that socket, inherited
  *     --relay           the app's stdout and stderr are pipes read by the init and sent on the
  *                       control socket as frames. With a supervisor connected, a slow one holds the
