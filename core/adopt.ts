@@ -56,6 +56,7 @@ export async function adoptRun(row: StoredRun, inst: Instance, svc: ServiceConfi
   } catch {
     cgroup = d.containment.cgroups.membership ? instanceCgroup(d.containment.cgroups, name, {}) : null;
   }
+  thawAll(row.pid, cgroup); // a frozen init could not answer
   const socket = await connect(row.listen);
   if (!socket) {
     await endProcess(row.pid, cgroup);
@@ -68,7 +69,6 @@ export async function adoptRun(row: StoredRun, inst: Instance, svc: ServiceConfi
     await endProcess(row.pid, cgroup);
     return { why: 'its tenement-init did not say which app it runs', ended: true };
   }
-  thawAll(row.pid, cgroup);
   let done = false;
   const ended = link.closed.then(() => untilGone(row)).then((): Ended => {
     done = true;

@@ -207,3 +207,19 @@ test('a recorded pid that is now another process (another start time, or outside
     stranger.kill('SIGKILL');
   }
 });
+
+test('an instance frozen by the idle-scaler when ten serve is killed is thawed by the next one, which adopts it and serves from it', async () => {
+  const ten = await startTen(`${fixtureService('api', 'idle_timeout = 1\nidle_action = "suspend"\nsuspend_timeout = 0')}\n[instances]\napi = ["z"]\n`);
+  const view = async (tn: Ten) => (await tn.api('GET', '/api/instances/api/z')).json() as View & { suspended: string | null };
+  const frozen = await waitFor('api:z frozen', async () => {
+    const v = await view(ten);
+    return v.state === 'idle' && v.suspended !== null && v.suspended !== 'freezing' ? v : undefined;
+  }, 15_000);
+  assert.equal(await ten.stop('SIGKILL'), null);
+  const again = await ten.restart();
+  const [after] = await allRunning(again, 1);
+  assert.equal(after.pid, frozen.pid, 'adopted, not restarted');
+  const r = await again.get('z.api.localhost', '/', { timeoutMs: 5000 });
+  assert.equal(r.status, 200, 'a thawed process answers');
+  assert.equal(r.json().instance, 'api:z');
+});
