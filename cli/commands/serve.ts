@@ -10,6 +10,8 @@ export class ServeCommand extends BaseCommand {
     details: `
       Loads tenement.toml, spawns the instances listed under \`[instances]\`, and serves the reverse proxy and the management API on one port. \`--port\` and \`--domain\` override the config file.
 
+      SIGHUP re-reads the config file and applies what changed, as \`ten reload\` does; a config with errors is refused and logged, and the running one stays.
+
       SIGTERM or SIGINT (Ctrl-C) shuts down gracefully: in-flight requests get up to \`drain_timeout\` seconds, then every instance is stopped. A second signal exits at once with code 1.
     `,
     examples: [
@@ -40,7 +42,11 @@ export class ServeCommand extends BaseCommand {
     const config = loadConfig({ path: this.config, cwd: process.cwd(), env: process.env, overrides });
     // Loaded here so that no other command pays for the server code.
     const [{ startServer }, { BUILTINS }] = await Promise.all([import('../../core/server.ts'), import('../../plugins/index.ts')]);
-    const server = await startServer(config, BUILTINS); // logs "tenement listening" itself
+    // a reload (ten reload, SIGHUP) reads the same file with the same overrides
+    const load = () => loadConfig({ path: config.path, cwd: process.cwd(), env: process.env, overrides });
+    const server = await startServer(config, BUILTINS, { load }); // logs "tenement listening" itself
+    // the reloader logs its outcome, a refusal included
+    process.on('SIGHUP', () => { server.reload('SIGHUP').catch(() => undefined); });
 
     return new Promise<number>((resolve) => {
       let stopping = false;
