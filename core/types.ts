@@ -264,7 +264,8 @@ export interface Transition {
  * One entry of the event stream: something that happened to an instance or a service. It goes to
  * the log stream (stream `event`, beside the apps' stdout and stderr) and to whoever taps the
  * `event` hook (metrics). The core's kinds: `spawned` (fields pid, port), `exited` (code,
- * signal), `state` (from, to), `weight` (from, to). Plugins add their own through ctx.emit():
+ * signal), `state` (from, to), `weight` (from, to), `reload` (per service a reload changed, and
+ * one with service "" for the whole reload: core/reload.ts). Plugins add their own through ctx.emit():
  * the idle-scaler's `wake` (result, duration_seconds) and `sleep`; deploy-workflows'
  * `deploy.step`, `rollout.step`, `rollout.outcome` (outcome) and `shadow.mismatch`.
  */
@@ -275,6 +276,7 @@ export interface TenementEvent {
   source: string;
   /** What happened, e.g. `exited`; dotted by topic for plugins (`rollout.step`). */
   kind: string;
+  /** The service it is about; "" for the whole server (a reload's summary). */
   service: string;
   /** The instance id, when it is about one instance. */
   instance?: string;
