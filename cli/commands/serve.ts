@@ -38,6 +38,10 @@ export class ServeCommand extends BaseCommand {
       }
       overrides.domain = this.domain.toLowerCase();
     }
+    // SIGHUP reloads the config once the server runs; during start-up it is ignored (its default
+    // action would end the process)
+    let reload: ((source: string) => Promise<unknown>) | undefined;
+    process.on('SIGHUP', () => { reload?.('SIGHUP').catch(() => undefined); }); // the reloader logs its outcome
     const { loadConfig } = await import('../../core/config.ts');
     const config = loadConfig({ path: this.config, cwd: process.cwd(), env: process.env, overrides });
     // Loaded here so that no other command pays for the server code.
@@ -45,8 +49,7 @@ export class ServeCommand extends BaseCommand {
     // a reload (ten reload, SIGHUP) reads the same file with the same overrides
     const load = () => loadConfig({ path: config.path, cwd: process.cwd(), env: process.env, overrides });
     const server = await startServer(config, BUILTINS, { load }); // logs "tenement listening" itself
-    // the reloader logs its outcome, a refusal included
-    process.on('SIGHUP', () => { server.reload('SIGHUP').catch(() => undefined); });
+    reload = server.reload;
 
     return new Promise<number>((resolve) => {
       let stopping = false;
