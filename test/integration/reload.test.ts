@@ -38,9 +38,10 @@ const allRunning = (ten: Ten, keys: string[]) => waitFor(`${keys.join(', ')} run
 }, 30_000);
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
+// drain_timeout: an instance being replaced finishes its requests (the test sends them one at a time)
 const V1 = `[settings]
 health_interval = 30
-drain_timeout = 1
+drain_timeout = 5
 ${svc('api')}
 ${svc('keep')}
 ${svc('tune')}
@@ -56,7 +57,7 @@ old = ["o"]
  *  new [plugins.workflows] table. */
 const V2 = `[settings]
 health_interval = 20
-drain_timeout = 1
+drain_timeout = 5
 domain = "example.test"
 max_requests = 500
 ${svc('api', '', 'INSTANCE = "v2/{name}:{id}"')}
@@ -85,7 +86,7 @@ before(async () => {
 test('ten reload: a broken config is refused with all its errors, and nothing changes', async () => {
   const services = (await ten.api('GET', '/api/services')).body;
   // schema errors, one per key, and an [instances] entry naming no service: each with its line
-  const broken = V1.replace('drain_timeout = 1', 'drain_timeout = "soon"').replace('[service.keep]', '[service.keep]\nweight = 101')
+  const broken = V1.replace('drain_timeout = 5', 'drain_timeout = "soon"').replace('[service.keep]', '[service.keep]\nweight = 101')
     .replace('old = ["o"]', 'old = ["o"]\nghost = ["g"]');
   write(ten, broken);
   const lineOf = (text: string) => asWritten(broken).split('\n').indexOf(text) + 1;
