@@ -52,7 +52,7 @@ keep = ["k"]
 tune = ["t"]
 old = ["o"]
 `;
-/** api: its environment changed (restart); tune: idle_timeout (in place); old removed; web added;
+/** api: its environment changed (restart); tune: idle_timeout and weight (in place); old removed; web added;
  *  health_interval applies, domain and max_requests need a restart of ten serve, and so does the
  *  new [plugins.workflows] table. */
 const V2 = `[settings]
@@ -62,7 +62,7 @@ domain = "example.test"
 max_requests = 500
 ${svc('api', '', 'INSTANCE = "v2/{name}:{id}"')}
 ${svc('keep')}
-${svc('tune', 'idle_timeout = 3600')}
+${svc('tune', 'idle_timeout = 3600\nweight = 40')}
 ${svc('web')}
 [instances]
 api = ["a", "b"]
@@ -139,7 +139,7 @@ test('ten reload: services added, removed and changed; the changed one keeps ser
   const report: ReloadReport = JSON.parse(r.stdout);
   assert.deepEqual(report.services, {
     added: ['web'], removed: ['old'],
-    changed: [{ service: 'api', restart: ['env'], live: [] }, { service: 'tune', restart: [], live: ['idle_timeout'] }],
+    changed: [{ service: 'api', restart: ['env'], live: [] }, { service: 'tune', restart: [], live: ['idle_timeout', 'weight'] }],
   });
   assert.deepEqual(report.instances, { started: ['web:w'], removed: ['old:o'], restarted: ['api:a', 'api:b'], stopped: [], failed: [] });
   assert.deepEqual(report.settings, { applied: ['health_interval'], needs_restart: ['domain', 'max_requests'] });
@@ -163,6 +163,10 @@ test('ten reload: services added, removed and changed; the changed one keeps ser
   assert.match((await ten.get('api.localhost', '/')).json().instance, /^v2\/api:[ab]$/);
   assert.equal((await ten.get('web.localhost', '/')).json().instance, 'web:w');
   assert.equal((await ten.get('old.localhost', '/')).json().code, 'TEN_ERR_ROUTE_UNKNOWN_SERVICE');
+  // in place: the services the API lists, tune's weight for new instances; tune:t keeps its own
+  const services = (await ten.api('GET', '/api/services')).json().services as Array<{ name: string; weight: number }>;
+  assert.deepEqual(services.map((x) => `${x.name}=${x.weight}`), ['api=100', 'keep=100', 'tune=40', 'web=100']);
+  assert.equal(now.get('tune:t')!.weight, 100);
   // the event stream says what happened, per service and for the server
   const events = (await ten.api('GET', '/api/logs?grep=reload&stream=event&limit=100')).json().lines as Array<{ service: string; message: string }>;
   const said = (service: string) => events.filter((e) => e.service === service && e.message.startsWith('reload: ')).map((e) => e.message);
