@@ -92,7 +92,7 @@ export class Reloader {
     await this.forget(diff.removed, report);
     live.replace(effective);
     this.d.applySettings(effective.settings);
-    await this.startNew(effective, diff, report);
+    await this.startNew(previous, effective, diff, report);
     await Promise.all(diff.changed.filter((c) => c.restart.length > 0).map((c) => this.roll(c.service, c.restart, report)));
     this.announce(previous, report);
     return report;
@@ -113,19 +113,23 @@ export class Reloader {
     }
   }
 
-  /** Create and start added services' instances (as a boot restores them) and ids new in [instances]. */
-  private async startNew(config: TenementConfig, diff: ConfigDiff, report: ReloadReport): Promise<void> {
+  /** Create and start added services' instances (as a boot restores them) and the ids that are
+   *  new in [instances] (one that was there already and is gone was stopped on purpose: ten stop). */
+  private async startNew(previous: TenementConfig, config: TenementConfig, diff: ConfigDiff, report: ReloadReport): Promise<void> {
     const { registry, store, supervisor } = this.d;
     const created: Instance[] = [];
+    // own keys only: a service may be called `constructor`
+    const listed = (c: TenementConfig, service: string) => (Object.hasOwn(c.instances, service) ? c.instances[service] : []);
     for (const s of store.listInstances()) {
       if (!diff.added.includes(s.service) || registry.get(s.service, s.id)) continue;
       const inst = registry.create(s.service, s.id, s.weight, false);
       // as at boot (server.ts restoreInstances): created by requests, they come back asleep
-      if (config.services[s.service].spawn_on_request && !config.instances[s.service]?.includes(s.id)) registry.transition(inst, 'idle', 'restored asleep (spawn_on_request)');
+      if (config.services[s.service].spawn_on_request && !listed(config, s.service).includes(s.id)) registry.transition(inst, 'idle', 'restored asleep (spawn_on_request)');
       else created.push(inst);
     }
     for (const [service, ids] of Object.entries(config.instances)) {
-      for (const id of ids) if (!registry.get(service, id)) created.push(registry.create(service, id, config.services[service].weight));
+      const had = diff.added.includes(service) ? [] : listed(previous, service);
+      for (const id of ids) if (!had.includes(id) && !registry.get(service, id)) created.push(registry.create(service, id, config.services[service].weight));
     }
     await Promise.all(created.map((inst) => supervisor.start(inst, 'config reload').catch(() => undefined)));
     for (const inst of created) {

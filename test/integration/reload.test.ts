@@ -180,13 +180,16 @@ test('ten reload: services added, removed and changed; the changed one keeps ser
   assert.deepEqual([again.json().services.changed, again.json().instances.restarted, again.json().settings.needs_restart], [[], [], ['domain', 'max_requests']]);
 });
 
-test('ten reload: a removed service comes back with its stored instances and their weights', async () => {
-  write(ten, V2 + svc('old')); // not in [instances]: the store brings old:o back
+test('ten reload: a removed service comes back with its stored instances and their weights; a stopped one stays stopped', async () => {
+  // keep:k, listed in [instances] before and after, was stopped on purpose: the reload leaves it so
+  assert.equal((await ten.api('DELETE', '/api/instances/keep/k')).status, 200);
+  write(ten, V2 + svc('old')); // old:o is not in [instances]: the store brings it back
   const r = await ten.api('POST', '/api/reload');
   assert.equal(r.status, 200, r.body);
   assert.deepEqual([r.json().services.added, r.json().instances.started], [['old'], ['old:o']]);
-  const v = (await views(ten)).get('old:o')!;
-  assert.deepEqual([v.state, v.weight], ['running', 30]);
+  const now = await views(ten);
+  assert.deepEqual([now.get('old:o')!.state, now.get('old:o')!.weight], ['running', 30]);
+  assert.equal(now.has('keep:k'), false);
 });
 
 test('ten reload: a restarted instance that does not come back ends the rolling restart; the rest keep serving', async () => {
