@@ -6,10 +6,14 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { TenementError, tenErr } from '../core/errors.ts';
+import type { ReloadReport } from '../core/types.ts';
 import { API_HEADER, type HealthView, type InstanceView } from '../core/view.ts';
 import { instancePath, type InstanceRef } from './instance-ref.ts';
 
 const DEFAULT_SERVER = 'http://localhost:8080';
+/** How long `ten reload` waits for its answer: a reload restarts changed services' instances one
+ *  at a time, each within its drain_timeout + stop_timeout + startup_timeout. */
+export const RELOAD_TIMEOUT_MS = 15 * 60_000;
 
 /** An error answered by the server ({code, message, hint}), relayed as is. */
 export class ApiError extends Error {
@@ -123,11 +127,16 @@ export class Client {
   probe(ref: InstanceRef): Promise<HealthView> {
     return this.request('POST', `${instancePath(ref)}/health`);
   }
+  /** POST /api/reload: ten serve re-reads its tenement.toml (core/reload.ts). */
+  reload(): Promise<ReloadReport> {
+    return this.request('POST', '/api/reload', undefined, true, RELOAD_TIMEOUT_MS);
+  }
   health(): Promise<{ status: string; version: string }> {
     return this.request('GET', '/health', undefined, false);
   }
 
-  async request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+  /** One API call; `timeoutMs` (default: the client's, else 120 s) bounds the whole exchange. */
+  async request<T>(method: string, path: string, body?: unknown, auth = true, timeoutMs = this.opts.timeoutMs ?? 120_000): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (auth) headers.authorization = `Bearer ${await this.token()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -135,7 +144,7 @@ export class Client {
     const t0 = performance.now();
     let res: Answer;
     try {
-      res = await exchange(url, method, headers, body === undefined ? undefined : JSON.stringify(body), this.opts.timeoutMs ?? 120_000);
+      res = await exchange(url, method, headers, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
     } catch (e) {
       throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
     }

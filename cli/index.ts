@@ -9,6 +9,7 @@ import { HealthCommand } from './commands/health.ts';
 import { HistoryCommand } from './commands/history.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { PsCommand } from './commands/ps.ts';
+import { ReloadCommand } from './commands/reload.ts';
 import { RestartCommand } from './commands/restart.ts';
 import { RolloutAbortCommand, RolloutCommand, RolloutStatusCommand } from './commands/rollout.ts';
 import { RouteCommand } from './commands/route.ts';
@@ -45,6 +46,7 @@ function buildCli(): Cli {
     HistoryCommand,
     LogsCommand,
     ConfigCommand,
+    ReloadCommand,
     DoctorCommand,
     BackupCommand,
     RestoreCommand,

@@ -16,11 +16,12 @@ import type { Registry } from './registry.ts';
 import { NameSchema, requestValidator, WeightSchema } from './schema.ts';
 import type { Store } from './store.ts';
 import type { Supervisor } from './supervisor.ts';
-import type { Instance, TenementConfig } from './types.ts';
+import type { Instance, ReloadReport, TenementConfig } from './types.ts';
 import { API_HEADER, viewInstance } from './view.ts';
 
 export interface ApiDeps {
-  config: TenementConfig;
+  /** The config in force, read at each request (a reload replaces it: core/live-config.ts). */
+  readonly config: TenementConfig;
   registry: Registry;
   supervisor: Supervisor;
   health: HealthChecker;
@@ -29,6 +30,8 @@ export interface ApiDeps {
   version: string;
   /** The logs (GET /api/logs, /api/logs/stream: logs-api.ts). */
   logbook: Logbook;
+  /** Reload tenement.toml (POST /api/reload; core/reload.ts). */
+  reload(source: string): Promise<ReloadReport>;
 }
 
 const Name = NameSchema;
@@ -75,13 +78,13 @@ function installApiBase(app: FastifyInstance, d: ApiDeps): void {
 }
 
 export function managementApi(d: ApiDeps): FastifyPluginAsync {
-  const { registry, supervisor, config, log } = d;
+  const { registry, supervisor, log } = d;
   const find = (p: Static<typeof InstanceParams>): Instance => registry.require(p.service, p.id);
   return async (app) => {
     app.get('/health', { config: { public: true } }, async () => ({ status: 'ok', version: d.version }));
 
     app.get('/api/services', async () => ({
-      services: Object.values(config.services).map((s) => ({
+      services: Object.values(d.config.services).map((s) => ({
         name: s.name, health: s.health ?? null, weight: s.weight, instances: registry.list(s.name).length,
       })),
     }));
@@ -91,7 +94,7 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
 
     app.post<{ Body: Static<typeof SpawnBody> }>('/api/instances', { schema: { body: SpawnBody } }, async (req, reply) => {
       const b = req.body;
-      const svc = serviceOf(config, b.service);
+      const svc = serviceOf(d.config, b.service);
       if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [b.service]);
       const inst = registry.create(b.service, b.id, b.weight ?? svc.weight);
       supervisor.start(inst, 'spawned').catch((err) => log.error({ err, instance: inst.key }, 'start failed'));
@@ -122,6 +125,9 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
       log.info({ instance: inst.key, weight }, 'weight set');
       return viewInstance(inst);
     });
+
+    // re-read tenement.toml: 200 with what changed, 422 TEN_ERR_RELOAD_INVALID with every error
+    app.post('/api/reload', async () => d.reload('api'));
 
     app.post<InstanceRoute>('/api/instances/:service/:id/health', { schema: { params: InstanceParams } }, async (req) => {
       const inst = find(req.params);

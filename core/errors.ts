@@ -23,6 +23,10 @@ export const ERRORS = {
   TEN_ERR_CONFIG_INVALID_VALUE: def(500, '%s %s', 'see docs/configuration.md for the accepted values'),
   TEN_ERR_CONFIG_MISSING_KEY: def(500, '%s is required', 'add the key shown'),
   TEN_ERR_CONFIG_COMMAND: def(500, '%s: %s', 'commands are split like a shell would but never run through one: drop pipes, redirects and ;, or use args = [...]'),
+  // config reload (ten reload, SIGHUP: core/reload.ts)
+  TEN_ERR_RELOAD_INVALID: def(422, '%s was not reloaded, the config in force stays (%s):%s', 'fix what is listed (`ten config` checks the file without touching the server), then reload again'),
+  TEN_ERR_RELOAD_BUSY: def(409, 'cannot reload now: %s', 'wait until it is done, then reload again'),
+  TEN_ERR_RELOAD_NO_FILE: def(409, 'cannot reload: this ten serve was not started from a config file', 'start ten serve with a tenement.toml (--config PATH) to reload it'),
   // plugins
   TEN_ERR_PLUGIN_NOT_FOUND: def(500, 'plugin %s not found (%s)', 'use a built-in name, a path starting with ./ relative to tenement.toml, or an installed npm package'),
   TEN_ERR_PLUGIN_INVALID_EXPORT: def(500, 'plugin %s has an invalid export: %s', 'fix what the message names: a plugin module default-exports definePlugin({ name, create }) and imports only from \'tenement\' (see docs/plugins.md)'),

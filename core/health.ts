@@ -9,7 +9,8 @@ import type { Instance, ProbeResult, TenementConfig } from './types.ts';
 
 
 export interface HealthDeps {
-  config: TenementConfig;
+  /** The config in force, read at each use (a reload replaces it: core/live-config.ts). */
+  readonly config: TenementConfig;
   registry: Registry;
   hooks: Hooks;
   log: Logger;
@@ -39,9 +40,9 @@ export class HealthChecker {
   private stopped = false;
 
   constructor(private readonly d: HealthDeps) {
-    const { hooks, config } = d;
+    const { hooks } = d;
     hooks.probe.tapPromise({ name: CORE_TAP, stage: STAGE.core }, (inst) =>
-      defaultProbe(inst, config.services[inst.service]?.health, config.settings.health_timeout * 1000));
+      defaultProbe(inst, d.config.services[inst.service]?.health, d.config.settings.health_timeout * 1000));
     hooks.transition.tap(CORE_TAP, ({ instance, to }) => {
       if (to === 'running' && !this.loops.has(instance.key)) this.schedule(instance);
       else if (to !== 'running' && to !== 'unhealthy') this.cancel(instance);
@@ -61,16 +62,16 @@ export class HealthChecker {
   private schedule(inst: Instance): void {
     if (this.stopped) return;
     const loop = { timer: undefined as NodeJS.Timeout | undefined };
-    const interval = this.d.config.settings.health_interval * 1000;
+    const interval = () => this.d.config.settings.health_interval * 1000; // a reload may change it
     this.streak.set(inst.key, { ok: 0, fail: 0 });
     const tick = async () => {
       const result = await this.probe(inst);
       if (this.loops.get(inst.key) !== loop) return; // cancelled (maybe replaced) while probing
       this.d.hooks.probeResult.call(inst, result);
       this.count(inst, result);
-      if (this.loops.get(inst.key) === loop) loop.timer = setTimeout(tick, interval);
+      if (this.loops.get(inst.key) === loop) loop.timer = setTimeout(tick, interval());
     };
-    loop.timer = setTimeout(tick, interval);
+    loop.timer = setTimeout(tick, interval());
     this.loops.set(inst.key, loop);
   }
 

@@ -6,7 +6,7 @@ import tapable from 'tapable';
 import type { Logger } from 'pino';
 import { isolateTaps } from './intercept.ts';
 import type {
-  Instance, Outcome, ProbeResult, RequestContext, SpawnSpec, Target, TenementEvent, Transition, WakeContext, WeightChange,
+  ConfigReload, Instance, Outcome, ProbeResult, RequestContext, SpawnSpec, Target, TenementEvent, Transition, WakeContext, WeightChange,
 } from './types.ts';
 
 const { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncBailHook, SyncHook, SyncWaterfallHook } = tapable;
@@ -67,6 +67,11 @@ export function createHooks(log: Logger) {
      *  exited, state, weight) and by plugins through ctx.emit(). The log store and the metrics
      *  tap it. A throw is logged and isolated. */
     event: new SyncHook<[TenementEvent]>(['event']),
+    /** SyncHook (notification) — tenement.toml was reloaded (`ten reload`, SIGHUP) and the new
+     *  config is in force: `ctx.config` already returns it; called once the instances it concerns
+     *  are started, stopped or restarted. A rejected reload does not call it. A throw is logged and
+     *  isolated. */
+    configReloaded: new SyncHook<[ConfigReload]>(['reload']),
     /** AsyncSeriesHook — the server is listening and boot instances are spawned: plugins start
      *  their timers. A throw aborts startup. */
     ready: new AsyncSeriesHook<[]>([]),
@@ -100,6 +105,7 @@ export const HOOK_POLICY: Readonly<Record<HookName, 'fail' | 'isolate'>> = Objec
   probe: 'fail',
   probeResult: 'isolate',
   event: 'isolate',
+  configReloaded: 'isolate',
   ready: 'fail',
   shutdown: 'isolate',
 });

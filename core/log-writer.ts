@@ -1,14 +1,15 @@
 // The log writer: a worker thread that owns the writes to logs.db, so that indexing a flood of
 // output (tens of µs per line with the trigram index) never holds up the proxy's event loop.
-// Messages from the main thread (logbook.ts): `write` (lines, acknowledged with their last seq)
-// and `close`; every `retainEveryMs` it applies retention and reports what it dropped.
+// Messages from the main thread (logbook.ts): `write` (lines, acknowledged with their last seq),
+// `limits` (new retention limits from a reload, applied at once) and `close`; every
+// `retainEveryMs` it applies retention and reports what it dropped.
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogStore, type LogLine } from './log-store.ts';
 
 /** What the worker is started with. */
 export interface WriterData { dataDir: string; maxBytes: number; maxAgeMs: number; retainEveryMs: number }
 /** Main → worker. */
-export type ToWriter = { type: 'write'; lines: LogLine[] } | { type: 'close' };
+export type ToWriter = { type: 'write'; lines: LogLine[] } | { type: 'limits'; maxBytes: number; maxAgeMs: number } | { type: 'close' };
 /** Worker → main: `written` up to `seq`; `dropped` lines by retention; a write that failed. */
 export type FromWriter = { type: 'written'; seq: number } | { type: 'dropped'; lines: number } | { type: 'error'; message: string };
 
@@ -32,6 +33,12 @@ if (parentPort) {
       clearInterval(timer);
       store.close();
       port.close();
+      return;
+    }
+    if (m.type === 'limits') {
+      d.maxBytes = m.maxBytes;
+      d.maxAgeMs = m.maxAgeMs;
+      retain();
       return;
     }
     try {

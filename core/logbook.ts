@@ -65,7 +65,7 @@ export class Logbook {
   /** Writer errors are logged once a minute at most, with how many there were. */
   private errors = { last: 0, count: 0 };
 
-  constructor(private readonly o: LogbookOptions) {
+  constructor(private o: LogbookOptions) {
     const opened = openLogStore(o.dataDir, o.log);
     this.reader = opened.store;
     this.seq = opened.seq;
@@ -133,6 +133,18 @@ export class Logbook {
     src.unwritten++;
     if (this.pending.length >= FLUSH_LINES || this.pendingBytes >= BATCH_BYTES) this.flush();
     else this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** New retention limits and ring size (a reload of [settings]): the writer applies the
+   *  retention at once; rings keep at most `ringLines` from their next line on. */
+  setLimits(limits: Pick<LogbookOptions, 'maxBytes' | 'maxAgeMs' | 'ringLines'>): void {
+    const o = this.o;
+    if (o.maxBytes === limits.maxBytes && o.maxAgeMs === limits.maxAgeMs && o.ringLines === limits.ringLines) return;
+    this.o = { ...o, ...limits };
+    for (const ring of this.rings.values()) ring.max = limits.ringLines;
+    if (o.maxBytes !== limits.maxBytes || o.maxAgeMs !== limits.maxAgeMs) {
+      this.worker?.postMessage({ type: 'limits', maxBytes: limits.maxBytes, maxAgeMs: limits.maxAgeMs } satisfies ToWriter);
+    }
   }
 
   /** A LineSink for one stream of one process (LineSplitter's target). */
@@ -299,7 +311,8 @@ class Ring {
   private buf: LogLine[] = [];
   private head = 0;
   private bytes = 0;
-  constructor(private readonly max: number, private readonly maxBytes: number) {}
+  /** `max` changes with log_ring_size on a reload. */
+  constructor(public max: number, private readonly maxBytes: number) {}
 
   push(l: LogLine): void {
     this.buf.push(l);

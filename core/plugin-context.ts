@@ -14,7 +14,8 @@ export interface ContextDeps {
   hooks: Hooks;
   registry: Registry;
   control: InstanceControl;
-  config: DeepReadonly<TenementConfig>;
+  /** The config in force, read at each access (a reload replaces it: core/live-config.ts). */
+  readonly config: DeepReadonly<TenementConfig>;
   log: Logger;
   /** The plugin's store (opened on first use). */
   store(name: string): PluginStore;
@@ -52,7 +53,8 @@ export function createPluginContext(name: string, d: ContextDeps): PluginContext
     // the supervisor's InstanceControl methods, and nothing else of it (not its deps, not stopAll)
     instances: Object.freeze(only<InstanceControl>(d.control, CONTROL)),
     get store() { return store ??= d.store(name); },
-    config: d.config,
+    // the config in force when read: a plugin reads ctx.config when it needs it, not once in apply()
+    get config() { return d.config; },
     log: d.log.child({ plugin: name }),
     dir: d.config.dir,
     emit: (e: EventInput) => {

@@ -100,7 +100,9 @@ export interface PluginContext {
   readonly instances: InstanceControl;
   /** The plugin's own SQLite tables. */
   readonly store: PluginStore;
-  /** The parsed tenement.toml, frozen. */
+  /** The parsed tenement.toml in force, frozen. A reload (`ten reload`, SIGHUP) replaces it as a
+   *  whole: read ctx.config when you need it rather than keeping it or a part of it from apply();
+   *  the `configReloaded` hook says when it changed. */
   readonly config: DeepReadonly<TenementConfig>;
   /** Child logger whose lines carry `plugin: <name>`. */
   readonly log: Logger;

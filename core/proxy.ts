@@ -31,7 +31,7 @@ export class Proxy {
   private readonly ws = createProxyServer({ xfwd: false });
 
   constructor(private readonly d: { config: TenementConfig; hooks: Hooks; router: Router; log: Logger }) {
-    this.forwarder = new Forwarder(d.config);
+    this.forwarder = new Forwarder(d);
     this.ws.on('error', (err) => d.log.error({ err }, 'websocket proxy error without handler'));
     d.hooks.transition.tap(CORE_TAP, ({ instance, to }) => {
       if (to !== 'running' && to !== 'unhealthy' && to !== 'stopping') this.forwarder.drop(instance.key);

@@ -80,14 +80,15 @@ export class Registry {
     return inst;
   }
 
-  /** Forget an instance (it must not be running any more). */
-  remove(inst: Instance): void {
+  /** Forget an instance (it must not be running any more), and delete it from the store unless
+   *  `keepStored` (a reload that removes its service keeps it for when the service returns). */
+  remove(inst: Instance, keepStored = false): void {
     this.byKey.delete(inst.key);
     const list = this.byService.get(inst.service);
     const at = list?.indexOf(inst) ?? -1;
     if (at >= 0) list!.splice(at, 1);
     this.routableCache.delete(inst.service);
-    this.store.deleteInstance(inst.service, inst.id);
+    if (!keepStored) this.store.deleteInstance(inst.service, inst.id);
   }
 
   setWeight(inst: Instance, weight: number, reason = 'weight set'): void {

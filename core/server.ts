@@ -3,6 +3,7 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
+import { loadConfig } from './config.ts';
 import { bridgeEvents } from './events.ts';
 import { cgroupTag, releaseCgroups } from './cgroup.ts';
 import { serviceOf } from './config-schema.ts';
@@ -10,19 +11,21 @@ import { TenementError } from './errors.ts';
 import { HealthChecker } from './health.ts';
 import { CORE_TAP, createHooks, type Hooks } from './hooks.ts';
 import { createListener, type Listener } from './listener.ts';
+import { LiveConfig } from './live-config.ts';
 import { located, pluginFailed, preparePlugins, withTimeout, type Builtins, type CreatedPlugin } from './loader.ts';
 import { lockDataDir } from './lock.ts';
 import { Logbook } from './logbook.ts';
 import { createLogger } from './logger.ts';
 import type { PluginInstance } from './plugin.ts';
-import { createPluginContext, deepFreeze, type ContextDeps, type PluginRoutes } from './plugin-context.ts';
+import { createPluginContext, type ContextDeps, type PluginRoutes } from './plugin-context.ts';
 import { Proxy } from './proxy.ts';
 import { Registry } from './registry.ts';
+import { Reloader } from './reload.ts';
 import { Router } from './router.ts';
 import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
 import type { Containment } from './process.ts';
-import type { TenementConfig } from './types.ts';
+import type { ReloadReport, TenementConfig } from './types.ts';
 import { VERSION } from './version.ts';
 import { waitUntil } from './wait.ts';
 
@@ -33,6 +36,8 @@ export interface RunningServer {
   hooks: Hooks;
   registry: Registry;
   log: Logger;
+  /** Re-read tenement.toml and apply what changed (core/reload.ts): `ten reload`, SIGHUP. */
+  reload(source: string): Promise<ReloadReport>;
   /** Stop accepting, drain in-flight requests, stop every instance, close the store. With
    *  `keepApps`, the instances are left running for the next ten serve to adopt instead. */
   close(opts?: { keepApps?: boolean }): Promise<void>;
@@ -41,8 +46,10 @@ export interface RunningServer {
   hurry(graceMs: number): void;
 }
 
-export async function startServer(config: TenementConfig, builtins: Builtins, opts: { log?: Logger } = {}): Promise<RunningServer> {
-  const { settings } = config;
+/** `opts.load` reads the config file again as the caller did (its path and overrides) for a reload;
+ *  without it, a config read from a file is read again from that file, without overrides. */
+export async function startServer(config: TenementConfig, builtins: Builtins, opts: { log?: Logger; load?: () => TenementConfig } = {}): Promise<RunningServer> {
+  const { settings } = config; // what needs a restart of ten serve (config-diff.ts): read once here
   const log = opts.log ?? createLogger();
   // a config whose plugins cannot load fails here, before anything is created or started
   const plugins = await preparePlugins(config, builtins);
@@ -60,6 +67,8 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     lock.release();
     throw err;
   }
+  // the config in force: components read it at call time through their deps' `config` (live-config.ts)
+  const live = new LiveConfig(config);
   const hooks = createHooks(log);
   const logbook = new Logbook({
     dataDir: settings.data_dir, maxBytes: settings.log_max_size, maxAgeMs: settings.log_max_age * 1000, ringLines: settings.log_ring_size, log,
@@ -69,12 +78,17 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     t: e.at, stream: 'event', service: e.service, instance: e.instance ?? '', pid: null, message: `${e.kind}: ${e.message}`,
   }));
   const registry = new Registry(hooks, store);
-  const health = new HealthChecker({ config, registry, hooks, log, onUnhealthy: (i, why) => supervisor.onUnhealthy(i, why) });
-  const output = { lineMax: settings.log_line_max, sink: logbook.sink.bind(logbook), failed: logbook.captureFailed.bind(logbook) };
-  const supervisor = new Supervisor({ config, registry, hooks, log, probe: (i) => health.probe(i), output, runs: store });
+  const health = new HealthChecker(live.deps({ registry, hooks, log, onUnhealthy: (i, why) => supervisor.onUnhealthy(i, why) }));
+  const output = { get lineMax() { return live.current.settings.log_line_max; }, sink: logbook.sink.bind(logbook), failed: logbook.captureFailed.bind(logbook) };
+  const supervisor = new Supervisor(live.deps({ registry, hooks, log, probe: (i) => health.probe(i), output, runs: store }));
   logContainment(config, supervisor.containment, log);
-  const router = new Router({ config, registry, hooks });
-  const proxy = new Proxy({ config, hooks, router, log });
+  const router = new Router(live.deps({ registry, hooks }));
+  const proxy = new Proxy(live.deps({ hooks, router, log }));
+  const load = opts.load ?? (config.path === undefined ? undefined : () => loadConfig({ path: config.path }));
+  const reloader = new Reloader({
+    live, builtins, load, registry, supervisor, store, hooks, log,
+    applySettings: (s) => logbook.setLimits({ maxBytes: s.log_max_size, maxAgeMs: s.log_max_age * 1000, ringLines: s.log_ring_size }),
+  });
   hooks.transition.tap(CORE_TAP, ({ instance, from, to, reason }) =>
     log.debug({ instance: instance.key, from, to, reason }, 'transition'));
   bridgeEvents(hooks);
@@ -84,9 +98,10 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   let hurried = false;
   const close = (opts: { keepApps?: boolean } = {}) => closing ??= (async () => {
     log.info('shutting down: draining requests');
+    reloader.close();
     if (listener) {
       listener.server.close();
-      const deadline = Date.now() + settings.drain_timeout * 1000;
+      const deadline = Date.now() + live.current.settings.drain_timeout * 1000;
       await waitUntil(() => hurried || listener!.inflight() === 0, { deadline, firstDelayMs: 20, slowAfterMs: 0 });
       listener.server.closeAllConnections();
       listener.close();
@@ -110,13 +125,14 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   try {
     ensureToken(settings.data_dir, store);
     const routes: PluginRoutes = { list: [], mounted: false };
-    await applyPlugins(plugins, applied, {
-      hooks, registry, control: supervisor, config: deepFreeze(config), log, routes, store: (name) => store.pluginStore(name),
-    });
+    await applyPlugins(plugins, applied, live.deps({
+      hooks, registry, control: supervisor, log, routes, store: (name: string) => store.pluginStore(name),
+    }));
     // the desired state before the first request can arrive (one may create an instance:
     // spawn_on_request)
     restoreInstances(config, store, registry, log);
-    listener = await createListener({ settings, hooks, router, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION, logbook } });
+    const reload = (source: string) => reloader.reload(source);
+    listener = await createListener({ settings, hooks, router, proxy, routes, api: live.deps({ registry, supervisor, health, store, log, version: VERSION, logbook, reload }) });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));
@@ -140,7 +156,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
       hurried = true;
       supervisor.hurry(graceMs);
     };
-    return { url, port, hooks, registry, log, close, hurry };
+    return { url, port, hooks, registry, log, reload, close, hurry };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;

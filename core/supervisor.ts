@@ -19,7 +19,8 @@ import type { InstanceControl } from './plugin.ts';
 import type { Instance, InstanceState, ProbeResult, ServiceConfig, TenementConfig } from './types.ts';
 
 export interface SupervisorDeps {
-  config: TenementConfig;
+  /** The config in force, read at each use, never kept (a reload replaces it: core/live-config.ts). */
+  readonly config: TenementConfig;
   registry: Registry;
   hooks: Hooks;
   log: Logger;

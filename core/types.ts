@@ -164,6 +164,56 @@ export interface TenementConfig {
   lines?: Record<string, number>;
 }
 
+/**
+ * What a reload of tenement.toml did (`ten reload`, POST /api/reload, SIGHUP; core/reload.ts):
+ * the answer of the API, the payload of the `configReloaded` hook. Instances as "service:id".
+ */
+export interface ReloadReport {
+  /** Who asked: `api` or `SIGHUP`. */
+  source: string;
+  /** The file read (absolute). */
+  file: string;
+  /** false when the file says what is already in force: nothing was done. */
+  changed: boolean;
+  services: {
+    added: string[];
+    /** Their instances were stopped and left the registry; the store keeps them for when the service returns. */
+    removed: string[];
+    /** Keys that changed per service: `restart` ones restart its instances, `live` ones apply in place. */
+    changed: Array<{ service: string; restart: string[]; live: string[] }>;
+  };
+  instances: {
+    /** Created and started: added services' (stored and [instances]) and ids new in [instances]. */
+    started: string[];
+    /** Stopped and taken out of the registry (their service was removed). */
+    removed: string[];
+    /** Restarted with the new config, one at a time per service, each running before the next. */
+    restarted: string[];
+    /** Suspended instances of a changed service, stopped: their next request starts them anew. */
+    stopped: string[];
+    /** Not running after the reload, or not restarted because an earlier instance of their service
+     *  did not come back (they still run their old process). */
+    failed: Array<{ instance: string; state: InstanceState; reason: string }>;
+  };
+  settings: {
+    /** [settings] keys applied (at once, or by restarting the instances they concern). */
+    applied: string[];
+    /** [settings] keys left as they were until ten serve restarts. */
+    needs_restart: string[];
+  };
+  /** Plugin tables that changed: the running plugins keep their options until ten serve restarts. */
+  plugins: { needs_restart: string[] };
+  /** One line per thing left undone (keys needing a restart, instances that failed). */
+  warnings: string[];
+}
+
+/** What the `configReloaded` hook gets: the config in force before and after, and the report. */
+export interface ConfigReload {
+  previous: Readonly<TenementConfig>;
+  config: Readonly<TenementConfig>;
+  report: ReloadReport;
+}
+
 // ---------------------------------------------------------------- instances
 
 export type InstanceState =
@@ -227,7 +277,9 @@ export interface Transition {
  * One entry of the event stream: something that happened to an instance or a service. It goes to
  * the log stream (stream `event`, beside the apps' stdout and stderr) and to whoever taps the
  * `event` hook (metrics). The core's kinds: `spawned` (fields pid, port), `exited` (code,
- * signal), `state` (from, to), `weight` (from, to). Plugins add their own through ctx.emit():
+ * signal), `state` (from, to), `weight` (from, to), `adopted` (pid, port: a process a previous
+ * ten serve left running, taken back: core/adopt.ts), `reload` (per service a reload changed, and
+ * one with service "" for the whole reload: core/reload.ts). Plugins add their own through ctx.emit():
  * the idle-scaler's `wake` (result, duration_seconds), `sleep` (action), `spawn` (client) and
  * `expire` (idle_seconds, data); deploy-workflows'
  * `deploy.step`, `rollout.step`, `rollout.outcome` (outcome) and `shadow.mismatch`.
@@ -239,6 +291,7 @@ export interface TenementEvent {
   source: string;
   /** What happened, e.g. `exited`; dotted by topic for plugins (`rollout.step`). */
   kind: string;
+  /** The service it is about; "" for the whole server (a reload's summary). */
   service: string;
   /** The instance id, when it is about one instance. */
   instance?: string;

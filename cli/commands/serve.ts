@@ -13,6 +13,8 @@ export class ServeCommand extends BaseCommand {
     details: `
       Loads tenement.toml, spawns the instances listed under \`[instances]\`, and serves the reverse proxy and the management API on one port. \`--port\` and \`--domain\` override the config file.
 
+      SIGHUP re-reads the config file and applies what changed, as \`ten reload\` does; a config with errors is refused and logged, and the running one stays.
+
       SIGTERM or SIGINT (Ctrl-C) shuts down gracefully: in-flight requests get up to \`drain_timeout\` seconds, then every instance is stopped (SIGTERM, then SIGKILL after its \`stop_timeout\`). A second signal cuts that short: what has not stopped 1 s later is killed; a third kills it at once. \`ten serve\` exits only once every app is gone.
 
       With \`--keep-apps\`, shutting down leaves the apps running instead, for the next \`ten serve\` on the same data dir to adopt (to upgrade tenement itself without restarting the apps). A \`ten serve\` that was killed (\`kill -9\`, a crash) leaves them running too: the next one adopts every app whose process is still the one it recorded (same pid and start time, same cgroup), reconnects to its output, and starts only what is gone.
@@ -43,11 +45,18 @@ export class ServeCommand extends BaseCommand {
       }
       overrides.domain = this.domain.toLowerCase();
     }
+    // SIGHUP reloads the config once the server runs; during start-up it is ignored (its default
+    // action would end the process)
+    let reload: ((source: string) => Promise<unknown>) | undefined;
+    process.on('SIGHUP', () => { reload?.('SIGHUP').catch(() => undefined); }); // the reloader logs its outcome
     const { loadConfig } = await import('../../core/config.ts');
     const config = loadConfig({ path: this.config, cwd: process.cwd(), env: process.env, overrides });
     // Loaded here so that no other command pays for the server code.
     const [{ startServer }, { BUILTINS }] = await Promise.all([import('../../core/server.ts'), import('../../plugins/index.ts')]);
-    const server = await startServer(config, BUILTINS); // logs "tenement listening" itself
+    // a reload (ten reload, SIGHUP) reads the same file with the same overrides
+    const load = () => loadConfig({ path: config.path, cwd: process.cwd(), env: process.env, overrides });
+    const server = await startServer(config, BUILTINS, { load }); // logs "tenement listening" itself
+    reload = server.reload;
 
     return new Promise<number>((resolve) => {
       let signals = 0;

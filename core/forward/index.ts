@@ -30,7 +30,8 @@ export class Forwarder {
   private readonly upstreams = new Map<string, Upstream>();
   private readonly agents = new Map<string, http.Agent>();
 
-  constructor(private readonly config: TenementConfig) {}
+  /** `d.config`: the config in force, read at each use (a reload replaces it: core/live-config.ts). */
+  constructor(private readonly d: { readonly config: TenementConfig }) {}
 
   /**
    * Send `r` to `inst` and stream the answer into `res`. `done(err, started)` is called once:
@@ -101,7 +102,7 @@ export class Forwarder {
     const have = this.upstreams.get(inst.key);
     if (have && have.sameAddress(addr)) return have;
     if (have) this.drop(inst.key);
-    const svc = this.config.services[inst.service];
+    const svc = this.d.config.services[inst.service];
     const up = new Upstream(inst.key, addr, {
       connections: svc.max_connections, queue: svc.max_queue, queueTimeoutMs: svc.queue_timeout * 1000,
     });
@@ -113,7 +114,7 @@ export class Forwarder {
   private agent(inst: Instance): http.Agent {
     let a = this.agents.get(inst.key);
     if (!a) {
-      a = new http.Agent({ keepAlive: true, maxSockets: this.config.services[inst.service].max_connections });
+      a = new http.Agent({ keepAlive: true, maxSockets: this.d.config.services[inst.service].max_connections });
       this.agents.set(inst.key, a);
     }
     return a;

@@ -45,10 +45,9 @@ const HistoryQuery = Type.Object({
 type ServiceRoute = { Params: Static<typeof ServiceParams> };
 
 export function workflowRoutes(e: Engine, counters: Counters, shadows: Shadows): FastifyPluginAsync {
-  const { config } = e.ctx;
-  /** A service of the config (its name is a DNS label already), else 404. */
+  /** A service of the config in force (its name is a DNS label already), else 404. */
   const service = (name: string) => {
-    if (!Object.hasOwn(config.services, name)) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [name]);
+    if (!Object.hasOwn(e.ctx.config.services, name)) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [name]);
     return name;
   };
   return async (app) => {

@@ -57,7 +57,7 @@ export function stickyPick<T extends Pick<Instance, 'id' | 'weight'>>(candidates
 }
 
 export function applyTargeting(ctx: PluginContext, o: TargetingOptions): void {
-  const { hooks, registry, config } = ctx;
+  const { hooks, registry } = ctx;
   // before the core host parser (stage 100): a targeted balanced request becomes a direct one
   hooks.resolveTarget.tapPromise({ name: 'deploy-workflows', stage: 0 }, async (rc) => {
     const id = header(rc.req, o.target_header) ?? cookie(rc.req, o.target_cookie);
@@ -68,7 +68,8 @@ export function applyTargeting(ctx: PluginContext, o: TargetingOptions): void {
   });
   hooks.filterCandidates.tap('deploy-workflows', (candidates, rc) => {
     const service = rc.target?.kind === 'service' ? rc.target.service : undefined;
-    const sticky = service === undefined ? undefined : config.services[service]?.sticky;
+    // ctx.config read per request: a reload may change `sticky`
+    const sticky = service === undefined ? undefined : ctx.config.services[service]?.sticky;
     if (!sticky || candidates.length <= 1) return candidates;
     let key = sticky === 'cookie' ? cookie(rc.req, o.sticky_cookie) : header(rc.req, sticky);
     if (!key && sticky === 'cookie' && rc.res) key = assignCookie(rc, o.sticky_cookie);

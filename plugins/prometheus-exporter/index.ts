@@ -34,7 +34,7 @@ export default definePlugin({
     let streams: StatsStreams | undefined;
     return {
       async apply(ctx) {
-        const metrics = new Metrics(ctx.registry, ctx.config);
+        const metrics = new Metrics(ctx.registry, ctx);
         const stats = new Stats(ctx.registry, metrics.book, metrics.resources);
         ctx.hooks.requestDone.tap(ctx.name, (rc, outcome) => metrics.request(rc, outcome));
         ctx.hooks.probeResult.tap(ctx.name, (inst, r) => metrics.probe(inst, r));

@@ -78,7 +78,8 @@ export class Metrics {
   /** "service\0id" of every instance a prom-client metric has a series of (dropped once it is gone). */
   private readonly seen = new Set<string>();
 
-  constructor(private readonly instances: RegistryView, private readonly config: DeepReadonly<TenementConfig>) {
+  /** `source.config`: the config in force, read when used (ctx.config; a reload replaces it). */
+  constructor(private readonly instances: RegistryView, private readonly source: { readonly config: DeepReadonly<TenementConfig> }) {
     const r = [this.registry];
     const { book, resources } = this;
     computed(this.registry, 'tenement_http_requests_total', 'HTTP requests answered, by the status code sent to the client', 'counter', () => {
@@ -166,7 +167,7 @@ export class Metrics {
     const target = rc.target;
     if (target?.kind !== 'service') return; // the management host
     const inst = outcome.instance;
-    const service = inst ? inst.service : Object.hasOwn(this.config.services, target.service) ? target.service : '';
+    const service = inst ? inst.service : Object.hasOwn(this.source.config.services, target.service) ? target.service : '';
     this.book.record(service, inst, outcome.status, outcome.durationMs, !rc.upgrade, outcome.code);
   }
 
@@ -186,7 +187,7 @@ export class Metrics {
    * Others are ignored.
    */
   event(e: TenementEvent): void {
-    if (!Object.hasOwn(this.config.services, e.service)) return;
+    if (!Object.hasOwn(this.source.config.services, e.service)) return;
     const service = e.service;
     const f = e.fields ?? {};
     if (e.kind === 'wake') {

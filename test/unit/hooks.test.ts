@@ -55,10 +55,10 @@ describe('createHooks(): the hooks object', () => {
     assert.throws(() => { delete (hooks as Record<string, unknown>).transition; }, TypeError);
   });
 
-  test('has the catalog of DESIGN §4', () => {
+  test('has the catalog of DESIGN §4 (and configReloaded, for ten reload)', () => {
     const { hooks } = setup();
     assert.deepEqual(Object.keys(hooks).sort(), [
-      'event', 'filterCandidates', 'forward', 'prepareSpawn', 'probe', 'probeResult', 'ready', 'requestDone', 'resolveTarget',
+      'configReloaded', 'event', 'filterCandidates', 'forward', 'prepareSpawn', 'probe', 'probeResult', 'ready', 'requestDone', 'resolveTarget',
       'selectInstance', 'shutdown', 'transition', 'wake', 'weights',
     ]);
   });
