@@ -3,7 +3,7 @@
 // it is the same process (pid AND start time, so a reused pid is never adopted; and its cgroup,
 // where there is one), connects to the init's socket (it gets the app's pid, then the output kept
 // meanwhile), and thaws it if it was frozen. What cannot be adopted is ended, never left running.
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { basename } from 'node:path';
 import { instanceCgroup, type InstanceCgroup } from './cgroup.ts';
@@ -114,4 +114,27 @@ function untilGone(row: Pick<StoredRun, 'pid' | 'start_ticks'>): Promise<void> {
     const check = () => (sameProcess(row) ? setTimeout(check, GONE_POLL_MS).unref() : resolve());
     check();
   });
+}
+
+/**
+ * End what a previous ten serve on this data_dir left running in its instances' cgroups and was
+ * not adopted (`adopted`: cgroup names, `<service>.<id>`): an instance whose service left the config
+ * would otherwise run on unlisted. Returns the names of the cgroups it emptied.
+ */
+export async function sweepCgroups(c: Containment, adopted: ReadonlySet<string>): Promise<string[]> {
+  const m = c.cgroups.membership;
+  if (!m) return [];
+  let names: string[] = [];
+  try { names = readdirSync(m.dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name); } catch { return []; }
+  const emptied: string[] = [];
+  for (const name of names) {
+    if (adopted.has(name)) continue;
+    const cg = instanceCgroup(c.cgroups, name, {});
+    if (cg.pids().length > 0) {
+      await cg.killAll();
+      emptied.push(name);
+    }
+    await cg.release();
+  }
+  return emptied;
 }

@@ -1,18 +1,18 @@
 // The supervisor: starts an instance's process, waits for it to be ready, stops it
 // (SIGTERM through tenement-init → stop_timeout → SIGKILL of everything) and restarts crashed or unhealthy
 // instances with exponential backoff per instance, up to max_restarts within restart_window.
-import { readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { serviceOf } from './config-schema.ts';
 import { emitEvent } from './events.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
-import { cgroupTag, instanceCgroup, probeCgroups } from './cgroup.ts';
+import { cgroupTag, probeCgroups } from './cgroup.ts';
 import { freeze } from './freezer.ts';
 import { canConnect, freePort, instanceAddress } from './net.ts';
 import { waitUntil } from './wait.ts';
 import type { Registry } from './registry.ts';
-import { adoptRun, endProcess, forgetRun, sameProcess } from './adopt.ts';
+import { adoptRun, endProcess, forgetRun, sameProcess, sweepCgroups } from './adopt.ts';
+import { afterExit, takeRestart } from './restart-policy.ts';
 import { describeExit, signalRun, spawnInstance, type Containment, type OutputCapture, type Running } from './process.ts';
 import type { Store } from './store.ts';
 import type { InstanceControl } from './plugin.ts';
@@ -55,28 +55,10 @@ export class Supervisor implements InstanceControl {
     this.containment = { cgroups: probeCgroups(cgroupTag(d.config.settings.data_dir)), root: process.getuid?.() === 0 };
   }
 
-  /**
-   * End what a previous ten serve on this data_dir left running in its instances' cgroups (it was
-   * killed without stopping them): nothing is adopted yet, and an instance whose service left the
-   * config would otherwise run on unlisted. Returns the names of the cgroups it emptied.
-   */
-  async sweepLeftovers(): Promise<string[]> {
-    const m = this.containment.cgroups.membership;
-    if (!m) return [];
-    let names: string[] = [];
-    try { names = readdirSync(m.dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name); } catch { return []; }
-    const emptied: string[] = [];
-    const adopted = new Set([...this.running.keys()].map((k) => k.replace(':', '.')));
-    for (const name of names) {
-      if (adopted.has(name)) continue;
-      const cg = instanceCgroup(this.containment.cgroups, name, {});
-      if (cg.pids().length > 0) {
-        await cg.killAll();
-        emptied.push(name);
-      }
-      await cg.release();
-    }
-    return emptied;
+  /** End what a killed ten serve left running in this data_dir's instance cgroups and nobody
+   *  adopted (adopt.ts sweepCgroups); the names of the cgroups it emptied. */
+  sweepLeftovers(): Promise<string[]> {
+    return sweepCgroups(this.containment, new Set([...this.running.keys()].map((k) => k.replace(':', '.'))));
   }
 
   service(inst: Instance): ServiceConfig {
@@ -234,44 +216,20 @@ export class Supervisor implements InstanceControl {
     this.afterExit(inst, status.code, status.signal, why);
   }
 
-  /** Decide what follows an unplanned exit: restart with backoff, stopped, or failed. */
+  /** Carry out what the restart policy decides after an unplanned exit (restart-policy.ts). */
   private afterExit(inst: Instance, code: number | null, signal: string | null, why: string): void {
-    const policy = this.service(inst).restart;
-    const clean = code === 0 && signal === null;
-    if (policy === 'never' || (policy === 'on-failure' && clean)) {
-      this.d.registry.transition(inst, clean ? 'stopped' : 'failed', `${why}; restart = "${policy}"`);
-      return;
-    }
-    const delay = this.takeRestart(inst);
-    if (delay === undefined) {
-      this.d.registry.transition(inst, 'failed', `${why}; gave up after ${this.d.config.settings.max_restarts} restarts within ${this.d.config.settings.restart_window} s`);
-      this.d.log.error({ instance: inst.key }, 'instance failed: too many restarts');
-      return;
-    }
-    this.d.registry.transition(inst, 'restarting', `${why}; restart in ${delay} ms`);
-    this.later(inst, delay, () => inst.state === 'restarting' && this.start(inst, 'restart after crash'));
-  }
-
-  /** Count one restart; returns the backoff delay in ms, or undefined when max_restarts is used up. */
-  private takeRestart(inst: Instance, commit = true): number | undefined {
-    const s = this.d.config.settings;
-    const now = Date.now();
-    inst.restartTimes = inst.restartTimes.filter((t) => now - t < s.restart_window * 1000);
-    if (inst.restartTimes.length >= s.max_restarts) return undefined;
-    const delay = Math.min(s.backoff_base * 1000 * 2 ** inst.restartTimes.length, s.backoff_max * 1000);
-    if (commit) {
-      inst.restartTimes.push(now);
-      inst.restarts += 1;
-    }
-    return Math.round(delay);
+    const next = afterExit(inst, this.service(inst), this.d.config.settings, code, signal, why);
+    this.d.registry.transition(inst, next.state, next.reason);
+    if (next.state === 'failed' && next.gaveUp) this.d.log.error({ instance: inst.key }, 'instance failed: too many restarts');
+    if (next.state === 'restarting') this.later(inst, next.delayMs, () => inst.state === 'restarting' && this.start(inst, 'restart after crash'));
   }
 
   /** Health said unhealthy: restart after the backoff delay unless it recovers first. */
   onUnhealthy(inst: Instance, detail: string): void {
     if (this.service(inst).restart === 'never') return;
-    this.later(inst, this.takeRestart(inst, false) ?? 0, async () => {
+    this.later(inst, takeRestart(inst, this.d.config.settings, false) ?? 0, async () => {
       if (inst.state !== 'unhealthy') return; // recovered meanwhile
-      if (this.takeRestart(inst) === undefined) {
+      if (takeRestart(inst, this.d.config.settings) === undefined) {
         return this.stop(inst, 'failed', `unhealthy (${detail}); gave up after ${this.d.config.settings.max_restarts} restarts`);
       }
       await this.stop(inst, 'restarting', `unhealthy (${detail})`);
@@ -431,11 +389,6 @@ export class Supervisor implements InstanceControl {
       void this.watch(inst!, run, svc!, {}).catch((err) => this.d.log.error({ instance: key, err }, 'adopted instance failed'));
     }
     return { adopted, ended };
-  }
-
-  /** The running instances' keys (adopted or started). */
-  runningKeys(): string[] {
-    return [...this.running.keys()];
   }
 
   /**
