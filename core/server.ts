@@ -3,6 +3,8 @@
 import { chmodSync, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
+import type { RouteEntry } from './access.ts';
+import { formatApiAddress, listenApi, parseApiListen } from './api-listen.ts';
 import { bridgeEvents } from './events.ts';
 import { cgroupTag, releaseCgroups } from './cgroup.ts';
 import { serviceOf } from './config-schema.ts';
@@ -20,6 +22,7 @@ import { Registry } from './registry.ts';
 import { Router } from './router.ts';
 import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
+import { Tokens } from './tokens.ts';
 import type { Containment } from './process.ts';
 import type { TenementConfig } from './types.ts';
 import { VERSION } from './version.ts';
@@ -68,15 +71,19 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   bridgeEvents(hooks);
   const applied: PluginInstance[] = [];
   let listener: Listener | undefined;
+  let unlinkApi: (() => void) | undefined;
   let closing: Promise<void> | undefined;
   const close = () => closing ??= (async () => {
     log.info('shutting down: draining requests');
     if (listener) {
       listener.server.close();
+      listener.api?.close();
       const deadline = Date.now() + settings.drain_timeout * 1000;
       await waitUntil(() => listener!.inflight() === 0, { deadline, firstDelayMs: 20, slowAfterMs: 0 });
       listener.server.closeAllConnections();
+      listener.api?.closeAllConnections();
       listener.close();
+      unlinkApi?.();
     }
     health.close();
     await hooks.shutdown.promise().catch((err) => log.error({ err }, 'shutdown hook failed'));
@@ -91,12 +98,15 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   })();
 
   try {
-    ensureToken(settings.data_dir, store);
+    const tokens = new Tokens(store);
+    ensureToken(settings.data_dir, tokens);
     const routes: PluginRoutes = { list: [], mounted: false };
     await applyPlugins(plugins, applied, {
       hooks, registry, control: supervisor, config: deepFreeze(config), log, routes, store: (name) => store.pluginStore(name),
     });
-    listener = await createListener({ settings, hooks, router, proxy, routes, api: { config, registry, supervisor, health, store, log, version: VERSION, logbook } });
+    listener = await createListener({ settings, hooks, router, proxy, routes, api: {
+      config, registry, supervisor, health, store, log, version: VERSION, logbook, tokens, routes: [] as RouteEntry[],
+    } });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));
@@ -105,7 +115,11 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     const port = (server.address() as { port: number }).port;
     const host = settings.listen.includes(':') ? `[${settings.listen}]` : settings.listen;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-    log.info({ url, domain: settings.domain, data_dir: settings.data_dir }, 'tenement listening');
+    // api_listen was checked with the config: parsed again here for its parts
+    const apiAddress = settings.api_listen === undefined ? undefined : parseApiListen(settings.api_listen, config.dir);
+    if (listener.api && typeof apiAddress === 'object') unlinkApi = await listenApi(listener.api, apiAddress);
+    const api = typeof apiAddress === 'object' ? formatApiAddress(apiAddress) : `the ${settings.domain} host`;
+    log.info({ url, domain: settings.domain, data_dir: settings.data_dir, api }, 'tenement listening');
     const left = await supervisor.sweepLeftovers();
     if (left.length > 0) log.warn({ cgroups: left }, `ended what a previous ten serve left running in ${left.length} instance cgroup(s) of this data_dir`);
     restoreInstances(config, store, registry, log);
