@@ -73,7 +73,8 @@ export function installAccess(app: FastifyInstance, d: { tokens: Tokens; setting
     const access = routeAccess(r.config);
     if (!ACCESS.includes(access)) throw new Error(`route ${r.url}: config.access must be one of ${ACCESS.join(', ')}, got ${JSON.stringify(access)}`);
     if (access === 'instance' && !/(^|\/):id(\/|$)/.test(r.url)) throw new Error(`route ${r.url}: config.access 'instance' needs an :id parameter`);
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, access });
+    // read when listed: onRoute hooks of a child context (ctx.http.register's { public: true }) run after this one
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, get access() { return routeAccess(r.config); } });
   });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const access = routeAccess(req.routeOptions.config);

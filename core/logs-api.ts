@@ -72,7 +72,8 @@ export function logsApi(d: { logbook: Logbook; version: string }): FastifyPlugin
     app.get<{ Querystring: Static<typeof SearchQuery> }>('/api/logs', { schema: { querystring: SearchQuery }, config: { access: 'tenant' } },
       async (req) => ({ lines: d.logbook.query(toQuery(req, req.query, Number(req.query.limit ?? 100))) }));
 
-    app.get<{ Querystring: Static<typeof FollowQuery> }>('/api/logs/stream', { schema: { querystring: FollowQuery }, config: { access: 'tenant' } }, async (req, reply) => {
+    // no HEAD: a stream's head alone says nothing, and the stream would never end for it
+    app.get<{ Querystring: Static<typeof FollowQuery> }>('/api/logs/stream', { schema: { querystring: FollowQuery }, config: { access: 'tenant' }, exposeHeadRoute: false }, async (req, reply) => {
       const q = toQuery(req, req.query, Number(req.query.n ?? 0));
       if (d.logbook.followerCount >= MAX_FOLLOWERS) throw new TenementError('TEN_ERR_LOGS_TOO_MANY_FOLLOWERS', [MAX_FOLLOWERS]);
       const backlog = q.limit > 0 ? d.logbook.query(q) : [];

@@ -55,7 +55,8 @@ export default definePlugin({
           const live = new StatsStreams(() => stats.snapshot(false), () => app.server.listening);
           streams = live;
           app.get('/api/stats', tenant, async (req) => forTenant(await stats.snapshot(true), tenantOf(req)));
-          app.get('/api/stats/stream', tenant, async (req, reply) => {
+          // no HEAD: a stream's head alone says nothing, and the stream would never end for it
+          app.get('/api/stats/stream', { ...tenant, exposeHeadRoute: false }, async (req, reply) => {
             if (live.full) throw new TenementError('TEN_ERR_METRICS_TOO_MANY_STREAMS', [MAX_STREAMS]);
             const headers = reply.getHeaders();
             reply.hijack(); // the response is the stream's from here: fastify neither serializes nor ends it
