@@ -4,6 +4,7 @@
 // covered without touching this file — including the log stream and the metrics; deploy and route
 // are refused; her own instances work; 401 vs 403; token create, list, revoke and expiry.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { cleanup, fixtureService, startTen, waitFor, type Ten } from './harness.ts';
@@ -77,7 +78,6 @@ describe('a tenant token for alice', () => {
       if (r.access === 'public') continue;
       const qs = r.method === 'GET' || r.method === 'HEAD' ? '?service=web&id=bob' : '';
       const withBody = r.method === 'POST' || r.method === 'PUT' ? body : undefined;
-      if (process.env.DEBUG_ACCESS) console.log('probe', r.method, r.url);
       const a = await probe(ten.port, r.method, path(r.url) + qs, alice, withBody);
       const what = `${r.method} ${r.url} (${r.access})`;
       if (r.access === 'tenant') {
@@ -145,6 +145,20 @@ describe('a tenant token for alice', () => {
     const who = await probe(ten.port, 'GET', '/api/whoami', alice);
     assert.deepEqual(JSON.parse(who.body), { token: aliceId, tenant: 'alice', expires_at: null, services: ['web', 'api'] });
   });
+});
+
+test('docs/access.md lists the live route table: each route with its access', async () => {
+  const live = (await ten.api('GET', '/api/routes')).json().routes as Array<{ method: string; url: string; access: string }>;
+  const doc = readFileSync(new URL('../../docs/access.md', import.meta.url), 'utf8').split('\n');
+  const start = doc.findIndex((l) => l === '| method | path | access |');
+  const rows: string[] = [];
+  for (let i = start + 2; doc[i]?.startsWith('|'); i++) {
+    const [method, path, access] = doc[i].split('|').slice(1, -1).map((c) => c.trim());
+    rows.push(`${method} ${path.replace(/`/g, '')} ${access.split(':')[0]}`);
+  }
+  assert.deepEqual(rows, live.filter((r) => r.method !== 'HEAD').map((r) => `${r.method} ${r.url} ${r.access}`));
+  const heads = new Set(live.filter((r) => r.method === 'HEAD').map((r) => r.url));
+  assert.deepEqual(live.filter((r) => r.method === 'GET' && !heads.has(r.url)).map((r) => r.url), ['/api/logs/stream', '/api/stats/stream']);
 });
 
 describe('401 vs 403, and token management', () => {
