@@ -1,12 +1,14 @@
 // The HTTP client of the management API that every command but serve/config/version uses.
-// Server: --server, else TENEMENT_SERVER, else http://localhost:8080.
+// Server: --server, else TENEMENT_SERVER, else [settings] api_listen of the config file when it
+// sets one (a loopback address, or a Unix socket: requests then go over it), else
+// http://localhost:8080.
 // Token: --token, else TENEMENT_TOKEN, else {data_dir}/api_token (data_dir from the config file if
 // one is found, else ./tenement-data).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { TenementError, tenErr } from '../core/errors.ts';
-import type { ReloadReport } from '../core/types.ts';
+import type { ReloadReport, Settings } from '../core/types.ts';
 import { API_HEADER, type HealthView, type InstanceView } from '../core/view.ts';
 import { instancePath, type InstanceRef } from './instance-ref.ts';
 
@@ -36,8 +38,36 @@ export interface ClientOptions {
   log?: (line: string) => void;
 }
 
+/** Where requests go: `label` names it in messages (http://host:port, unix:/path), `origin` is the
+ *  URL base, `socketPath` a Unix socket to connect to instead of origin's host and port. */
+export interface Endpoint { label: string; origin: string; socketPath?: string }
+
+/** The settings of the config file `opts` leads to (--config, TENEMENT_CONFIG, ./tenement.toml),
+ *  or undefined when there is none. An invalid file is its TEN_ERR_CONFIG_* error. */
+async function configSettings(opts: ClientOptions): Promise<Settings | undefined> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  // loaded only here, so commands given a server and a token never parse the config file
+  const { findConfigPath, loadConfig } = await import('../core/config.ts');
+  const path = findConfigPath({ path: opts.config, cwd, env });
+  return path ? loadConfig({ path, cwd, env }).settings : undefined;
+}
+
+/** --server, TENEMENT_SERVER, else the config's api_listen (docs/access.md#api_listen), else the default. */
+export async function resolveEndpoint(opts: ClientOptions): Promise<Endpoint> {
+  const env = opts.env ?? process.env;
+  if (opts.server === undefined && !env.TENEMENT_SERVER) {
+    const listen = (await configSettings(opts))?.api_listen;
+    if (listen?.startsWith('unix:')) return { label: listen, origin: 'http://localhost', socketPath: listen.slice(5) };
+    if (listen !== undefined) return { label: `http://${listen}`, origin: `http://${listen}` };
+  }
+  const url = resolveServer(opts.server, env);
+  return { label: url, origin: url };
+}
+
 export function resolveServer(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const given = (flag ?? env.TENEMENT_SERVER ?? DEFAULT_SERVER).trim();
+  // an empty TENEMENT_SERVER is no server given
+  const given = (flag ?? (env.TENEMENT_SERVER || undefined) ?? DEFAULT_SERVER).trim();
   const raw = /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : `http://${given}`;
   let url: URL | undefined;
   try {
@@ -55,10 +85,7 @@ export async function resolveToken(opts: ClientOptions): Promise<string | undefi
   if (opts.token) return opts.token;
   if (env.TENEMENT_TOKEN) return env.TENEMENT_TOKEN;
   const cwd = opts.cwd ?? process.cwd();
-  // Loaded only here, so commands given a token never parse the config file.
-  const { findConfigPath, loadConfig } = await import('../core/config.ts');
-  const path = findConfigPath({ path: opts.config, cwd, env });
-  const dataDir = path ? loadConfig({ path, cwd, env }).settings.data_dir : resolve(cwd, 'tenement-data');
+  const dataDir = (await configSettings(opts))?.data_dir ?? resolve(cwd, 'tenement-data');
   try {
     return readFileSync(join(dataDir, 'api_token'), 'utf8').trim() || undefined;
   } catch {
@@ -79,10 +106,10 @@ interface Answer { status: number; ok: boolean; headers: http.IncomingHttpHeader
  * first: about 0.2 s of a command's start.) `timeoutMs` bounds the whole exchange; it fails with
  * an Error named TimeoutError, a connection failure with the socket's error (code ECONNREFUSED…).
  */
-async function exchange(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Answer> {
+async function exchange(url: string, socketPath: string | undefined, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Answer> {
   const mod = url.startsWith('https:') ? await import('node:https') : http;
   return new Promise<Answer>((resolve, reject) => {
-    const req = mod.request(url, { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+    const req = mod.request(url, { method, socketPath, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.once('error', reject);
@@ -99,11 +126,25 @@ async function exchange(url: string, method: string, headers: Record<string, str
 }
 
 export class Client {
-  readonly server: string;
   private tokenPromise?: Promise<string>;
+  private endpointPromise?: Promise<Endpoint>;
+  private resolved?: Endpoint;
+  private readonly given: string;
 
   constructor(private readonly opts: ClientOptions = {}) {
-    this.server = resolveServer(opts.server, opts.env ?? process.env);
+    // a bad --server or TENEMENT_SERVER fails here, before anything else
+    this.given = resolveServer(opts.server, opts.env ?? process.env);
+  }
+
+  /** The server as messages name it: once a request was sent, where it went. */
+  get server(): string {
+    return this.resolved?.label ?? this.given;
+  }
+
+  /** Where requests go (resolveEndpoint), resolved on first use. */
+  endpoint(): Promise<Endpoint> {
+    this.endpointPromise ??= resolveEndpoint(this.opts).then((e) => (this.resolved = e));
+    return this.endpointPromise;
   }
 
   list(service?: string): Promise<{ instances: InstanceView[] }> {
@@ -140,15 +181,16 @@ export class Client {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (auth) headers.authorization = `Bearer ${await this.token()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const url = this.server + path;
+    const ep = await this.endpoint();
+    const url = ep.origin + path;
     const t0 = performance.now();
     let res: Answer;
     try {
-      res = await exchange(url, method, headers, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
+      res = await exchange(url, ep.socketPath, method, headers, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
     } catch (e) {
       throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
     }
-    this.opts.log?.(`${method} ${url} -> ${res.status} (${Math.round(performance.now() - t0)} ms)`);
+    this.opts.log?.(`${method} ${ep.socketPath === undefined ? url : `${ep.label} ${path}`} -> ${res.status} (${Math.round(performance.now() - t0)} ms)`);
     return this.answer<T>(res, method, path);
   }
 
@@ -182,11 +224,12 @@ export class Client {
    */
   async events(path: string, onEvent: (event: string, data: string) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
     const headers = { accept: 'text/event-stream', authorization: `Bearer ${await this.token()}` };
-    const url = this.server + path;
+    const ep = await this.endpoint();
+    const url = ep.origin + path;
     const mod = url.startsWith('https:') ? await import('node:https') : http;
     const unreachable = (e: unknown) => new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
     return new Promise<void>((resolve, reject) => {
-      const req = mod.request(url, { headers, signal }, (res) => {
+      const req = mod.request(url, { headers, signal, socketPath: ep.socketPath }, (res) => {
         clearTimeout(timer);
         if (res.statusCode !== 200 || !String(res.headers['content-type']).startsWith('text/event-stream')) {
           const chunks: Buffer[] = [];

@@ -17,6 +17,7 @@ import { ServeCommand } from './commands/serve.ts';
 import { ShadowCommand, ShadowStatusCommand, ShadowStopCommand } from './commands/shadow.ts';
 import { SpawnCommand } from './commands/spawn.ts';
 import { StopCommand } from './commands/stop.ts';
+import { TokenCreateCommand, TokenListCommand, TokenRevokeCommand } from './commands/token.ts';
 import { TopCommand } from './commands/top.ts';
 import { VersionCommand } from './commands/version.ts';
 import { WeightCommand } from './commands/weight.ts';
@@ -45,6 +46,9 @@ function buildCli(): Cli {
     ShadowStopCommand,
     HistoryCommand,
     LogsCommand,
+    TokenCreateCommand,
+    TokenListCommand,
+    TokenRevokeCommand,
     ConfigCommand,
     ReloadCommand,
     DoctorCommand,

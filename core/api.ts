@@ -1,13 +1,14 @@
-// The management API on the {domain} host: instances (spawn, stop, restart, list, get, weight,
-// health). JSON in and out, every route but /health behind the token. Params, query strings and
-// bodies are TypeBox schemas checked by the shared ajv (core/schema.ts, requestValidator): a bad
-// name or weight is refused with its own code before a handler runs; handlers' types come from
-// the same schemas.
+// The management API on the {domain} host (or on [settings] api_listen): instances (spawn, stop,
+// restart, list, get, weight, health). JSON in and out, every route but /health behind a token,
+// admin-only unless it declares another `access` (core/access.ts; docs/access.md). Params, query
+// strings and bodies are TypeBox schemas checked by the shared ajv (core/schema.ts,
+// requestValidator): a bad name or weight is refused with its own code before a handler runs;
+// handlers' types come from the same schemas.
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
-import { verifyBearer } from './auth.ts';
+import { checkInstance, installAccess, tenantOf, type RouteEntry } from './access.ts';
 import { serviceOf } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { HealthChecker } from './health.ts';
@@ -16,6 +17,7 @@ import type { Registry } from './registry.ts';
 import { NameSchema, requestValidator, WeightSchema } from './schema.ts';
 import type { Store } from './store.ts';
 import type { Supervisor } from './supervisor.ts';
+import type { Tokens } from './tokens.ts';
 import type { Instance, ReloadReport, TenementConfig } from './types.ts';
 import { API_HEADER, viewInstance } from './view.ts';
 
@@ -32,6 +34,10 @@ export interface ApiDeps {
   logbook: Logbook;
   /** Reload tenement.toml (POST /api/reload; core/reload.ts). */
   reload(source: string): Promise<ReloadReport>;
+  /** The API tokens (core/tokens.ts). */
+  tokens: Tokens;
+  /** The route table with each route's access, filled as routes are registered (GET /api/routes). */
+  routes: RouteEntry[];
 }
 
 const Name = NameSchema;
@@ -45,20 +51,17 @@ type InstanceRoute = { Params: Static<typeof InstanceParams> };
 
 /**
  * The base every management route builds on, the core's and the plugins': the schema validator,
- * the error and 404 handlers, the token check and the API header. Wrapped with fastify-plugin so
- * that it breaks encapsulation on purpose: registered on the root instance, it applies to every
- * route registered after it, in any child context (plugins' ctx.http.register included).
+ * the error and 404 handlers, the access check (throttle, token, scope: access.ts) and the API
+ * header. Wrapped with fastify-plugin so that it breaks encapsulation on purpose: registered on
+ * the root instance, it applies to every route registered after it, in any child context
+ * (plugins' ctx.http.register included).
  */
 export const apiBase = fp<ApiDeps>(async (app, d) => installApiBase(app, d), { name: 'tenement-api-base', fastify: '5.x' });
 
 function installApiBase(app: FastifyInstance, d: ApiDeps): void {
   app.setValidatorCompiler(requestValidator);
   app.addHook('onRequest', async (_req, reply) => { reply.header(API_HEADER, d.version); });
-  app.addHook('onRequest', async (req) => {
-    // routes that answer without the token say so in their config (`/health`, the dashboard page)
-    if ((req.routeOptions.config as { public?: boolean } | undefined)?.public === true) return;
-    if (!verifyBearer(d.store, req.headers.authorization)) throw new TenementError('TEN_ERR_API_UNAUTHORIZED');
-  });
+  installAccess(app, { tokens: d.tokens, settings: d.config.settings, log: d.log, routes: d.routes });
   app.setNotFoundHandler((req, reply) => {
     const e = new TenementError('TEN_ERR_API_NOT_FOUND', [req.method, req.url.split('?')[0]]);
     reply.code(404).send(e.toJSON());
@@ -81,7 +84,7 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
   const { registry, supervisor, log } = d;
   const find = (p: Static<typeof InstanceParams>): Instance => registry.require(p.service, p.id);
   return async (app) => {
-    app.get('/health', { config: { public: true } }, async () => ({ status: 'ok', version: d.version }));
+    app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok', version: d.version }));
 
     app.get('/api/services', async () => ({
       services: Object.values(d.config.services).map((s) => ({
@@ -89,11 +92,17 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
       })),
     }));
 
-    app.get<{ Querystring: Static<typeof ListQuery> }>('/api/instances', { schema: { querystring: ListQuery } },
-      async (req) => ({ instances: registry.list(req.query.service).map(viewInstance) }));
+    // a tenant token sees its own instances only
+    app.get<{ Querystring: Static<typeof ListQuery> }>('/api/instances', { schema: { querystring: ListQuery }, config: { access: 'tenant' } }, async (req) => {
+      const tenant = tenantOf(req);
+      const list = registry.list(req.query.service);
+      return { instances: (tenant === null ? list : list.filter((i) => i.id === tenant)).map(viewInstance) };
+    });
 
-    app.post<{ Body: Static<typeof SpawnBody> }>('/api/instances', { schema: { body: SpawnBody } }, async (req, reply) => {
+    // a tenant token spawns only instances whose id is its tenant
+    app.post<{ Body: Static<typeof SpawnBody> }>('/api/instances', { schema: { body: SpawnBody }, config: { access: 'tenant' } }, async (req, reply) => {
       const b = req.body;
+      checkInstance(req, b.service, b.id);
       const svc = serviceOf(d.config, b.service);
       if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [b.service]);
       const inst = registry.create(b.service, b.id, b.weight ?? svc.weight);
@@ -101,23 +110,25 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
       return reply.code(201).send(viewInstance(inst));
     });
 
-    app.get<InstanceRoute>('/api/instances/:service/:id', { schema: { params: InstanceParams } }, async (req) => viewInstance(find(req.params)));
+    // the routes of one instance: a tenant token reaches those whose :id is its tenant
+    const one = { schema: { params: InstanceParams }, config: { access: 'instance' } } as const;
+    app.get<InstanceRoute>('/api/instances/:service/:id', one, async (req) => viewInstance(find(req.params)));
 
-    app.delete<InstanceRoute>('/api/instances/:service/:id', { schema: { params: InstanceParams } }, async (req) => {
+    app.delete<InstanceRoute>('/api/instances/:service/:id', one, async (req) => {
       const inst = find(req.params);
       await supervisor.stop(inst, 'stopped', 'stopped via API');
       registry.remove(inst);
       return viewInstance(inst);
     });
 
-    app.post<InstanceRoute>('/api/instances/:service/:id/restart', { schema: { params: InstanceParams } }, async (req) => {
+    app.post<InstanceRoute>('/api/instances/:service/:id/restart', one, async (req) => {
       const inst = find(req.params);
       await supervisor.restart(inst, 'restarted via API');
       return viewInstance(inst);
     });
 
     app.put<InstanceRoute & { Body: Static<typeof WeightBody> }>('/api/instances/:service/:id/weight', {
-      schema: { params: InstanceParams, body: WeightBody },
+      schema: { params: InstanceParams, body: WeightBody }, config: { access: 'instance' },
     }, async (req) => {
       const inst = find(req.params);
       const { weight } = req.body;
@@ -126,10 +137,10 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
       return viewInstance(inst);
     });
 
-    // re-read tenement.toml: 200 with what changed, 422 TEN_ERR_RELOAD_INVALID with every error
+    // re-read tenement.toml: 200 with what changed, 422 TEN_ERR_RELOAD_INVALID with every error (admin only)
     app.post('/api/reload', async () => d.reload('api'));
 
-    app.post<InstanceRoute>('/api/instances/:service/:id/health', { schema: { params: InstanceParams } }, async (req) => {
+    app.post<InstanceRoute>('/api/instances/:service/:id/health', one, async (req) => {
       const inst = find(req.params);
       return { instance: viewInstance(inst), probe: await d.health.probe(inst) };
     });

@@ -16,6 +16,11 @@ export const SETTINGS_RELOAD: Readonly<Record<keyof Settings, 'live' | 'instance
   listen: 'server',
   port: 'server',
   data_dir: 'server',
+  // the API listener and its failed-auth throttle are made once, at start (access.ts)
+  api_listen: 'server',
+  auth_fail_limit: 'server',
+  auth_fail_window: 'server',
+  auth_fail_clients: 'server',
   health_interval: 'live',
   health_timeout: 'live',
   unhealthy_threshold: 'live',

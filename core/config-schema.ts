@@ -55,6 +55,10 @@ export const SettingsSchema = Type.Object({
   log_line_max: Int(16384, 256, 1048576),
   user: Principal(),
   group: Principal(),
+  api_listen: Type.Optional(Type.String({ description: 'a loopback address "127.0.0.1:PORT" or "[::1]:PORT", or "unix:/path/to/socket"' })),
+  auth_fail_limit: Int(20, 1, 1000000),
+  auth_fail_window: Seconds(60),
+  auth_fail_clients: Int(10000, 1, 1000000),
 }, { additionalProperties: false, default: {} });
 
 /** [service.NAME] as written; config.ts turns it into a ServiceConfig (argv, absolute workdir, env strings). */

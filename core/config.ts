@@ -14,6 +14,7 @@ import type { PluginEntry, ServiceConfig, TenementConfig } from './types.ts';
 import { type ConfigFile, ConfigFileSchema, DATE, describe, DNS_RULE, formatKey, isDnsLabel, SettingsSchema, spawnIdTest, TomlPositions, type TomlPath } from './config-schema.ts';
 import { addConfigErrors, compileSchema, ErrorList } from './schema.ts';
 import { parseCidr } from './forward/trust.ts';
+import { formatApiAddress, parseApiListen } from './api-listen.ts';
 
 export { isDnsLabel };
 
@@ -121,6 +122,11 @@ export function parseConfig(text: string, file: string): TenementConfig {
     else fail('TEN_ERR_CONFIG_OUT_OF_RANGE', sp('backoff_base'), ['settings.backoff_base', `must be at most settings.backoff_max (${s.backoff_max}), got ${s.backoff_base}`]);
   }
   if (ok(sp('data_dir'))) s.data_dir = path.resolve(dir, s.data_dir);
+  if (s.api_listen !== undefined && ok(sp('api_listen'))) {
+    const a = parseApiListen(s.api_listen, dir);
+    if (typeof a === 'string') fail('TEN_ERR_CONFIG_INVALID_VALUE', sp('api_listen'), ['settings.api_listen', a]);
+    else s.api_listen = formatApiAddress(a); // a Unix socket's path made absolute
+  }
   if (ok(sp('trusted_proxies'))) {
     s.trusted_proxies.forEach((cidr, i) => {
       if (parseCidr(cidr) === undefined) fail('TEN_ERR_CONFIG_INVALID_VALUE', ['settings', 'trusted_proxies', i], ['settings.trusted_proxies', `has ${describe(cidr)}, which is not an IP address or CIDR such as "10.0.0.0/8" or "::1/128"`]);

@@ -40,7 +40,10 @@ export const ERRORS = {
   TEN_ERR_PLUGIN_FORBIDDEN: def(500, 'plugin %s may not %s', 'plugins tap hooks under their own name (ctx.name), read instances through ctx.registry and change them through ctx.instances (see docs/plugins.md)'),
   TEN_ERR_PLUGIN_FAILED: def(500, 'plugin %s failed in %s: %s', 'fix or remove the plugin; failures in notification hooks are logged and skipped, elsewhere the request or startup fails'),
   // management API
-  TEN_ERR_API_UNAUTHORIZED: def(401, 'missing or invalid API token', 'pass --token, set TENEMENT_TOKEN, or run on the server host so {data_dir}/api_token can be read'),
+  TEN_ERR_API_UNAUTHORIZED: def(401, 'missing or invalid API token', 'pass --token, set TENEMENT_TOKEN, or run on the server host so {data_dir}/api_token can be read; an expired or revoked token is invalid (ten token list)'),
+  TEN_ERR_API_FORBIDDEN: def(403, 'the token of tenant %s may not %s', 'a tenant token reaches only the instances whose id is its tenant, and their logs and metrics (docs/access.md); ask an admin for the rest'),
+  TEN_ERR_API_THROTTLED: def(429, 'too many failed authentications from %s: try again in %s s', 'wait for the Retry-After seconds, then send a valid token (auth_fail_limit and auth_fail_window under [settings])'),
+  TEN_ERR_API_ELSEWHERE: def(404, 'the management API does not answer on this listener', 'it listens on [settings] api_listen: run ten on the server host (it reads api_listen from tenement.toml) or pass --server'),
   TEN_ERR_API_BAD_REQUEST: def(400, 'invalid request: %s', 'fix the request body or parameters shown'),
   TEN_ERR_API_NOT_FOUND: def(404, 'no API route %s %s', 'see docs/cli.md for the API routes'),
   TEN_ERR_API_INVALID_NAME: def(400, 'invalid %s %s: must be a DNS label (a-z, 0-9, -; 1 to 63 chars; no leading or trailing -)', 'use lowercase letters, digits and dashes, e.g. v2 or prod-1'),
@@ -50,6 +53,10 @@ export const ERRORS = {
   TEN_ERR_LOGS_TOO_MANY_FOLLOWERS: def(503, 'too many live log streams open (%s)', 'close a `ten logs -f` or a dashboard tab, then try again'),
   TEN_ERR_METRICS_TOO_MANY_STREAMS: def(503, 'too many live stats streams open (%s)', 'close a `ten top` or a dashboard tab, then try again'),
   TEN_ERR_API_INTERNAL: def(500, 'internal error', 'see the ten serve log for the cause'),
+  // tokens (docs/access.md)
+  TEN_ERR_TOKEN_NOT_FOUND: def(404, 'no token %s', 'list the tokens with `ten token list`'),
+  TEN_ERR_TOKEN_PROTECTED: def(409, 'the admin token of {data_dir}/api_token cannot be revoked', 'to replace it, delete the file and restart ten serve (a new one is written)'),
+  TEN_ERR_TOKEN_TOO_MANY: def(409, 'there are already %s tokens, the most ten serve keeps', 'revoke tokens no longer used (`ten token list`, `ten token revoke ID`)'),
   // instances
   TEN_ERR_INSTANCE_NOT_FOUND: def(404, 'instance %s not found', 'list instances with `ten ps`'),
   TEN_ERR_INSTANCE_EXISTS: def(409, 'instance %s already exists', 'pick another --id, or `ten restart` the existing one'),

@@ -15,6 +15,8 @@ export { CORE_TAP, HOOK_POLICY, STAGE, type HookName, type Hooks } from './hooks
 // schemas for options (one source: JSON Schema built with TypeBox, checked by ajv)
 export { Type, type Static, type TSchema } from '@sinclair/typebox';
 export { NameSchema, WeightSchema } from './schema.ts';
+// who a management request is, for routes that declare `access` (docs/access.md)
+export { accessOf, checkInstance, forbid, tenantOf, type Access, type RouteAccess } from './access.ts';
 // errors
 export { ERRORS, TenementError, type ErrorCode } from './errors.ts';
 // data shapes

@@ -1,13 +1,17 @@
 // The one public listener. Every request is checked before anything routes it (Host, target
 // length; Node's parser answers the rest through clientError), then resolved by the router:
 // service hosts go straight to the proxy, management hosts to fastify (its serverFactory), so
-// only management traffic pays for fastify. Client-side bounds live in connections.ts.
+// only management traffic pays for fastify. Client-side bounds live in connections.ts. With
+// [settings] api_listen, a second server with the same bounds takes the management API (every
+// request to fastify, whatever its Host), and the {domain} host keeps only GET /health: the rest
+// is 404 TEN_ERR_API_ELSEWHERE (docs/access.md#api_listen).
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { apiBase, managementApi, placeholderPage, type ApiDeps } from './api.ts';
 import { logsApi } from './logs-api.ts';
+import { tokensApi } from './tokens-api.ts';
 import { AUTHORITY, BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
@@ -25,6 +29,8 @@ const MAX_PARAM_LENGTH = 100;
 
 export interface Listener {
   server: http.Server;
+  /** The management API's own server, with [settings] api_listen (not listening yet). */
+  api?: http.Server;
   app: FastifyInstance;
   /** Requests being answered right now (proxied or management). */
   inflight(): number;
@@ -54,25 +60,37 @@ export async function createListener(d: {
   settings: Settings; hooks: Hooks; router: Router; proxy: Proxy; api: ApiDeps; routes: PluginRoutes;
 }): Promise<Listener> {
   const { settings, router, proxy } = d;
+  const separate = settings.api_listen !== undefined;
   const trusted = trustList(settings.trusted_proxies);
   const bodies = new BodyWatch(settings.client_body_timeout * 1000);
   let inflight = 0;
   let proxied = 0;
   let fastifyHandler!: http.RequestListener;
 
-  const server = http.createServer({
-    maxHeaderSize: settings.max_header_size,
-    // a missing Host is answered by requestAuthority() with a JSON 400 like every other bad Host
-    requireHostHeader: false,
-    headersTimeout: settings.client_header_timeout * 1000,
-    // the body is bounded by its idle time (BodyWatch), not by a total: long uploads are fine
-    requestTimeout: 0,
-    keepAliveTimeout: settings.keepalive_timeout * 1000,
-    connectionsCheckingInterval: Math.min(1000, settings.client_header_timeout * 500),
-  });
-  // the head's size is bounded by max_header_size; a count limit would drop lines silently
-  server.maxHeadersCount = 0;
-  server.on('connection', (socket: Socket) => new Conn(socket, settings.max_pipelined));
+  /** A server with the client bounds of [settings]; `api`: the api_listen one. */
+  const bounded = (api: boolean) => {
+    const srv = http.createServer({
+      maxHeaderSize: settings.max_header_size,
+      // a missing Host is answered by requestAuthority() with a JSON 400 like every other bad Host
+      requireHostHeader: false,
+      headersTimeout: settings.client_header_timeout * 1000,
+      // the body is bounded by its idle time (BodyWatch), not by a total: long uploads are fine
+      requestTimeout: 0,
+      keepAliveTimeout: settings.keepalive_timeout * 1000,
+      connectionsCheckingInterval: Math.min(1000, settings.client_header_timeout * 500),
+    });
+    // the head's size is bounded by max_header_size; a count limit would drop lines silently
+    srv.maxHeadersCount = 0;
+    srv.on('connection', (socket: Socket) => new Conn(socket, settings.max_pipelined));
+    srv.on('request', (req, res) => onRequest(req, res, false, api));
+    // Expect: 100-continue goes to the app, which decides (RFC 9110 §10.1.1): Node must not answer it
+    srv.on('checkContinue', (req, res) => onRequest(req, res, true, api));
+    srv.on('upgrade', api ? (_req: http.IncomingMessage, socket: Duplex) => void socket.end(rawError(new TenementError('TEN_ERR_API_NOT_FOUND', ['GET', 'a WebSocket']))) : onUpgrade);
+    // CONNECT asks for a tunnel: a forward proxy's job, not a reverse proxy's (RFC 9110 §9.3.6)
+    srv.on('connect', (_req, socket: Duplex) => socket.end(rawError(new TenementError('TEN_ERR_HTTP_METHOD_NOT_ALLOWED', ['CONNECT']))));
+    srv.on('clientError', onClientError);
+    return srv;
+  };
 
   /** The connection's side of the forwarding rules. `authority` is the Host header as sent: for an
    *  absolute-form request the proxy replaces it with the target's (ctx.authority). */
@@ -104,13 +122,13 @@ export async function createListener(d: {
     return { req, res, host: hostName(authority), authority, path, upgrade: !res, start: performance.now() };
   };
 
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean, api: boolean) => {
     const conn = Conn.of(req.socket);
     if (!conn) return void res.destroy();
-    conn.admit(() => start(conn, req, res, expect));
+    conn.admit(() => start(conn, req, res, expect, api));
   };
 
-  const start = (conn: Conn, req: http.IncomingMessage, res: http.ServerResponse, expect: boolean) => {
+  const start = (conn: Conn, req: http.IncomingMessage, res: http.ServerResponse, expect: boolean, api: boolean) => {
     inflight += 1;
     let ctx: RequestContext | undefined;
     let exchange: { cancel(): void } | undefined;
@@ -139,6 +157,10 @@ export async function createListener(d: {
     ctx = c;
     const route = (target: Target) => {
       if (target.kind === 'management') {
+        // with api_listen, the public listener keeps /health (a load balancer's liveness check) only
+        if (separate && !api && (c.path.split('?')[0] !== '/health' || (req.method !== 'GET' && req.method !== 'HEAD'))) {
+          return writeError(res, new TenementError('TEN_ERR_API_ELSEWHERE'));
+        }
         if (expect) res.writeContinue(); // fastify reads the body itself
         return fastifyHandler(req, res);
       }
@@ -155,6 +177,7 @@ export async function createListener(d: {
       }
       exchange = proxy.web(c, target, client(req, c), { expect, body });
     };
+    if (api) return route(c.target = { kind: 'management' });
     let t: Target | Promise<Target>;
     try {
       t = router.resolve(c);
@@ -175,13 +198,7 @@ export async function createListener(d: {
     }, (err) => proxy.failUpgrade(socket, err));
   };
 
-  server.on('request', (req, res) => onRequest(req, res, false));
-  // Expect: 100-continue goes to the app, which decides (RFC 9110 §10.1.1): Node must not answer it
-  server.on('checkContinue', (req, res) => onRequest(req, res, true));
-  server.on('upgrade', onUpgrade);
-  // CONNECT asks for a tunnel: a forward proxy's job, not a reverse proxy's (RFC 9110 §9.3.6)
-  server.on('connect', (_req, socket: Duplex) => socket.end(rawError(new TenementError('TEN_ERR_HTTP_METHOD_NOT_ALLOWED', ['CONNECT']))));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+  const onClientError = (err: NodeJS.ErrnoException, socket: Duplex) => {
     const answer = parseErrorAnswer(err, { headerTimeout: settings.client_header_timeout, maxHeaderSize: settings.max_header_size });
     const s = socket as Socket;
     const busy = (s as Socket & { _httpMessage?: http.ServerResponse })._httpMessage?.headersSent;
@@ -194,8 +211,10 @@ export async function createListener(d: {
     } else {
       s.destroy();
     }
-  });
+  };
 
+  const server = bounded(false);
+  const apiServer = separate ? bounded(true) : undefined;
   const app = Fastify({
     logger: false,
     serverFactory: (h) => { fastifyHandler = h; return server; },
@@ -216,12 +235,14 @@ export async function createListener(d: {
   await app.register(apiBase, d.api);
   await app.register(managementApi(d.api));
   await app.register(logsApi(d.api));
+  await app.register(tokensApi(d.api));
   for (const r of d.routes.list) {
     // a plugin's routes that clash or throw fail startup naming that plugin
     try {
       await app.register(async (scope) => {
-        // public routes carry `config.public`, which the token check in apiBase honours
-        if (r.public) scope.addHook('onRoute', (route) => { route.config = { ...(route.config as object), public: true }; });
+        // { public: true }: every route of it is `access: 'public'`; the others say their own
+        // `access` or are admin-only (access.ts)
+        if (r.public) scope.addHook('onRoute', (route) => { route.config = { ...(route.config as object), access: 'public' }; });
         await scope.register(r.fn);
       });
     } catch (err) {
@@ -229,9 +250,9 @@ export async function createListener(d: {
     }
   }
   // the page at `/` when no plugin (the dashboard slot) serves one
-  if (!app.hasRoute({ method: 'GET', url: '/' })) app.get('/', { config: { public: true } }, async (_req, reply) => reply.type('text/html').send(placeholderPage(d.api.version)));
+  if (!app.hasRoute({ method: 'GET', url: '/' })) app.get('/', { config: { access: 'public' } }, async (_req, reply) => reply.type('text/html').send(placeholderPage(d.api.version)));
   d.routes.mounted = true;
   await app.ready();
   d.api.log.debug({ routes }, 'management routes');
-  return { server, app, inflight: () => inflight, close: () => bodies.close() };
+  return { server, api: apiServer, app, inflight: () => inflight, close: () => bodies.close() };
 }

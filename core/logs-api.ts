@@ -1,8 +1,9 @@
 // The logs on the management API: GET /api/logs (search: the latest lines that match) and
 // GET /api/logs/stream (follow: Server-Sent Events, `event: line`, after the latest `n` lines).
-// Both behind the token, like every route of the API.
+// Both behind the token; a tenant token gets the lines of its own instances only (access.ts).
 import { type Static, Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { checkInstance, tenantOf } from './access.ts';
 import { TenementError } from './errors.ts';
 import type { Logbook } from './logbook.ts';
 import { LOG_STREAMS, type LogLine, type LogQuery } from './log-store.ts';
@@ -46,11 +47,14 @@ export function parseTime(raw: string, name: string, now = Date.now()): number {
   throw new TenementError('TEN_ERR_API_BAD_REQUEST', [`${name} ${JSON.stringify(raw)}: expected a duration back from now (10m, 2h, 7d), an RFC 3339 time (2026-11-29T21:00:00Z) or ms since the epoch`]);
 }
 
-/** The store's query for the API's filters. */
-function toQuery(f: Filter, limit: number): LogQuery {
+/** The store's query for the API's filters. A tenant token's query is limited to the instances
+ *  whose id is its tenant (in any service; events about a whole service are not theirs): another
+ *  id is TEN_ERR_API_FORBIDDEN. */
+function toQuery(req: FastifyRequest, f: Filter, limit: number): LogQuery {
   if (f.id !== undefined && f.service === undefined) throw new TenementError('TEN_ERR_API_BAD_REQUEST', ['id needs service (an instance is service:id)']);
+  if (f.id !== undefined) checkInstance(req, f.service!, f.id);
   return {
-    service: f.service, instance: f.id, stream: f.stream, grep: f.grep, limit,
+    service: f.service, instance: f.id ?? tenantOf(req) ?? undefined, stream: f.stream, grep: f.grep, limit,
     since: f.since === undefined ? undefined : parseTime(f.since, 'since'),
     until: f.until === undefined ? undefined : parseTime(f.until, 'until'),
   };
@@ -65,11 +69,12 @@ function serialized(l: LogLine): string {
 
 export function logsApi(d: { logbook: Logbook; version: string }): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Querystring: Static<typeof SearchQuery> }>('/api/logs', { schema: { querystring: SearchQuery } },
-      async (req) => ({ lines: d.logbook.query(toQuery(req.query, Number(req.query.limit ?? 100))) }));
+    app.get<{ Querystring: Static<typeof SearchQuery> }>('/api/logs', { schema: { querystring: SearchQuery }, config: { access: 'tenant' } },
+      async (req) => ({ lines: d.logbook.query(toQuery(req, req.query, Number(req.query.limit ?? 100))) }));
 
-    app.get<{ Querystring: Static<typeof FollowQuery> }>('/api/logs/stream', { schema: { querystring: FollowQuery } }, async (req, reply) => {
-      const q = toQuery(req.query, Number(req.query.n ?? 0));
+    // no HEAD: a stream's head alone says nothing, and the stream would never end for it
+    app.get<{ Querystring: Static<typeof FollowQuery> }>('/api/logs/stream', { schema: { querystring: FollowQuery }, config: { access: 'tenant' }, exposeHeadRoute: false }, async (req, reply) => {
+      const q = toQuery(req, req.query, Number(req.query.n ?? 0));
       if (d.logbook.followerCount >= MAX_FOLLOWERS) throw new TenementError('TEN_ERR_LOGS_TOO_MANY_FOLLOWERS', [MAX_FOLLOWERS]);
       const backlog = q.limit > 0 ? d.logbook.query(q) : [];
       const sse = new SseStream(reply, { headers: { [API_HEADER]: d.version } });

@@ -4,6 +4,8 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
 import { loadConfig } from './config.ts';
+import type { RouteEntry } from './access.ts';
+import { formatApiAddress, listenApi, parseApiListen } from './api-listen.ts';
 import { bridgeEvents } from './events.ts';
 import { cgroupTag, releaseCgroups } from './cgroup.ts';
 import { serviceOf } from './config-schema.ts';
@@ -24,6 +26,7 @@ import { Reloader } from './reload.ts';
 import { Router } from './router.ts';
 import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
+import { Tokens } from './tokens.ts';
 import type { Containment } from './process.ts';
 import type { ReloadReport, TenementConfig } from './types.ts';
 import { VERSION } from './version.ts';
@@ -94,6 +97,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   bridgeEvents(hooks);
   const applied: PluginInstance[] = [];
   let listener: Listener | undefined;
+  let unlinkApi: (() => void) | undefined;
   let closing: Promise<void> | undefined;
   let hurried = false;
   const close = (opts: { keepApps?: boolean } = {}) => closing ??= (async () => {
@@ -101,10 +105,13 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     reloader.close();
     if (listener) {
       listener.server.close();
+      listener.api?.close();
       const deadline = Date.now() + live.current.settings.drain_timeout * 1000;
       await waitUntil(() => hurried || listener!.inflight() === 0, { deadline, firstDelayMs: 20, slowAfterMs: 0 });
       listener.server.closeAllConnections();
+      listener.api?.closeAllConnections();
       listener.close();
+      unlinkApi?.();
     }
     health.close();
     await hooks.shutdown.promise().catch((err) => log.error({ err }, 'shutdown hook failed'));
@@ -123,7 +130,8 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   })();
 
   try {
-    ensureToken(settings.data_dir, store);
+    const tokens = new Tokens(store);
+    ensureToken(settings.data_dir, tokens);
     const routes: PluginRoutes = { list: [], mounted: false };
     await applyPlugins(plugins, applied, live.deps({
       hooks, registry, control: supervisor, log, routes, store: (name: string) => store.pluginStore(name),
@@ -132,7 +140,9 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     // spawn_on_request)
     restoreInstances(config, store, registry, log);
     const reload = (source: string) => reloader.reload(source);
-    listener = await createListener({ settings, hooks, router, proxy, routes, api: live.deps({ registry, supervisor, health, store, log, version: VERSION, logbook, reload }) });
+    listener = await createListener({ settings, hooks, router, proxy, routes, api: live.deps({
+      registry, supervisor, health, store, log, version: VERSION, logbook, reload, tokens, routes: [] as RouteEntry[],
+    }) });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));
@@ -141,7 +151,11 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     const port = (server.address() as { port: number }).port;
     const host = settings.listen.includes(':') ? `[${settings.listen}]` : settings.listen;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-    log.info({ url, domain: settings.domain, data_dir: settings.data_dir }, 'tenement listening');
+    // api_listen was checked with the config: parsed again here for its parts
+    const apiAddress = settings.api_listen === undefined ? undefined : parseApiListen(settings.api_listen, config.dir);
+    if (listener.api && typeof apiAddress === 'object') unlinkApi = await listenApi(listener.api, apiAddress);
+    const api = typeof apiAddress === 'object' ? formatApiAddress(apiAddress) : `the ${settings.domain} host`;
+    log.info({ url, domain: settings.domain, data_dir: settings.data_dir, api }, 'tenement listening');
     const { adopted, ended } = await supervisor.adoptAll();
     if (adopted.length > 0) log.info({ instances: adopted }, `adopted ${adopted.length} instance(s) a previous ten serve left running`);
     if (ended.length > 0) log.warn({ instances: ended }, `ended ${ended.length} process(es) a previous ten serve left running that could not be adopted`);

@@ -1,4 +1,5 @@
-// The embedded store: desired state (instances, weights) and API token hashes, in SQLite.
+// The embedded store: desired state (instances, weights) and API token hashes (core/tokens.ts owns
+// the `tokens` table), in SQLite.
 // Written on state changes only (spawn, stop, weight), never per request.
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
@@ -12,8 +13,6 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS instances (
   service TEXT NOT NULL, id TEXT NOT NULL, weight INTEGER NOT NULL, created_at INTEGER NOT NULL,
   PRIMARY KEY (service, id));
-CREATE TABLE IF NOT EXISTS tokens (
-  hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
   service TEXT NOT NULL, id TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks TEXT NOT NULL,
@@ -109,22 +108,6 @@ export class Store {
 
   listRuns(): StoredRun[] {
     return this.db.prepare('SELECT * FROM runs ORDER BY started_at').all() as StoredRun[];
-  }
-
-  addToken(hash: string, name: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO tokens (hash, name, created_at) VALUES (?, ?, ?)').run(hash, name, Date.now());
-  }
-
-  /** Make `hash` the only token called `name` (an edited or deleted api_token revokes the old one). */
-  replaceToken(name: string, hash: string): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM tokens WHERE name = ?').run(name);
-      this.addToken(hash, name);
-    })();
-  }
-
-  hasToken(hash: string): boolean {
-    return this.db.prepare('SELECT 1 FROM tokens WHERE hash = ?').get(hash) !== undefined;
   }
 
   /** Plugin `name`'s own database, {data_dir}/plugins/<name>.db (0600), opened on first use. Tables

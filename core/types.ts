@@ -60,6 +60,16 @@ export interface Settings {
   user?: string;
   /** Default primary group (name or gid); unset: the user's own. */
   group?: string;
+  /** Where the management API and the dashboard listen instead of the {domain} host: a loopback
+   *  "127.0.0.1:PORT" / "[::1]:PORT", or "unix:PATH" (absolute once loaded) for a Unix socket (0600).
+   *  Unset: on the {domain} host of the public listener (docs/access.md#api_listen). */
+  api_listen?: string;
+  /** Failed authentications of one client address per auth_fail_window before it gets 429. */
+  auth_fail_limit: number;
+  /** Seconds the failures of an address count in (from its first failure). */
+  auth_fail_window: number;
+  /** Client addresses the failed-auth table keeps at most (the oldest goes first). */
+  auth_fail_clients: number;
 }
 
 export interface ServiceConfig {

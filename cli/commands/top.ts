@@ -67,14 +67,15 @@ export class TopCommand extends ApiCommand {
   private async live(): Promise<number> {
     const { stdout } = this.context;
     const tty = (stdout as NodeJS.WriteStream).isTTY === true;
-    const server = this.client.server;
+    const ep = await this.client.endpoint();
+    const server = ep.label;
     const token = await resolveToken({ server: this.server, token: this.token, config: this.config });
     if (!token) {
       await this.stats(); // says whether the server is up, and answers TEN_ERR_CLI_NO_TOKEN as every command does
       throw new TenementError('TEN_ERR_CLI_NO_TOKEN');
     }
     // node:https only for an https server (as cli/client.ts does)
-    const get = server.startsWith('https:') ? (await import('node:https')).request : http.request;
+    const get = ep.origin.startsWith('https:') ? (await import('node:https')).request : http.request;
     const draw = (s: StatsView) => {
       const head = `ten top — ${server} — ${clock(s.at)} — last ${s.window_seconds} s${tty ? ' — Ctrl-C to quit' : ''}\n\n`;
       const table = formatTop(this.only(s).instances);
@@ -93,7 +94,7 @@ export class TopCommand extends ApiCommand {
       const quit = () => stop(0);
       process.on('SIGINT', quit);
       process.on('SIGTERM', quit);
-      const stream = followStats(get, `${server}/api/stats/stream`, token, draw, (err) => stop(err), server);
+      const stream = followStats(get, `${ep.origin}/api/stats/stream`, ep.socketPath, token, draw, (err) => stop(err), server);
     });
   }
 }
@@ -103,7 +104,7 @@ export class TopCommand extends ApiCommand {
  * with the error that ended it (the server closed it, went silent, or answered an error: a 404 is
  * TEN_ERR_CLI_METRICS_OFF). Bounded: an event larger than MAX_EVENT_BYTES ends it.
  */
-function followStats(get: typeof http.request, url: string, token: string, onStats: (s: StatsView) => void, onEnd: (err: Error) => void, server: string): { close(): void } {
+function followStats(get: typeof http.request, url: string, socketPath: string | undefined, token: string, onStats: (s: StatsView) => void, onEnd: (err: Error) => void, server: string): { close(): void } {
   let closed = false;
   const unreachable = (why: string) => new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [server, why]);
   const end = (err: Error) => {
@@ -118,7 +119,7 @@ function followStats(get: typeof http.request, url: string, token: string, onSta
     clearTimeout(silence);
     silence = setTimeout(() => end(unreachable(`no event in ${SILENCE_MS / 1000} s`)), SILENCE_MS);
   };
-  const req = get(url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } }, (res) => {
+  const req = get(url, { socketPath, headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } }, (res) => {
     let buf = '';
     res.setEncoding('utf8');
     if (res.statusCode !== 200) {

@@ -2,12 +2,14 @@
 // and ten serve itself (prom-client), served as GET /metrics on the management host — behind the
 // API token unless `public = true`, and then optionally on a listener of its own (`listen`) — and
 // live statistics for people: GET /api/stats and the event stream GET /api/stats/stream (`ten
-// top`, the dashboard). docs/plugins/prometheus-exporter.md lists the metrics and the shapes.
-import { TenementError, Type, definePlugin, type Static } from '../../core/index.ts';
+// top`, the dashboard). A tenant token gets all three limited to its tenant's instances (access
+// 'tenant'; docs/access.md). docs/plugins/prometheus-exporter.md lists the metrics and the shapes.
+import { TenementError, Type, definePlugin, tenantOf, type Static } from '../../core/index.ts';
 import { listenMetrics, parseListen, type MetricsListener } from './listen.ts';
 import { Metrics } from './metrics.ts';
 import { HISTORY_STEP_SECONDS, Stats } from './stats.ts';
-import { MAX_STREAMS, StatsStreams } from './streams.ts';
+import { forTenant, MAX_STREAMS, StatsStreams } from './streams.ts';
+import { metricsOf } from './tenant.ts';
 
 const NAME = 'prometheus-exporter';
 
@@ -41,18 +43,24 @@ export default definePlugin({
         ctx.hooks.event.tap(ctx.name, (e) => metrics.event(e));
         const text = () => metrics.text();
         const type = metrics.registry.contentType;
+        // tenant-aware: a tenant token gets the series of its own instances only
+        const tenant = { config: { access: 'tenant' } } as const;
         ctx.http.register(async (app) => {
-          app.get('/metrics', async (_req, reply) => reply.type(type).header('cache-control', 'no-store').send(await text()));
+          app.get('/metrics', tenant, async (req, reply) => {
+            const who = open ? null : tenantOf(req);
+            return reply.type(type).header('cache-control', 'no-store').send(who === null ? await text() : metricsOf(await text(), who));
+          });
         }, { public: open });
         ctx.http.register(async (app) => {
-          const live = new StatsStreams(async () => JSON.stringify(await stats.snapshot(false)), () => app.server.listening);
+          const live = new StatsStreams(() => stats.snapshot(false), () => app.server.listening);
           streams = live;
-          app.get('/api/stats', async () => stats.snapshot(true));
-          app.get('/api/stats/stream', async (_req, reply) => {
+          app.get('/api/stats', tenant, async (req) => forTenant(await stats.snapshot(true), tenantOf(req)));
+          // no HEAD: a stream's head alone says nothing, and the stream would never end for it
+          app.get('/api/stats/stream', { ...tenant, exposeHeadRoute: false }, async (req, reply) => {
             if (live.full) throw new TenementError('TEN_ERR_METRICS_TOO_MANY_STREAMS', [MAX_STREAMS]);
             const headers = reply.getHeaders();
             reply.hijack(); // the response is the stream's from here: fastify neither serializes nor ends it
-            live.open(reply.raw, headers as Record<string, string | number | string[]>);
+            live.open(reply.raw, headers as Record<string, string | number | string[]>, tenantOf(req));
           });
         });
         ctx.hooks.ready.tap(ctx.name, () => {

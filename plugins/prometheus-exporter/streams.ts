@@ -4,8 +4,11 @@
 // a client that does not read is dropped, not buffered for — when the previous event is still
 // waiting in Node's buffer at the next one (the socket's buffer in the kernel already full), its
 // connection is closed. Streams end when the client goes, when ten serve stops listening
-// (shutdown: the drain would otherwise wait for them), or at dispose().
+// (shutdown: the drain would otherwise wait for them), or at dispose(). A client opened with a
+// tenant token gets only the rows of its tenant's instances (each distinct view serialized once
+// per event).
 import type http from 'node:http';
+import type { StatsView } from './view.ts';
 
 /** Clients at once. */
 export const MAX_STREAMS = 32;
@@ -15,7 +18,8 @@ export const EVENT_MS = 2000;
 const CHECK_MS = 500;
 const PING_MS = 10_000;
 
-interface Client { res: http.ServerResponse }
+/** `tenant`: only the instances whose id it is (a tenant token); null: all (an admin token). */
+interface Client { res: http.ServerResponse; tenant: string | null }
 
 export class StatsStreams {
   private readonly clients = new Set<Client>();
@@ -25,9 +29,9 @@ export class StatsStreams {
   private busy = false;
   private lastPing = 0;
 
-  /** `data()`: the JSON text of one event (computed once per event for every client);
+  /** `data()`: one event's statistics (computed once per event for every client);
    *  `listening()`: false once ten serve is shutting down. */
-  constructor(private readonly data: () => Promise<string>, private readonly listening: () => boolean) {}
+  constructor(private readonly data: () => Promise<StatsView>, private readonly listening: () => boolean) {}
 
   get size(): number {
     return this.clients.size;
@@ -39,15 +43,15 @@ export class StatsStreams {
   }
 
   /** Take over `res` (the route hijacked it): write the head and a first event now. `headers`:
-   *  those the route set already (the API header). */
-  open(res: http.ServerResponse, headers: Record<string, string | number | string[]>): void {
+   *  those the route set already (the API header); `tenant`: see Client. */
+  open(res: http.ServerResponse, headers: Record<string, string | number | string[]>, tenant: string | null = null): void {
     res.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
       'x-accel-buffering': 'no', // nginx in front: pass events on at once
     });
-    const c: Client = { res };
+    const c: Client = { res, tenant };
     this.clients.add(c);
     const gone = () => this.drop(c);
     // the response's 'close' (the connection went, or the response ended), not the request's:
@@ -55,7 +59,7 @@ export class StatsStreams {
     res.once('close', gone);
     res.once('error', gone);
     this.write(c, `: ping\nretry: ${EVENT_MS}\n\n`);
-    this.data().then((json) => { if (this.clients.has(c)) this.write(c, event(json)); }, () => this.drop(c, 'destroy'));
+    this.data().then((v) => { if (this.clients.has(c)) this.write(c, event(json(v, tenant))); }, () => this.drop(c, 'destroy'));
     if (!this.timer) {
       this.lastEvent = this.lastPing = Date.now();
       this.timer = setInterval(() => this.check(), CHECK_MS);
@@ -75,9 +79,13 @@ export class StatsStreams {
       if (this.busy) return;
       this.lastEvent = now;
       this.busy = true;
-      this.data().then((json) => {
-        const text = event(json);
-        for (const c of [...this.clients]) this.write(c, text);
+      this.data().then((v) => {
+        const texts = new Map<string | null, string>();
+        for (const c of [...this.clients]) {
+          let text = texts.get(c.tenant);
+          if (text === undefined) texts.set(c.tenant, text = event(json(v, c.tenant)));
+          this.write(c, text);
+        }
       }, () => this.close()).finally(() => { this.busy = false; });
     } else if (now - this.lastPing >= PING_MS) {
       this.lastPing = now;
@@ -101,6 +109,13 @@ export class StatsStreams {
     }
   }
 }
+
+/** The statistics `tenant` may see: its own instances' rows (all of them for null). */
+export function forTenant(v: StatsView, tenant: string | null): StatsView {
+  return tenant === null ? v : { ...v, instances: v.instances.filter((i) => i.instance === tenant) };
+}
+
+const json = (v: StatsView, tenant: string | null) => JSON.stringify(forTenant(v, tenant));
 
 /** One `stats` event; the JSON has no raw newline, so one data line carries it. */
 function event(json: string): string {

@@ -4,7 +4,8 @@
 // playwright-core against a real `ten serve`, real apps and the real `ten` CLI — sign in (a wrong
 // token first), see an instance appear after `ten spawn`, set a weight from the page and count
 // where the proxy sends requests, switch traffic and see it in the history, find a log line with
-// the search. The browser is installed by scripts/ensure-chromium.sh (run by scripts/run-tests.mjs);
+// the search; then a tenant token, which sees its own instance only and no route, history or
+// foreign spawn. The browser is installed by scripts/ensure-chromium.sh (run by scripts/run-tests.mjs);
 // without it the browser test is skipped with the reason.
 //
 // docs/dashboard.png is the screenshot this test takes: written when UPDATE_SCREENSHOT=1 or when
@@ -188,6 +189,29 @@ describe('the dashboard in a browser', () => {
     await page.getByRole('button', { name: 'Forget token' }).click();
     await page.getByLabel('API token').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.deepEqual(problems, []);
+  });
+
+  test('a tenant token: its own instances only, and only what it may do (docs/access.md)', { skip }, async () => {
+    const made = await inProcessCli(ten)('token', 'create', '--tenant', 'v2');
+    assert.equal(made.code, 0, made.err);
+    await page.getByLabel('API token').fill(made.out.trim());
+    await page.getByRole('button', { name: 'Open the dashboard' }).click();
+    await card('api:v2').locator('.badge.state-running').waitFor();
+    await page.locator('#version', { hasText: 'tenant v2' }).waitFor();
+    assert.equal(await card('api:v1').count(), 0, 'another tenant\'s instance is not shown');
+    assert.equal(await card('web:a').count(), 0);
+    assert.equal(await page.locator('form[aria-label="Switch the traffic of api"]').isHidden(), true, 'no traffic switch');
+    assert.equal(await page.locator('#history-table').isHidden(), true, 'no deploy history');
+    await page.getByText('The deploy history is shown to admin tokens only.').waitFor();
+    const id = page.locator('#svc-api-spawn-id');
+    assert.equal(await id.inputValue(), 'v2');
+    assert.equal(await id.getAttribute('readonly') !== null || await id.evaluate((e) => (e as HTMLInputElement).readOnly), true, 'spawns only its own id');
+    await page.getByRole('spinbutton', { name: 'Weight of api:v2' }).fill('30');
+    await page.getByRole('button', { name: 'Set weight of api:v2' }).click();
+    await page.getByText('api:v2: weight set to 30').waitFor();
+    await page.getByRole('button', { name: 'Forget token' }).click();
+    await page.getByLabel('API token').waitFor();
     assert.deepEqual(problems, []);
   });
 });

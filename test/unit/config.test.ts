@@ -55,6 +55,7 @@ describe('the example tenement.toml', () => {
       trusted_proxies: [], forwarded: false, client_header_timeout: 10, client_body_timeout: 30, keepalive_timeout: 5,
       max_pipelined: 16, max_requests: 10000, max_header_size: 16384, max_uri_length: 8192,
       log_max_size: 134217728, log_max_age: 604800, log_ring_size: 1000, log_line_max: 16384,
+      auth_fail_limit: 20, auth_fail_window: 60, auth_fail_clients: 10000,
     });
     assert.deepEqual(Object.keys(c.services), ['api', 'web']);
     assert.deepEqual(c.services.api, {
@@ -208,6 +209,11 @@ describe('errors name the key and the line', () => {
     assert.match(a.message, /"suspend"/);
     expectError(MIN + 'health = "health"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.health', 3);
     expectError('[settings]\nlisten = "localhost"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.listen', 2);
+    // api_listen: loopback or a Unix socket only (docs/access.md#api_listen)
+    const al = expectError('[settings]\nport = 8080\napi_listen = "0.0.0.0:9091"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.api_listen', 3);
+    assert.match(al.message, /not a loopback address/);
+    expectError('[settings]\napi_listen = "127.0.0.1"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.api_listen', 2);
+    assert.equal(parseConfig('[settings]\napi_listen = "unix:run/ten.sock"\n', FILE).settings.api_listen, `unix:${path.join(path.dirname(FILE), 'run/ten.sock')}`);
     expectError('[settings]\ndomain = "a..b"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.domain', 2);
     expectError('[settings]\ndomain = "under_score.dev"\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'settings.domain', 2);
     expectError('[service.api]\nargs = []\n', 'TEN_ERR_CONFIG_INVALID_VALUE', 'service.api.args', 2);

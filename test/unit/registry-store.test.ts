@@ -1,12 +1,11 @@
-// Registry + Store on a real SQLite file in a temp dir, and the API token (core/auth.ts).
+// Registry + Store on a real SQLite file in a temp dir.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { ensureToken, hashToken, TOKEN_FILE, verifyBearer } from '../../core/auth.ts';
 import { type ErrorCode, TenementError } from '../../core/errors.ts';
 import { createHooks } from '../../core/hooks.ts';
 import { assertName, assertWeight, DNS_LABEL, Registry } from '../../core/registry.ts';
@@ -285,55 +284,4 @@ describe('names and weights', () => {
   });
 });
 
-describe('tokens', () => {
-  test('hasToken after addToken; addToken is idempotent', () => {
-    const { store } = fresh();
-    const h = hashToken('secret');
-    assert.equal(store.hasToken(h), false);
-    store.addToken(h, 'admin');
-    store.addToken(h, 'admin');
-    assert.equal(store.hasToken(h), true);
-    assert.equal(store.hasToken(hashToken('other')), false);
-  });
-
-  test('hashToken is SHA-256 hex', () => {
-    assert.equal(hashToken('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
-  });
-
-  test('ensureToken creates {data_dir}/api_token with mode 0600, and the store knows its hash', () => {
-    const { dataDir, store } = fresh();
-    const file = ensureToken(dataDir, store);
-    assert.equal(file, join(dataDir, TOKEN_FILE));
-    assert.equal(statSync(file).mode & 0o777, 0o600);
-    const token = readFileSync(file, 'utf8').trim();
-    assert.match(token, /^[0-9a-f]{64}$/, '32 random bytes as hex (never starts with -)');
-    assert.ok(store.hasToken(hashToken(token)));
-    assert.equal(store.hasToken(token), false, 'the plain token is never stored');
-  });
-
-  test('ensureToken is idempotent: same file, same token; repairs a loose mode', async () => {
-    const { dataDir, store } = fresh();
-    const file = ensureToken(dataDir, store);
-    const token = readFileSync(file, 'utf8');
-    const { chmodSync } = await import('node:fs');
-    chmodSync(file, 0o644);
-    assert.equal(ensureToken(dataDir, store), file);
-    assert.equal(readFileSync(file, 'utf8'), token);
-    assert.equal(statSync(file).mode & 0o777, 0o600);
-    // a second store (a restart) learns the existing token's hash
-    const again = open(dataDir);
-    ensureToken(dataDir, again.store);
-    assert.ok(again.store.hasToken(hashToken(token.trim())));
-  });
-
-  test('verifyBearer accepts "Bearer <token>" and rejects everything else', () => {
-    const { dataDir, store } = fresh();
-    const token = readFileSync(ensureToken(dataDir, store), 'utf8').trim();
-    assert.equal(verifyBearer(store, `Bearer ${token}`), true);
-    assert.equal(verifyBearer(store, `bearer ${token}`), true, 'the scheme is case-insensitive (RFC 7235)');
-    for (const bad of [
-      undefined, '', 'Bearer', 'Bearer ', token, `Basic ${token}`, `Bearer ${token}x`, `Bearer x${token}`,
-      `Bearer ${token} extra`, `Bearer ${token.toUpperCase()}`, `Token ${token}`, `Bearer ${hashToken(token)}`,
-    ]) assert.equal(verifyBearer(store, bad), false, `rejects ${JSON.stringify(bad)}`);
-  });
-});
+// The API tokens (core/auth.ts, core/tokens.ts) are tested in tokens.test.ts.

@@ -1,8 +1,12 @@
 // The dashboard page: sign in with the API token, then services and instances with their live
 // numbers and charts, actions, the deploy history and the log tail. Plain DOM, no framework: each
 // service and instance has one element that is updated in place (focus and half-typed input
-// survive updates). Sources, all behind the token:
-//   GET /api/services, /api/instances            the list (on load, on events, every 5 s)
+// survive updates). With a tenant token (docs/access.md) it shows what the API lets that token
+// see — its own instances, their numbers and logs — and offers only what it may do: weight,
+// restart, stop, logs, and spawning its own id; no traffic switch, rollouts or history.
+// Sources, all behind the token:
+//   GET /api/whoami                              who the token is (admin, or tenant and the service names)
+//   GET /api/services, /api/instances            the list (on load, on events, every 5 s; services: admin only)
 //   GET /api/stats, /api/stats/stream (SSE)      numbers and chart history (metrics slot)
 //   GET /api/logs/stream?stream=event (SSE)      state, weight, spawn and exit events: refresh at once
 //   GET /api/workflows/history, /rollout/:svc    deploys, rollouts (workflows slot)
@@ -45,7 +49,12 @@ const state = {
   rollouts: new Map(),
   /** stream name → 'live' | 'reconnecting' | 'off' */
   streams: new Map(),
+  /** GET /api/whoami of the signed-in token: { token, tenant (null: admin), services } */
+  who: null,
 };
+
+/** The tenant the token is limited to, or null for an admin token. */
+const tenant = () => state.who?.tenant ?? null;
 
 /** key → { el, … } and service → { el, … }: the elements kept across updates. */
 const cards = new Map();
@@ -77,6 +86,7 @@ function signOut(message) {
   state.series.clear();
   state.rollouts.clear();
   state.metrics = 'unknown';
+  state.who = null;
   showLogin(message);
 }
 
@@ -91,7 +101,7 @@ async function onLogin(ev) {
   button.disabled = true;
   setText($('login-error'), '');
   try {
-    await call('GET', '/api/services', undefined, { token: t });
+    state.who = await call('GET', '/api/whoami', undefined, { token: t });
   } catch (err) {
     const msg = err instanceof ApiError && err.status === 401
       ? `Wrong token: ten serve refused it (${err.code}). Copy it again from {data_dir}/api_token on the server.`
@@ -135,6 +145,12 @@ function openDashboard() {
     },
   };
   void (async () => {
+    try {
+      state.who ??= await api('GET', '/api/whoami');
+    } catch (err) {
+      if (err instanceof ApiError && err.status !== 401) setText($('load-error'), `Could not load the token's scope: ${err.describe()}`);
+      return;
+    }
     await refresh();
     if (!session) return;
     logs.setInstances([...state.instances.keys()]);
@@ -183,13 +199,17 @@ function streamState(name, s) {
 
 async function refresh() {
   try {
-    const [s, i] = await Promise.all([api('GET', '/api/services'), api('GET', '/api/instances')]);
+    // a tenant token may not read the services' settings: their names come with /api/whoami
+    const [s, i] = await Promise.all([
+      tenant() === null ? api('GET', '/api/services') : { services: state.who.services.map((name) => ({ name, health: null, weight: null })) },
+      api('GET', '/api/instances'),
+    ]);
     state.services = s.services;
     const before = new Set(state.instances.keys());
     state.instances = new Map(i.instances.map((x) => [x.key, x]));
     for (const k of state.instances.keys()) if (!before.has(k) && before.size > 0) announce(`${k} appeared`);
     for (const k of before) if (!state.instances.has(k)) { state.series.delete(k); state.stats.delete(k); }
-    setText($('version'), serverVersion ? `v${serverVersion}` : '');
+    setText($('version'), `${serverVersion ? `v${serverVersion}` : ''}${tenant() === null ? '' : ` · tenant ${tenant()}`}`);
     setText($('load-error'), '');
     render();
     session?.logs.setInstances([...state.instances.keys()]);
@@ -242,6 +262,12 @@ function applyStats(snap, withHistory) {
 }
 
 async function loadHistory() {
+  if (tenant() !== null) {
+    state.workflows = false;
+    setText($('history-status'), 'The deploy history is shown to admin tokens only.');
+    $('history-table').hidden = true;
+    return;
+  }
   try {
     const r = await api('GET', `/api/workflows/history?limit=${MAX_HISTORY}`);
     state.workflows = true;
@@ -260,7 +286,7 @@ async function loadHistory() {
 }
 
 async function loadRollouts() {
-  if (!state.workflows) return;
+  if (!state.workflows || tenant() !== null) return;
   const next = new Map();
   await Promise.all(state.services.map(async (s) => {
     try {
@@ -338,6 +364,8 @@ function serviceSection(name) {
   const list = h('div', { class: 'cards' });
   const more = h('p', { class: 'meta', hidden: true });
   const spawnId = h('input', { id: `${id}-spawn-id`, name: 'id', required: true, pattern: '[a-z0-9]([a-z0-9\\-]{0,61}[a-z0-9])?', autocomplete: 'off', spellcheck: 'false', placeholder: 'v2' });
+  // a tenant token spawns only its own id
+  if (tenant() !== null) Object.assign(spawnId, { value: tenant(), readOnly: true });
   const spawnWeight = h('input', { id: `${id}-spawn-weight`, name: 'weight', type: 'number', min: 0, max: 100, step: 1, inputmode: 'numeric' });
   const spawnBtn = h('button', { type: 'submit' }, 'Spawn', srOnly(` an instance of ${name}`));
   const spawn = h('form', { class: 'inline', 'aria-label': `Spawn an instance of ${name}` },
@@ -350,6 +378,7 @@ function serviceSection(name) {
     void act(spawnBtn, `Spawn ${name}:${body.id}`, async () => {
       await api('POST', '/api/instances', body);
       spawn.reset();
+      if (tenant() !== null) spawnId.value = tenant();
       return `${name}:${body.id} spawned`;
     });
   });
@@ -376,7 +405,8 @@ function serviceSection(name) {
 
 function updateSection(sec, svc, charted) {
   const all = [...state.instances.values()].filter((i) => i.service === svc.name);
-  setText(sec.meta, `${all.length} instance${all.length === 1 ? '' : 's'} · health ${svc.health ?? 'none'} · default weight ${svc.weight}`);
+  const count = `${all.length} instance${all.length === 1 ? '' : 's'}`;
+  setText(sec.meta, tenant() === null ? `${count} · health ${svc.health ?? 'none'} · default weight ${svc.weight}` : `${count} of tenant ${tenant()}`);
   const shown = all.slice(0, MAX_INSTANCES_PER_SERVICE);
   sec.more.hidden = all.length <= shown.length;
   setText(sec.more, `…and ${all.length - shown.length} more (ten ps lists them all).`);
@@ -395,7 +425,7 @@ function updateSection(sec, svc, charted) {
   }
   if (sec.list.children.length === 0) sec.list.replaceChildren(h('p', { class: 'meta' }, 'No instances. Spawn one below, or run ten spawn.'));
   // route form: only with the workflows slot, choices = this service's instances
-  sec.route.hidden = !state.workflows || all.length < 2;
+  sec.route.hidden = !state.workflows || tenant() !== null || all.length < 2;
   // defaults: from the instance with the most weight to the first other one
   const heaviest = [...all].sort((a, b) => b.weight - a.weight)[0]?.id;
   syncOptions(sec.from, all.map((i) => i.id), heaviest);
