@@ -47,7 +47,12 @@ export class Store {
   constructor(dataDir: string) {
     this.path = join(dataDir, 'tenement.db');
     const used = earlierUse(dataDir);
-    const size = statSync(this.path, { throwIfNoEntry: false })?.size;
+    let size: number | undefined;
+    try {
+      size = statSync(this.path, { throwIfNoEntry: false })?.size;
+    } catch (err) {
+      throw new TenementError('TEN_ERR_STORE_OPEN_FAILED', [this.path, (err as Error).message], {}, err);
+    }
     if (used && !size) throw new TenementError('TEN_ERR_STORE_DAMAGED', [this.path, size === 0 ? 'is empty (0 bytes)' : 'is missing', used]);
     try {
       mkdirSync(dataDir, { recursive: true });
