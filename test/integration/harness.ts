@@ -1,7 +1,7 @@
 // Integration harness: a real `ten serve` child process on a free loopback port with its own
 // temp config and data_dir, real app processes, real HTTP. Everything it starts it stops.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -167,9 +167,27 @@ const dirs = new Set<string>();
 /** Stop every ten serve this file started and remove their folders (call from after()). */
 export async function cleanup(): Promise<void> {
   await Promise.all(cleanups.splice(0).map((c) => c()));
+  // a ten serve killed (by a test, or by the SIGKILL above) leaves its apps running for the next
+  // one to adopt (docs/security.md): none will come, so they are ended here
+  for (const d of dirs) killLeftovers(join(d, 'data'));
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   dirs.clear();
   agent.destroy();
+}
+
+/** SIGKILL every process whose environment has DATA_DIR under `dataDir` (apps, their inits and
+ *  wrappers: ten serve gives them all the app's environment). */
+export function killLeftovers(dataDir: string): number {
+  let n = 0;
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (!`\0${readFileSync(`/proc/${e}/environ`, 'utf8')}`.includes(`\0DATA_DIR=${dataDir}/`)) continue;
+      process.kill(Number(e), 'SIGKILL');
+      n++;
+    } catch { /* gone, or not ours to read */ }
+  }
+  return n;
 }
 
 export function rmDir(dir: string): void {
