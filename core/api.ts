@@ -138,7 +138,12 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
     });
 
     // re-read tenement.toml: 200 with what changed, 422 TEN_ERR_RELOAD_INVALID with every error (admin only)
-    app.post('/api/reload', async () => d.reload('api'));
+    app.post('/api/reload', async (req) => {
+      // it takes no body: one that is there is a mistake (a file to load, options?), refused
+      // rather than ignored
+      if (req.body !== undefined) throw new TenementError('TEN_ERR_API_BAD_REQUEST', ['POST /api/reload takes no body (it re-reads the file ten serve was started with)']);
+      return d.reload('api');
+    });
 
     app.post<InstanceRoute>('/api/instances/:service/:id/health', one, async (req) => {
       const inst = find(req.params);

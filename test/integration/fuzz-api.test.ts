@@ -116,10 +116,19 @@ describe('hostile API input against a running ten serve (fuzz)', () => {
       fc.dictionary(fc.string({ unit: 'grapheme', maxLength: 10 }), value, { maxKeys: 4 }).map((o) => JSON.stringify(o)),
       fc.string({ unit: 'binary', maxLength: 200 }),
     );
+    // a route whose fields are all optional (POST /api/tokens: {} makes an admin token) takes some
+    // random bodies as they are: for it a 2xx is a valid answer too, never a 5xx
+    const open = new Set<string>();
+    for (const r of bodyRoutes) if ((await json(r.method, ghost(r.url), '{}')).status! < 300) open.add(`${r.method} ${r.url}`);
     await check(fc.asyncProperty(fc.constantFrom(...bodyRoutes), body, fc.oneof({ weight: 5, arbitrary: fc.constant('application/json') }, { weight: 1, arbitrary: fc.constantFrom(...CONTENT_TYPES) }), async (r, b, type) => {
-      assertRefused(await json(r.method, ghost(r.url), b, type), `${r.method} ${r.url} ${type} ${b.slice(0, 200)}`, tally);
+      const reply = await json(r.method, ghost(r.url), b, type);
+      if (open.has(`${r.method} ${r.url}`) && reply.status! >= 200 && reply.status! < 300) tally.add(`${reply.status} accepted (${r.method} ${r.url} takes {})`);
+      else assertRefused(reply, `${r.method} ${r.url} ${type} ${b.slice(0, 200)}`, tally);
     }), 500);
-    tally.print(t, 'random bodies');
+    // what the open routes made (tokens) is taken back
+    const made = await json('GET', '/api/tokens', '');
+    for (const tok of (JSON.parse(made.body).tokens ?? []) as Array<{ id: string }>) if (tok.id !== 'admin') await json('DELETE', `/api/tokens/${tok.id}`, '');
+    tally.print(t, `random bodies (routes that take {}: ${[...open].join(', ') || 'none'})`);
     await w.assertIntact('random bodies');
   });
 

@@ -95,7 +95,7 @@ describe('resolvePlugins(): slots', () => {
     assert.equal(list[2].def, BUILTINS.plugins['idle-scaler']);
     assert.equal(list[3].def, BUILTINS.plugins['deploy-workflows']);
     assert.deepEqual(list.map((p) => p.options), [
-      {}, {}, { queue_size: 1000, wait_timeout: 30, check_interval: 0.5, ready: 'health' },
+      {}, {}, { queue_size: 1000, wait_timeout: 30, check_interval: 0.5, ready: 'health', max_clients: 10000, max_spawned: 10000 },
       { target_header: 'x-tenement-instance', target_cookie: 'tenement-instance', sticky_cookie: 'tenement-sticky', shadow_body_limit: 65536 },
       {}, {},
     ]);
@@ -104,7 +104,7 @@ describe('resolvePlugins(): slots', () => {
   test('[plugins.scaler] options are checked and defaults filled in; use = false leaves no scaler', async () => {
     const list = await resolve('[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 5\nready = "port"\n');
     assert.equal(list[2].slot, 'scaler');
-    assert.deepEqual(list[2].options, { queue_size: 5, wait_timeout: 30, check_interval: 0.5, ready: 'port' });
+    assert.deepEqual(list[2].options, { queue_size: 5, wait_timeout: 30, check_interval: 0.5, ready: 'port', max_clients: 10000, max_spawned: 10000 });
     await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nqueue_size = 0\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /queue_size/));
     await rejectsWith(resolve('[plugins.scaler]\nuse = "idle-scaler"\nready = "tcp"\n'), 'TEN_ERR_PLUGIN_INVALID_OPTIONS', (e) => assert.match(e.message, /ready/));
     assert.deepEqual((await resolve('[plugins.scaler]\nuse = false\n')).map((p) => p.def.name), ['weighted-balancer', 'linux-isolation', 'deploy-workflows', 'prometheus-exporter', 'web-dashboard']);
