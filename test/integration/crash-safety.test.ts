@@ -9,22 +9,14 @@ import { readdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { cleanup, FIXTURE_APP, fixtureService, runCli, sleep, startTen, waitFor, type Ten } from './harness.ts';
+import { alive, allRunning, cleanup, FIXTURE_APP, fixtureService, runCli, sleep, startTen, waitFor, type InstanceView, type Ten } from './harness.ts';
 
 after(cleanup);
 
-interface View { key: string; state: string; pid: number | null; weight: number }
+type View = InstanceView;
 
-const list = async (ten: Ten): Promise<View[]> => (await ten.api('GET', '/api/instances')).json().instances;
-const allRunning = (ten: Ten, n: number) => waitFor(`${n} running instances`, async () => {
-  const l = await list(ten);
-  return l.length === n && l.every((i) => i.state === 'running') ? l : undefined;
-}, 20_000);
 const pidsOf = (l: View[]) => Object.fromEntries(l.map((i) => [i.key, i.pid]));
 
-function alive(pid: number): boolean {
-  try { return !/^\d+ \(.*\) [ZX]/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
-}
 
 /** The app processes (the fixture's node, not its init or wrappers) of this ten's data dir, by
  *  instance folder (`service/id`), found through their DATA_DIR: what "no duplicate" counts. */

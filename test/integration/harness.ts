@@ -42,9 +42,12 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
  *  (request.reusedSocket); any other failure is the caller's. */
 export function request(port: number, host: string, path: string, opts: {
   method?: string; headers?: http.OutgoingHttpHeaders; body?: string; timeoutMs?: number;
+  /** Connect from this local address (127.0.0.2, say: another client), on a fresh connection. */
+  localAddress?: string;
 } = {}, retried = false): Promise<Reply> {
   return new Promise<Reply>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', agent,
+    const req = http.request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET',
+      ...(opts.localAddress ? { localAddress: opts.localAddress, agent: false } : { agent }),
       headers: { host, ...opts.headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c) => chunks.push(c));
@@ -173,6 +176,22 @@ export async function cleanup(): Promise<void> {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   dirs.clear();
   agent.destroy();
+}
+
+/** An instance as GET /api/instances shows it (the fields tests look at). */
+export interface InstanceView { key: string; state: string; pid: number | null; weight: number }
+
+export const instances = async (ten: Ten): Promise<InstanceView[]> => (await ten.api('GET', '/api/instances')).json().instances;
+
+/** Waits until exactly `n` instances exist and all are running; resolves with them. */
+export const allRunning = (ten: Ten, n: number, ms = 20_000): Promise<InstanceView[]> => waitFor(`${n} running instances`, async () => {
+  const l = await instances(ten);
+  return l.length === n && l.every((i) => i.state === 'running') ? l : undefined;
+}, ms);
+
+/** The process exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try { return !/^\d+ \(.*\) [ZX]/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
 }
 
 /** SIGKILL every process whose environment has DATA_DIR under `dataDir` (apps, their inits and

@@ -3,21 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { cleanup, fixtureService, startTen, waitFor, type Ten } from './harness.ts';
+import { alive, allRunning, cleanup, fixtureService, startTen, waitFor } from './harness.ts';
 
 after(cleanup);
-
-interface View { key: string; state: string; pid: number | null; weight: number }
-
-const list = async (ten: Ten): Promise<View[]> => (await ten.api('GET', '/api/instances')).json().instances;
-const allRunning = (ten: Ten, n: number) => waitFor(`${n} running instances`, async () => {
-  const l = await list(ten);
-  return l.length === n && l.every((i) => i.state === 'running') ? l : undefined;
-}, 15_000);
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
-}
 
 test('SIGTERM drains and stops everything; the next ten serve restores instances and weights', async () => {
   const ten = await startTen(`${fixtureService('api')}\n[instances]\napi = ["prod"]\n`);

@@ -12,7 +12,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { cleanup, fixtureService, sleep, startTen, waitFor, type Reply, type Ten } from './harness.ts';
+import { cleanup, fixtureService, request, sleep, startTen, waitFor, type Reply, type Ten } from './harness.ts';
 
 after(cleanup);
 
@@ -21,22 +21,8 @@ const dyn = (extra: string, scaler = '') => `[settings]\ntrusted_proxies = ["127
   fixtureService('dyn', `spawn_on_request = true\n${extra}`)}`;
 
 /** GET `host` from the local address `from` (a fresh connection), with `headers`. */
-function get(ten: Ten, host: string, from = '127.0.0.1', headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: ten.port, path: '/', localAddress: from, agent: false, headers: { host, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode!, headers: res.headers, body, json: () => JSON.parse(body) });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(20_000, () => req.destroy(new Error(`GET ${host} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (ten: Ten, host: string, from = '127.0.0.1', headers: http.OutgoingHttpHeaders = {}): Promise<Reply> =>
+  request(ten.port, host, '/', { localAddress: from, headers, timeoutMs: 20_000 });
 
 /** The instances of `dyn` as `ten ps --json` lists them. */
 async function ps(ten: Ten): Promise<Array<{ id: string; state: string }>> {
