@@ -256,6 +256,9 @@ describe('hostile tenement.toml files (fuzz)', () => {
       const items = v.err.details.errors as Array<{ key: string; message: string; line?: number }> | undefined
         ?? [{ key: String(v.err.details.key), message: v.err.message, line: v.err.details.line as number | undefined }];
       const mine = items.find((i) => i.key === key || i.key.startsWith(`${key}.`) || i.key.startsWith(`${key}[`) || (p.length === 1 && i.key.startsWith(`${String(p[0])}`)));
+      // a [service] table emptied (`service = {}`) is valid in itself: what it breaks is [instances]
+      // naming services no longer defined, refused at their own keys and lines (seed 96425)
+      if (!mine && p[0] === 'service' && items.every((i) => i.key.startsWith('instances.') && /names service "[^"]+", which is not defined/.test(i.message))) return;
       assert.ok(mine, `${kind}: no error about ${key} (= ${value.slice(0, 60)}) in:\n${v.err.message}`);
       assert.ok(mine.message.includes(key.slice(0, 60)) || mine.message.includes(String(p.at(-1))), `the message names ${key}: ${mine.message}`);
       assert.equal(mine.line, line, `${kind}: ${mine.message}\nfor ${key} = ${value.slice(0, 60)}`);
