@@ -2,6 +2,7 @@
 // it). Every key of [settings] and [service.NAME] is classified here, in a Record over the key
 // names, so a new key does not compile until its reload behaviour is chosen (as HOOK_POLICY does
 // for hooks); docs/configuration.md ("Reloading") says the same, key by key.
+import { createHash } from 'node:crypto';
 import type { ServiceConfig, Settings, TenementConfig } from './types.ts';
 
 /**
@@ -120,6 +121,18 @@ const same = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
 /** A service as its processes see it: its own user and group, else [settings]' (process.ts appUser). */
 function asRun(svc: ServiceConfig, s: Settings): ServiceConfig {
   return { ...svc, user: svc.user ?? s.user, group: svc.group ?? s.group };
+}
+
+/**
+ * What a service's processes are started with (its `restart` keys, and the user and group they run
+ * as), as one SHA-256 hex string: equal for two configs iff a process started under one is what the
+ * other would start. A restarted ten serve compares it to decide whether an app it adopts still
+ * runs the config in force (adopt.ts).
+ */
+export function startFingerprint(svc: ServiceConfig, s: Settings): string {
+  const run = asRun(svc, s);
+  const keys = (Object.keys(SERVICE_RELOAD) as Array<keyof typeof SERVICE_RELOAD>).filter((k) => SERVICE_RELOAD[k] === 'restart').sort();
+  return createHash('sha256').update(canonical(Object.fromEntries(keys.map((k) => [k, run[k] ?? null])))).digest('hex');
 }
 
 /** What differs between the config in force and the one just read, key by key. */

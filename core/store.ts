@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
   service TEXT NOT NULL, id TEXT NOT NULL, pid INTEGER NOT NULL, start_ticks TEXT NOT NULL,
   app_pid INTEGER, port INTEGER NOT NULL, socket TEXT, listen TEXT NOT NULL, started_at INTEGER NOT NULL,
+  config TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (service, id));
 `;
 
@@ -31,6 +32,8 @@ export interface StoredRun {
   /** tenement-init's socket for a later ten serve. */
   listen: string;
   started_at: number;
+  /** The service's start fingerprint when it was started (config-diff.ts startFingerprint). */
+  config: string;
 }
 
 export class Store {
@@ -71,6 +74,10 @@ export class Store {
       this.db.pragma('busy_timeout = 2000');
       if (used && !this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'instances'").get()) throw new Error('has no instances table');
       this.db.exec(SCHEMA);
+      // runs of a store made before the fingerprint: '' never matches one, so such an app is
+      // adopted, then restarted once
+      const cols = this.db.prepare("SELECT name FROM pragma_table_info('runs')").all() as Array<{ name: string }>;
+      if (!cols.some((c) => c.name === 'config')) this.db.exec("ALTER TABLE runs ADD COLUMN config TEXT NOT NULL DEFAULT ''");
     } catch (err) {
       this.db.close();
       const msg = (err as Error).message;
@@ -101,8 +108,8 @@ export class Store {
 
   /** Record an instance's process (written once per start, not per request). */
   putRun(r: StoredRun): void {
-    this.db.prepare(`INSERT OR REPLACE INTO runs (service, id, pid, start_ticks, app_pid, port, socket, listen, started_at)
-      VALUES (@service, @id, @pid, @start_ticks, @app_pid, @port, @socket, @listen, @started_at)`).run(r);
+    this.db.prepare(`INSERT OR REPLACE INTO runs (service, id, pid, start_ticks, app_pid, port, socket, listen, started_at, config)
+      VALUES (@service, @id, @pid, @start_ticks, @app_pid, @port, @socket, @listen, @started_at, @config)`).run(r);
   }
 
   /** Forget an instance's process: it ended, or was not adopted. Only the row of that pid, so a

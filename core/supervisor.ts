@@ -13,6 +13,7 @@ import { waitUntil } from './wait.ts';
 import type { Registry } from './registry.ts';
 import { adoptRun, endProcess, forgetRun, sameProcess, sweepCgroups } from './adopt.ts';
 import { afterExit, takeRestart } from './restart-policy.ts';
+import { startFingerprint } from './config-diff.ts';
 import { describeExit, signalRun, spawnInstance, type Containment, type OutputCapture, type Running } from './process.ts';
 import type { Store } from './store.ts';
 import type { InstanceControl } from './plugin.ts';
@@ -109,6 +110,7 @@ export class Supervisor implements InstanceControl {
       this.d.runs?.putRun({
         service: inst.service, id: inst.id, pid: run.pid, start_ticks: run.startTicks, app_pid: run.appPid,
         port: run.port, socket: run.socket, listen: run.listenPath, started_at: Date.now(),
+        config: startFingerprint(svc, this.d.config.settings),
       });
     }
     emitEvent(this.d.hooks, inst, 'spawned', `pid ${run.appPid}, ${run.socket ? `socket ${run.socket}` : `port ${run.port}`}`, { pid: run.appPid, port: run.port });
@@ -386,7 +388,14 @@ export class Supervisor implements InstanceControl {
       this.d.registry.transition(inst!, 'starting', `adopted from the previous ten serve (pid ${run.appPid})`);
       emitEvent(this.d.hooks, inst!, 'adopted', `pid ${run.appPid}, ${run.socket ? `socket ${run.socket}` : `port ${run.port}`}`, { pid: run.appPid, port: run.port });
       adopted.push(key);
-      void this.watch(inst!, run, svc!, {}).catch((err) => this.d.log.error({ instance: key, err }, 'adopted instance failed'));
+      // started under another config (changed while no ten serve ran): serves on until it is
+      // replaced, as a reload would do it
+      const stale = row.config !== startFingerprint(svc!, this.d.config.settings);
+      void this.watch(inst!, run, svc!, {}).then(() => {
+        if (!stale || inst!.state !== 'running') return;
+        this.d.log.info({ instance: key }, 'adopted, but its service\'s config changed while no ten serve ran: restarting it');
+        return this.restart(inst!, 'config changed while no ten serve ran');
+      }).catch((err) => this.d.log.error({ instance: key, err }, 'adopted instance failed'));
     }
     return { adopted, ended };
   }

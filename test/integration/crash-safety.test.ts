@@ -5,7 +5,7 @@
 // a recorded pid that now belongs to another process (or another cgroup) is never adopted.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, truncateSync } from 'node:fs';
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -214,4 +214,23 @@ test('an instance frozen by the idle-scaler when ten serve is killed is thawed b
   const r = await again.get('z.api.localhost', '/', { timeoutMs: 5000 });
   assert.equal(r.status, 200, 'a thawed process answers');
   assert.equal(r.json().instance, 'api:z');
+});
+
+test('kill -9, then a changed command: the old process is adopted (it serves meanwhile), then replaced by one of the new config; an unchanged service keeps its pid', async () => {
+  const ten = await startTen(`${fixtureService('api')}\n${fixtureService('same')}\n[instances]\napi = ["c"]\nsame = ["s"]\n`);
+  const before = await allRunning(ten, 2);
+  assert.equal(await ten.stop('SIGKILL'), null);
+  // the same app, started another way: a changed argv, so a process of the old config is stale
+  writeFileSync(ten.configPath, readFileSync(ten.configPath, 'utf8').replace(`[service.api]\nargs = ["${process.execPath}", "${FIXTURE_APP}"]`, `[service.api]\nargs = ["${process.execPath}", "--no-warnings", "${FIXTURE_APP}"]`));
+  const again = await ten.restart();
+  const pidOf = (l: View[], key: string) => l.find((i) => i.key === key)!.pid;
+  await waitFor('api:c replaced by a process of the new config', async () => {
+    const l = await allRunning(again, 2);
+    return pidOf(l, 'api:c') !== pidOf(before, 'api:c') ? l : undefined;
+  }, 20_000);
+  const after = await allRunning(again, 2);
+  assert.equal(pidOf(after, 'same:s'), pidOf(before, 'same:s'), 'the unchanged service is adopted and kept');
+  assert.ok(!alive(pidOf(before, 'api:c')!), 'the stale process is gone');
+  assert.match(again.output(), /config changed while no ten serve ran: restarting it/);
+  assert.match(readFileSync(`/proc/${pidOf(after, 'api:c')}/cmdline`, 'utf8'), /--no-warnings/);
 });
