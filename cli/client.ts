@@ -1,12 +1,12 @@
 // The HTTP client of the management API that every command but serve/config/version uses.
 // Server: --server, else TENEMENT_SERVER, else [settings] api_listen of the config file when it
-// sets one (a loopback address, or a Unix socket: requests then go over it), else
-// http://localhost:8080.
+// sets one (a loopback address, or a Unix socket: requests then go over it), else the config
+// file's listen and port, else http://localhost:8080.
 // Token: --token, else TENEMENT_TOKEN, else {data_dir}/api_token (data_dir from the config file if
 // one is found, else ./tenement-data).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { TenementError, tenErr } from '../core/errors.ts';
 import type { ReloadReport, Settings } from '../core/types.ts';
 import { API_HEADER, type HealthView, type InstanceView } from '../core/view.ts';
@@ -42,24 +42,58 @@ export interface ClientOptions {
  *  URL base, `socketPath` a Unix socket to connect to instead of origin's host and port. */
 export interface Endpoint { label: string; origin: string; socketPath?: string }
 
-/** The settings of the config file `opts` leads to (--config, TENEMENT_CONFIG, ./tenement.toml),
- *  or undefined when there is none. An invalid file is its TEN_ERR_CONFIG_* error. */
-async function configSettings(opts: ClientOptions): Promise<Settings | undefined> {
+/** Where the config file says ten serve is: the settings a client needs. */
+type ClientSettings = Pick<Settings, 'data_dir'> & Partial<Pick<Settings, 'api_listen' | 'listen' | 'port'>>;
+
+/**
+ * The settings of the config file `opts` leads to (--config, TENEMENT_CONFIG, ./tenement.toml), or
+ * undefined when there is none. A file with errors elsewhere (one being edited: `ten reload` must
+ * still reach the server to be told what is wrong) is read leniently: its [settings] keys this
+ * client needs, when they are of the right type; a file that is not TOML gives undefined.
+ */
+async function configSettings(opts: ClientOptions): Promise<ClientSettings | undefined> {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
   // loaded only here, so commands given a server and a token never parse the config file
   const { findConfigPath, loadConfig } = await import('../core/config.ts');
   const path = findConfigPath({ path: opts.config, cwd, env });
-  return path ? loadConfig({ path, cwd, env }).settings : undefined;
+  if (!path) return undefined;
+  try {
+    return loadConfig({ path, cwd, env }).settings;
+  } catch (err) {
+    if (!(err instanceof TenementError) || !err.code.startsWith('TEN_ERR_CONFIG_')) throw err;
+    let raw: Record<string, unknown> = {};
+    try {
+      const { parse } = await import('smol-toml');
+      const settings = parse(readFileSync(path, 'utf8')).settings;
+      if (settings && typeof settings === 'object' && !Array.isArray(settings)) raw = settings as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+    const text = (k: string) => (typeof raw[k] === 'string' ? raw[k] as string : undefined);
+    return {
+      data_dir: resolve(dirname(path), text('data_dir') ?? './tenement-data'),
+      api_listen: text('api_listen'),
+      listen: text('listen'),
+      port: Number.isInteger(raw.port) ? raw.port as number : undefined,
+    };
+  }
 }
 
-/** --server, TENEMENT_SERVER, else the config's api_listen (docs/access.md#api_listen), else the default. */
+/** --server, TENEMENT_SERVER, else the config's api_listen (docs/access.md#api_listen), else the
+ *  config's listen and port (0.0.0.0 and :: as loopback), else the default. */
 export async function resolveEndpoint(opts: ClientOptions): Promise<Endpoint> {
   const env = opts.env ?? process.env;
   if (opts.server === undefined && !env.TENEMENT_SERVER) {
-    const listen = (await configSettings(opts))?.api_listen;
+    const s = await configSettings(opts);
+    const listen = s?.api_listen;
     if (listen?.startsWith('unix:')) return { label: listen, origin: 'http://localhost', socketPath: listen.slice(5) };
     if (listen !== undefined) return { label: `http://${listen}`, origin: `http://${listen}` };
+    if (s?.port !== undefined || s?.listen !== undefined) {
+      const host = !s.listen || s.listen === '0.0.0.0' ? '127.0.0.1' : s.listen === '::' ? '[::1]' : s.listen.includes(':') ? `[${s.listen}]` : s.listen;
+      const url = `http://${host}:${s.port ?? 8080}`;
+      return { label: url, origin: url };
+    }
   }
   const url = resolveServer(opts.server, env);
   return { label: url, origin: url };

@@ -3,7 +3,7 @@
 // backup API, so it is consistent while ten serve keeps writing (sqlite.org/backup.html).
 import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TenementError } from './errors.ts';
 import { lockDataDir } from './lock.ts';
 
@@ -29,6 +29,7 @@ export interface BackupSummary {
 export async function backupDataDir(dataDir: string, dest: string): Promise<BackupSummary> {
   const src = join(dataDir, STORE);
   if (existsSync(dest)) throw new TenementError('TEN_ERR_CLI_INVALID_ARGUMENT', [`${dest} exists: give a new file name (a backup never overwrites)`]);
+  if (!statSync(dirname(dest), { throwIfNoEntry: false })?.isDirectory()) throw new TenementError('TEN_ERR_CLI_INVALID_ARGUMENT', [`${dirname(dest)} is not a folder: make it first, or give a path in an existing one`]);
   let db: Database.Database;
   try {
     db = new Database(src, { readonly: true, fileMustExist: true });
@@ -74,7 +75,7 @@ export function withSize(s: BackupSummary): BackupSummary {
 /**
  * Put a backup back into `dataDir`, with ten serve stopped (its lock is taken here:
  * TEN_ERR_SERVE_DATA_DIR_LOCKED while one runs). The backup is checked first (SQLite
- * integrity_check, an instances table): TEN_ERR_STORE_DAMAGED otherwise, and nothing is touched.
+ * integrity_check, an instances table): TEN_ERR_STORE_BACKUP_INVALID otherwise, and nothing is touched.
  * The current tenement.db and plugin stores are kept beside, renamed `*.before-restore-<ms>`;
  * plugins' tables move back into their own files when ten serve next opens them.
  */
@@ -94,7 +95,8 @@ export function restoreDataDir(dataDir: string, backup: string): BackupSummary &
     } catch (err) {
       if (err instanceof TenementError) throw err;
       const msg = (err as Error).message;
-      throw new TenementError('TEN_ERR_STORE_DAMAGED', [backup, /not a database/i.test(msg) ? 'is not a database' : msg, 'it was given as a backup'], {}, err);
+      const why = !existsSync(backup) ? 'does not exist' : /not a database/i.test(msg) ? 'is not a database' : msg;
+      throw new TenementError('TEN_ERR_STORE_BACKUP_INVALID', [backup, why], {}, err);
     }
     const stamp = `before-restore-${Date.now()}`;
     const keptAside: string[] = [];

@@ -4,7 +4,7 @@
 // instances of the others keep their pids; a removed service's instances come back with it; a
 // restart that does not come back leaves the rest on their old process; SIGHUP does the same.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,7 +13,7 @@ import { loadConfig } from '../../core/config.ts';
 import { startServer } from '../../core/server.ts';
 import type { ConfigReload, ReloadReport } from '../../core/types.ts';
 import { BUILTINS } from '../../plugins/index.ts';
-import { cleanup, FIXTURE_APP, startTen, waitFor, type Ten } from './harness.ts';
+import { cleanup, FIXTURE_APP, fixtureService, runCli, startTen, waitFor, type Ten } from './harness.ts';
 
 after(cleanup);
 
@@ -247,4 +247,16 @@ test('in process: the configReloaded hook gets the report; one reload at a time;
     await noFile.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('while tenement.toml has errors, `ten` in the project folder still finds the server (its port) and the token: ten ps works, ten reload prints the refusal', async () => {
+  const ten = await startTen(`${fixtureService('api')}\n[instances]\napi = ["a"]\n`);
+  writeFileSync(ten.configPath, readFileSync(ten.configPath, 'utf8').replace('[settings]', `[settings]\nport = ${ten.port}\nhealth_interval = "soon"`));
+  const ps = await runCli(['ps'], {}, ten.dir); // no TENEMENT_SERVER, no token: both from the file
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.match(ps.stdout, /^api:a /m);
+  const r = await runCli(['reload'], {}, ten.dir);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /TEN_ERR_RELOAD_INVALID/);
+  assert.match(r.stderr, /settings\.health_interval must be a number/);
 });
