@@ -256,7 +256,7 @@ export class Client {
    * or no response head within `timeoutMs`, is TEN_ERR_CLI_SERVER_UNREACHABLE; an error answer is
    * its ApiError.
    */
-  async events(path: string, onEvent: (event: string, data: string) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
+  async events(path: string, onEvent: (event: string, data: string) => void | Promise<void>, signal?: AbortSignal, onOpen?: () => void): Promise<void> {
     const headers = { accept: 'text/event-stream', authorization: `Bearer ${await this.token()}` };
     const ep = await this.endpoint();
     const url = ep.origin + path;
@@ -274,6 +274,7 @@ export class Client {
           });
           return;
         }
+        onOpen?.();
         // text/event-stream: events end at a blank line; `event:` and `data:` fields (WHATWG HTML)
         let buf = '';
         res.setEncoding('utf8');
@@ -299,6 +300,8 @@ export class Client {
         });
         res.once('end', () => resolve());
         res.once('error', (e) => (signal?.aborted ? resolve() : reject(unreachable(e))));
+        // a server that dies mid-stream (kill -9) ends it without 'end' (Node: 'aborted', 'close')
+        res.once('close', () => resolve());
       });
       const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${this.opts.timeoutMs ?? 10_000} ms`), { name: 'TimeoutError' })), this.opts.timeoutMs ?? 10_000);
       req.once('error', (e) => { clearTimeout(timer); if (signal?.aborted) resolve(); else reject(unreachable(e)); });

@@ -4,6 +4,9 @@ import type { LogLine } from '../../core/log-store.ts';
 import { validateName } from '../instance-ref.ts';
 import { ApiCommand } from './base.ts';
 
+/** How long `ten logs -f` waits for a ten serve that went away (restarted, killed) to come back. */
+const RECONNECT_S = 60;
+
 const TAG: Record<LogLine['stream'], string> = { stdout: 'OUT', stderr: 'ERR', event: 'EVT' };
 
 /** `HH:MM:SS [OUT|ERR|EVT] service:id message` (local time), as the original tenement printed
@@ -82,22 +85,62 @@ export class LogsCommand extends ApiCommand {
     const stop = new AbortController();
     const onSigint = () => stop.abort();
     process.once('SIGINT', onSigint);
+    // after a reconnection the backlog repeats what was printed: only what is newer is printed
+    let last: { t: number; seen: Set<string> } | undefined;
+    const fresh = (l: LogLine): boolean => {
+      const key = `${l.service}:${l.instance}:${l.stream}:${l.message}`;
+      if (last && l.t < last.t) return false;
+      if (last && l.t === last.t) return last.seen.has(key) ? false : (last.seen.add(key), true);
+      last = { t: l.t, seen: new Set([key]) };
+      return true;
+    };
     try {
-      // a reader slower than the stream (a pipe, a slow terminal): stop reading the socket until
-      // stdout drains, so that ten serve sees a slow client and skips for it (it says how many)
-      await this.client.events(`/api/logs/stream?${q}`, (event, data) => {
-        if (event === 'line') {
-          if (print(JSON.parse(data) as LogLine)) return undefined;
-          return drained ??= new Promise<void>((r) => stdout.once('drain', () => { drained = undefined; r(); }));
+      for (let opened = false; ;) {
+        try {
+          // a reader slower than the stream (a pipe, a slow terminal): stop reading the socket
+          // until stdout drains, so that ten serve sees a slow client and skips for it (it says
+          // how many)
+          await this.client.events(`/api/logs/stream?${q}`, (event, data) => {
+            if (event === 'line') {
+              const l = JSON.parse(data) as LogLine;
+              if (!fresh(l) || print(l)) return undefined;
+              return drained ??= new Promise<void>((r) => stdout.once('drain', () => { drained = undefined; r(); }));
+            }
+            if (event === 'skipped') this.context.stderr.write(`… ${(JSON.parse(data) as { events: number }).events} lines skipped: this terminal read them slower than they came\n`);
+            return undefined;
+          }, stop.signal, () => { opened = true; });
+        } catch (err) {
+          // a server that is not there at the start is an error at once; one that goes away
+          // (restarted, killed: its apps run on, docs/security.md) is waited for
+          if (stop.signal.aborted) return 0;
+          if (!opened || (err as { code?: string }).code !== 'TEN_ERR_CLI_SERVER_UNREACHABLE') throw err;
         }
-        if (event === 'skipped') this.context.stderr.write(`… ${(JSON.parse(data) as { events: number }).events} lines skipped: this terminal read them slower than they came\n`);
-        return undefined;
-      }, stop.signal);
+        // the stream ends by itself when its --until has passed
+        if (stop.signal.aborted || this.until !== undefined) return 0;
+        this.context.stderr.write(`… ten serve went away: waiting up to ${RECONNECT_S} s for it to come back (Ctrl-C to stop)\n`);
+        if (!await this.serverBack(stop.signal)) {
+          if (stop.signal.aborted) return 0;
+          throw tenErr('TEN_ERR_CLI_SERVER_UNREACHABLE', this.client.server, `the log stream ended and ten serve did not come back within ${RECONNECT_S} s`);
+        }
+        this.context.stderr.write('… ten serve is back: following again\n');
+        q.set('n', '1000'); // what came meanwhile (the stream's most), less what was printed
+      }
     } finally {
       process.off('SIGINT', onSigint);
     }
-    // the stream ends by itself when its --until has passed
-    if (stop.signal.aborted || this.until !== undefined) return 0;
-    throw tenErr('TEN_ERR_CLI_SERVER_UNREACHABLE', this.client.server, 'the server ended the log stream (it is shutting down)');
+  }
+
+  /** Polls GET /health every 0.5 s until ten serve answers (true), RECONNECT_S pass or `signal`
+   *  aborts (false). */
+  private async serverBack(signal: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + RECONNECT_S * 1000;
+    while (Date.now() < deadline && !signal.aborted) {
+      await new Promise((r) => setTimeout(r, 500));
+      try {
+        await this.client.request('GET', '/health');
+        return true;
+      } catch { /* not yet */ }
+    }
+    return false;
   }
 }

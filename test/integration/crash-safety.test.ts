@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { alive, allRunning, cleanup, FIXTURE_APP, fixtureService, runCli, sleep, startTen, waitFor, type InstanceView, type Ten } from './harness.ts';
+import { alive, allRunning, cleanup, FIXTURE_APP, fixtureService, ROOT, runCli, sleep, startTen, waitFor, type InstanceView, type Ten } from './harness.ts';
 
 after(cleanup);
 
@@ -233,4 +233,33 @@ test('kill -9, then a changed command: the old process is adopted (it serves mea
   assert.ok(!alive(pidOf(before, 'api:c')!), 'the stale process is gone');
   assert.match(again.output(), /config changed while no ten serve ran: restarting it/);
   assert.match(readFileSync(`/proc/${pidOf(after, 'api:c')}/cmdline`, 'utf8'), /--no-warnings/);
+});
+
+test('ten logs -f follows across a kill -9 and restart of ten serve: it waits, says so, and goes on without repeating a line', async () => {
+  const ten = await startTen(`${TICK}\n[instances]\ntick = ["t"]\n`);
+  await allRunning(ten, 1);
+  const follower = spawn(process.execPath, [join(ROOT, 'bin/ten.js'), 'logs', '-f', 'tick:t', '-n', '0'], {
+    env: { ...process.env, TENEMENT_SERVER: `http://127.0.0.1:${ten.port}`, TENEMENT_TOKEN: ten.token }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  follower.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  follower.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const ticksSeen = () => [...out.matchAll(/\[OUT\] tick:t tick (\d+)$/gm)].map((m) => Number(m[1]));
+  try {
+    await waitFor('the follower prints ticks', () => ticksSeen().length > 10);
+    assert.equal(await ten.stop('SIGKILL'), null);
+    await waitFor('the follower says ten serve went away', () => /ten serve went away: waiting up to 60 s/.test(err));
+    const again = await ten.restart();
+    await waitFor('the follower is back', () => /ten serve is back: following again/.test(err), 20_000);
+    const atReturn = Math.max(...ticksSeen());
+    await waitFor('ticks after the restart', () => Math.max(...ticksSeen()) > atReturn + 20);
+    const seen = ticksSeen();
+    assert.equal(new Set(seen).size, seen.length, 'no line printed twice');
+    for (let k = 1; k < seen.length; k++) assert.ok(seen[k] > seen[k - 1], `in order: ${seen[k - 1]} then ${seen[k]}`);
+    assert.equal(follower.exitCode, null, 'still following');
+    await again.stop();
+  } finally {
+    follower.kill('SIGINT');
+  }
 });
