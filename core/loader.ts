@@ -174,7 +174,7 @@ function isolationErrors(config: TenementConfig, plugins: LoadedPlugin[]): Tenem
     const key = formatKey(['service', svc.name, 'isolation']);
     const line = config.lines?.[key] ?? config.lines?.[formatKey(['service', svc.name])];
     const err = new TenementError('TEN_ERR_CONFIG_INVALID_VALUE', [key,
-      `is "${svc.isolation}", but the isolation plugin ${isolation.name} serves ${isolation.levels.map((l) => `"${l}"`).join(', ')}`],
+      `is ${JSON.stringify(svc.isolation)}, but the isolation plugin ${isolation.name} serves ${isolation.levels.map((l) => `"${l}"`).join(', ')}`],
     { key, line, file: config.path });
     if (config.path && line !== undefined) err.message += ` (${basename(config.path)}:${line})`;
     errors.push(err);
