@@ -1,10 +1,11 @@
 // Integration harness: a real `ten serve` child process on a free loopback port with its own
 // temp config and data_dir, real app processes, real HTTP. Everything it starts it stops.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { cgroupTag } from '../../core/cgroup.ts';
 import { freePort } from '../../core/net.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -173,6 +174,8 @@ export async function cleanup(): Promise<void> {
   // a ten serve killed (by a test, or by the SIGKILL above) leaves its apps running for the next
   // one to adopt (docs/security.md): none will come, so they are ended here
   for (const d of dirs) killLeftovers(join(d, 'data'));
+  if ([...dirs].length > 0) await sleep(100); // the killed are reaped: their cgroups can go
+  for (const d of dirs) removeCgroups(cgroupTag(join(d, 'data')));
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   dirs.clear();
   agent.destroy();
@@ -207,6 +210,23 @@ export function killLeftovers(dataDir: string): number {
     } catch { /* gone, or not ours to read */ }
   }
   return n;
+}
+
+/** Remove the (empty) cgroup folders named `tag` and their instance folders, wherever under
+ *  /sys/fs/cgroup they are (a ten serve killed for good leaves them). */
+function removeCgroups(tag: string): void {
+  const walk = (dir: string, depth: number): void => {
+    let entries: string[] = [];
+    try { entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name); } catch { return; }
+    for (const name of entries) {
+      const path = join(dir, name);
+      if (name === tag) {
+        for (const inner of readdirSync(path, { withFileTypes: true })) if (inner.isDirectory()) { try { rmdirSync(join(path, inner.name)); } catch { /* busy */ } }
+        try { rmdirSync(path); } catch { /* busy */ }
+      } else if (depth < 4 && !name.startsWith('tenement-')) walk(path, depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
 }
 
 export function rmDir(dir: string): void {
