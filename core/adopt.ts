@@ -8,10 +8,10 @@ import net from 'node:net';
 import { basename } from 'node:path';
 import { instanceCgroup, type InstanceCgroup } from './cgroup.ts';
 import { thawAll } from './freezer.ts';
-import { hostPidOf, linkInit, running, startTicks, type Containment, type Ended, type OutputCapture, type Running } from './process.ts';
+import { hostPidOf, killEverything, linkInit, running, type Containment, type Ended, type OutputCapture, type Running } from './process.ts';
 import type { StoredRun } from './store.ts';
 import type { Instance, ServiceConfig } from './types.ts';
-import { treePids } from './usage.ts';
+import { readStat, treePids } from './usage.ts';
 
 /** How long connecting to an init's socket and hearing `started` may take. */
 const CONNECT_MS = 2000;
@@ -21,11 +21,8 @@ const GONE_POLL_MS = 100;
 
 /** Is `row`'s process still the one that was recorded: same pid, same start time, alive? */
 export function sameProcess(row: Pick<StoredRun, 'pid' | 'start_ticks'>): boolean {
-  return startTicks(row.pid) === row.start_ticks && !zombie(row.pid);
-}
-
-function zombie(pid: number): boolean {
-  try { return /^\d+ \(.*\) [ZX]/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
+  const s = readStat(row.pid);
+  return s !== null && s.start === row.start_ticks && s.state !== 'Z' && s.state !== 'X';
 }
 
 /** Is `pid` in the instance's own cgroup (`<tag>/<name>` of the membership hierarchy)? true when
@@ -85,12 +82,9 @@ export async function adoptRun(row: StoredRun, inst: Instance, svc: ServiceConfi
   };
 }
 
-/** End a process of ours that cannot be adopted: its cgroup emptied, its group and tree killed. */
-export async function endProcess(pid: number, cgroup: InstanceCgroup | null): Promise<void> {
-  const tree = treePids(pid);
-  try { process.kill(-pid, 'SIGKILL'); } catch { /* no such group */ }
-  for (const p of [pid, ...tree]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-  if (cgroup) await cgroup.killAll();
+/** End a process of ours that cannot be adopted: its group, its tree and its cgroup. */
+export function endProcess(pid: number, cgroup: InstanceCgroup | null): Promise<void> {
+  return killEverything(pid, treePids(pid), cgroup);
 }
 
 /** Remove what a run leaves in the file system (its init's socket). */

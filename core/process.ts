@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { instanceCgroup, type CgroupSupport, type InstanceCgroup } from './cgroup.ts';
 import { TenementError } from './errors.ts';
 import type { Frozen } from './freezer.ts';
-import { treePids } from './usage.ts';
+import { readStat, treePids } from './usage.ts';
 import type { Hooks } from './hooks.ts';
 import { readInit, type InitReport } from './init-link.ts';
 import { LineSplitter, type LineSink } from './log-lines.ts';
@@ -228,12 +228,7 @@ export function linkInit(control: Duplex, inst: Instance, pid: number, out?: Out
 /** Field 22 of /proc/<pid>/stat, the process's start time in clock ticks since boot (proc(5));
  *  null when there is no such process. */
 export function startTicks(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
+  return readStat(pid)?.start ?? null;
 }
 
 /** Where an instance's tenement-init listens for a later ten serve:
@@ -296,15 +291,20 @@ export function signalRun(run: Running, sig: 'SIGTERM' | 'SIGKILL'): void {
   // the init kills everything itself and still reports how the app ended (SIGTERM, say); if it
   // has not exited within 1 s (stopped, killed, never told), everything is killed from here
   const tree = [...treePids(pid)];
-  const force = () => {
-    void run.cgroup?.killAll();
-    killGroup(pid, 'SIGKILL');
-    for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-  };
+  const force = () => { void killEverything(pid, tree, run.cgroup); };
   if (!told) return force();
   const t = setTimeout(force, KILL_REPORT_MS);
   t.unref();
   run.exited.then(() => clearTimeout(t), () => undefined);
+}
+
+/** SIGKILL `pid`, its process group and `tree` (its descendants, read before), and empty its
+ *  cgroup: what a stop ends with when the init cannot do it, and what an unadoptable process
+ *  left by a previous ten serve gets (adopt.ts). Resolves once the cgroup is empty. */
+export async function killEverything(pid: number, tree: readonly number[], cgroup: InstanceCgroup | null): Promise<void> {
+  killGroup(pid, 'SIGKILL');
+  for (const p of [pid, ...tree]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  await cgroup?.killAll();
 }
 
 function killGroup(pid: number, sig: NodeJS.Signals): void {

@@ -130,16 +130,27 @@ export function treePids(pid: number, max = DEFAULT_MAX_PIDS): number[] {
 
 // ---------------------------------------------------------------- /proc
 
-interface Stat { ppid: number; ticks: number; rssPages: number }
+/** The fields of /proc/<pid>/stat we use (proc(5)). */
+export interface Stat {
+  /** Field 3: R, S, D, Z (zombie), X (dead), T… */
+  state: string;
+  ppid: number;
+  /** CPU time of the process and its reaped children, in clock ticks (fields 14–17). */
+  ticks: number;
+  rssPages: number;
+  /** Field 22, the start time in clock ticks since boot, as written: with the pid, what tells a
+   *  process from a later one that reuses its pid. */
+  start: string;
+}
 
 /** The fields of /proc/<pid>/stat we use, or null when it is gone. The command name (field 2) may
  *  contain spaces and parentheses: the fields after it are counted from its last ')'. */
-function readStat(pid: number): Stat | null {
+export function readStat(pid: number): Stat | null {
   const text = readSmall(`/proc/${pid}/stat`);
   if (text === null) return null;
   const f = text.slice(text.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
   const n = (i: number) => Number(f[i]) || 0;
-  return { ppid: n(1), ticks: n(11) + n(12) + n(13) + n(14), rssPages: n(21) };
+  return { state: f[0], ppid: n(1), ticks: n(11) + n(12) + n(13) + n(14), rssPages: n(21), start: f[19] ?? '' };
 }
 
 /** Whether this kernel has /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN), probed once
