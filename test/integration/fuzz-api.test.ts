@@ -13,7 +13,8 @@ import fc from 'fast-check';
 import { cleanup } from './harness.ts';
 import { inProcessCli } from './cli-helper.ts';
 import { rawExchange, rawHead, type RawReply } from './raw-http.ts';
-import { check, fill, HOSTILE_IDS, hostileIdArb, MARK, startWorld, Tally, UPPERCASE_IDS, type World } from './fuzz-world.ts';
+import { check, Tally } from '../fuzz.ts';
+import { fill, HOSTILE_IDS, hostileIdArb, MARK, startWorld, UPPERCASE_IDS, type World } from './fuzz-world.ts';
 
 after(cleanup);
 

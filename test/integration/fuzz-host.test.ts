@@ -12,7 +12,8 @@ import fc from 'fast-check';
 import { isDnsLabel } from '../../core/config-schema.ts';
 import { cleanup } from './harness.ts';
 import { rawExchange, type RawReply } from './raw-http.ts';
-import { check, HOSTILE_IDS, hostileIdArb, startWorld, Tally, type World } from './fuzz-world.ts';
+import { check, Tally } from '../fuzz.ts';
+import { HOSTILE_IDS, hostileIdArb, startWorld, type World } from './fuzz-world.ts';
 
 after(cleanup);
 

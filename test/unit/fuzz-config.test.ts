@@ -11,30 +11,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, test, type TestContext } from 'node:test';
+import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { loadConfig } from '../../core/config.ts';
 import { ConfigFileSchema, formatKey, SettingsSchema, type TomlPath } from '../../core/config-schema.ts';
 import { TenementError } from '../../core/errors.ts';
 import { preparePlugins } from '../../core/loader.ts';
 import { BUILTINS } from '../../plugins/index.ts';
+import { BUDGET_MS, check, Tally } from '../fuzz.ts';
 
-/** The properties' seed: fixed, so every run of the suite tries the same cases and a failure
- *  in CI is one anybody can replay; FUZZ_SEED=n tries seed n, FUZZ_SEED=random a new one (each
- *  test prints the seed it used with its counts). */
-const SEED = process.env.FUZZ_SEED === 'random' ? Date.now() % 1_000_000 : Number(process.env.FUZZ_SEED ?? 20261130);
-/** Wall-clock budget of one property (fast-check stops early, and the count printed says so). */
-const BUDGET_MS = 6_000;
-/** fc.assert with `numRuns` runs at most and the time budget; a failure's message carries the
- *  shrunk case's own assertion message (fast-check keeps it as the cause only). */
-async function check<T>(property: fc.IAsyncProperty<T>, numRuns: number): Promise<void> {
-  try {
-    await fc.assert(property, { numRuns, seed: SEED, interruptAfterTimeLimit: BUDGET_MS, markInterruptAsFailure: false });
-  } catch (err) {
-    const cause = (err as Error).cause as Error | undefined;
-    throw new Error(`${(err as Error).message}${cause ? `\n${cause.message}` : ''}`, { cause });
-  }
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ten-fuzz-config-'));
 const FILE = path.join(dir, 'tenement.toml');
@@ -118,19 +103,6 @@ function assertLocated(err: TenementError, text: string | Uint8Array): void {
   assert.doesNotMatch(err.message, /^\s+at /m, 'no stack frames in the message');
 }
 
-/** Tally of outcomes, printed as one diagnostic line. */
-class Tally {
-  private readonly counts = new Map<string, number>();
-  total = 0;
-  add(k: string): void {
-    this.total += 1;
-    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
-  }
-  print(t: TestContext, what: string): void {
-    const parts = [...this.counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`);
-    t.diagnostic(`${what}: ${this.total} cases (seed ${SEED}): ${parts.join(', ')}`);
-  }
-}
 
 // ------------------------------------------------------------------------------- type confusion
 
