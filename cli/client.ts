@@ -62,6 +62,7 @@ async function configSettings(opts: ClientOptions): Promise<ClientSettings | und
     return loadConfig({ path, cwd, env }).settings;
   } catch (err) {
     if (!(err instanceof TenementError) || !err.code.startsWith('TEN_ERR_CONFIG_')) throw err;
+    const { SettingsSchema } = await import('../core/config-schema.ts');
     let raw: Record<string, unknown> = {};
     try {
       const { parse } = await import('smol-toml');
@@ -72,7 +73,7 @@ async function configSettings(opts: ClientOptions): Promise<ClientSettings | und
     }
     const text = (k: string) => (typeof raw[k] === 'string' ? raw[k] as string : undefined);
     return {
-      data_dir: resolve(dirname(path), text('data_dir') ?? './tenement-data'),
+      data_dir: resolve(dirname(path), text('data_dir') ?? SettingsSchema.properties.data_dir.default),
       api_listen: text('api_listen'),
       listen: text('listen'),
       port: Number.isInteger(raw.port) ? raw.port as number : undefined,
