@@ -139,7 +139,7 @@ export class Supervisor implements InstanceControl {
     }
     inst.startedAt = run.readySince ?? Date.now();
     this.d.registry.transition(inst, 'running', 'ready');
-    this.d.log.info({ instance: inst.key, pid: inst.pid, port: run.port, ...(run.socket ? { socket: run.socket } : {}) }, 'instance running');
+    this.d.log.info({ instance: inst.key, app_pid: inst.pid, port: run.port, ...(run.socket ? { socket: run.socket } : {}) }, 'instance running');
   }
 
   /** Reserve a port, let isolation rewrite the spec, spawn. The caller decides whether to keep it. */
@@ -377,7 +377,7 @@ export class Supervisor implements InstanceControl {
         this.d.runs?.deleteRun(row.service, row.id, row.pid);
         forgetRun(row.listen);
         if (result?.ended) ended.push(key);
-        if (result) this.d.log.warn({ instance: key, pid: row.pid }, `not adopted: ${result.why}${result.ended ? '; ended' : ''}`);
+        if (result) this.d.log.warn({ instance: key, init_pid: row.pid }, `not adopted: ${result.why}${result.ended ? '; ended' : ''}`);
         continue;
       }
       const run = result.run;

@@ -21,6 +21,27 @@ const logs = async (ten: Ten, q: string): Promise<Line[]> => {
   assert.equal(r.status, 200, r.body);
   return r.json().lines;
 };
+/** The top-level keys a JSON object line has more than once (JSON.parse keeps only the last). */
+function repeatedKeys(line: string): string[] {
+  const seen = new Set<string>();
+  const twice: string[] = [];
+  let depth = 0;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+      const key = line.slice(i + 1, j);
+      if (depth === 1 && line[j + 1] === ':') {
+        if (seen.has(key)) twice.push(key);
+        seen.add(key);
+      }
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return twice;
+}
 const rssOf = (ten: Ten) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${ten.child.pid}/status`, 'utf8'))![1]) * 1024;
 const running = (ten: Ten) => waitFor('web:a running', async () => (await ten.api('GET', '/api/instances/web/a')).json().state === 'running');
 
@@ -45,6 +66,14 @@ describe('logs', () => {
     const only = err.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Line);
     assert.deepEqual(only.map((l) => [l.stream, l.message]), [['stderr', 'hello err']]);
     assert.equal(typeof only[0].pid, 'number', 'the line carries the pid that wrote it');
+    // ten serve's own log: every JSON line has each key once (pino's `pid` is ten serve's; the
+    // instance's process is `app_pid`, as in the store's runs table)
+    const own = ten.output().split('\n').filter((l) => l.startsWith('{'));
+    assert.ok(own.length > 3, ten.output());
+    for (const l of own) assert.deepEqual(repeatedKeys(l), [], l);
+    const started = own.map((l) => JSON.parse(l)).find((l) => l.msg === 'instance running' && l.instance === 'web:a');
+    assert.equal(started?.pid, ten.child.pid);
+    assert.equal(typeof started?.app_pid, 'number');
   });
 
   test('-f streams new lines as they come, and Ctrl-C ends it with 0', async () => {
