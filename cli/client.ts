@@ -32,8 +32,13 @@ export interface ClientOptions {
   config?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Per-request timeout. */
+  /** --request-timeout: bounds every exchange (default: READ_TIMEOUT_MS for GET, WRITE_TIMEOUT_MS
+   *  for the rest, RELOAD_TIMEOUT_MS for a reload). */
   timeoutMs?: number;
+  /** --connect-timeout (default CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
+  /** Called once per request that has had no answer for NOTICE_MS, with a line saying so. */
+  notice?: (line: string) => void;
   /** Called with one line per request (--debug). */
   log?: (line: string) => void;
 }
@@ -129,36 +134,85 @@ export async function resolveToken(opts: ClientOptions): Promise<string | undefi
 }
 
 function reason(e: unknown): string {
-  if (e instanceof Error && e.name === 'TimeoutError') return 'no answer in time';
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'ClosedError')) return e.message;
   const cause = e instanceof Error ? (e.cause as { code?: string; message?: string } | undefined) : undefined;
   return (e as { code?: string }).code ?? cause?.code ?? cause?.message ?? (e instanceof Error ? e.message : String(e));
 }
 
 interface Answer { status: number; ok: boolean; headers: http.IncomingHttpHeaders; text: string }
 
+/** How long one exchange may take, in ms: `connect` until the connection is open, `total` for the
+ *  whole exchange; `notice(ms)` is called once when no answer has come after NOTICE_MS. */
+interface Limits { connect: number; total: number; notice?: (ms: number) => void }
+
+/** After this long without an answer, a command says it is waiting (issue 13: a silent `ten` for 120 s). */
+export const NOTICE_MS = 2000;
+/** Defaults of --connect-timeout and --request-timeout (reads; writes get WRITE_TIMEOUT_MS). */
+export const CONNECT_TIMEOUT_MS = 5000;
+export const READ_TIMEOUT_MS = 30_000;
+export const WRITE_TIMEOUT_MS = 120_000;
+
+const timeoutError = (message: string) => Object.assign(new Error(message), { name: 'TimeoutError' });
+const seconds = (ms: number) => `${+(ms / 1000).toFixed(1)} s`;
+
 /**
  * One request with node:http(s). (fetch would make every `ten` command compile its HTTP parser
- * first: about 0.2 s of a command's start.) `timeoutMs` bounds the whole exchange; it fails with
- * an Error named TimeoutError, a connection failure with the socket's error (code ECONNREFUSED…).
+ * first: about 0.2 s of a command's start.) Settles exactly once, whatever the peer does: a
+ * connection not open within `limits.connect` or an exchange not done within `limits.total` fails
+ * with an Error named TimeoutError; a connection closed before a whole answer (a peer that is not
+ * an HTTP server, a `101 Switching Protocols`) with one named ClosedError; a connection failure
+ * with the socket's error (code ECONNREFUSED…).
  */
-async function exchange(url: string, socketPath: string | undefined, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<Answer> {
+async function exchange(url: string, socketPath: string | undefined, method: string, headers: Record<string, string>, body: string | undefined, limits: Limits): Promise<Answer> {
   const mod = url.startsWith('https:') ? await import('node:https') : http;
   return new Promise<Answer>((resolve, reject) => {
+    const timers: NodeJS.Timeout[] = [];
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      fn();
+    };
+    const fail = (err: Error) => settle(() => { reject(err); req.destroy(); });
+    let answering = false;
+    const closed = () => fail(Object.assign(new Error(answering ? 'the connection closed before the whole answer' : 'the connection closed without an answer'), { name: 'ClosedError' }));
     const req = mod.request(url, { method, socketPath, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      answering = true;
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.once('error', reject);
-      res.once('end', () => {
-        clearTimeout(timer);
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        // no management answer is near this: a peer streaming without end is not ten serve
+        if (size > MAX_ANSWER_BYTES) fail(new Error(`an answer larger than ${MAX_ANSWER_BYTES} bytes`));
+        else chunks.push(c);
+      });
+      res.once('error', fail);
+      res.once('end', () => settle(() => {
         const status = res.statusCode ?? 0;
         resolve({ status, ok: status >= 200 && status < 300, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
-      });
+      }));
+      res.once('close', closed);
     });
-    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { name: 'TimeoutError' })), timeoutMs);
-    req.once('error', (err) => { clearTimeout(timer); reject(err); });
+    // RFC 9110 §15.2.2: a client that did not ask to upgrade has no use for 101; Node would hand
+    // the socket to an 'upgrade' listener, and without one the request never settled (exit 13)
+    req.once('upgrade', (_res, socket) => { socket.destroy(); fail(Object.assign(new Error('it answered 101 Switching Protocols'), { name: 'ClosedError' })); });
+    req.once('socket', (socket) => {
+      if (!socket.connecting) return;
+      const t = setTimeout(() => fail(timeoutError(`no connection within ${seconds(limits.connect)}`)), limits.connect);
+      timers.push(t);
+      socket.once('connect', () => clearTimeout(t));
+    });
+    timers.push(setTimeout(() => fail(timeoutError(`no answer to ${method} ${new URL(url).pathname} within ${seconds(limits.total)}`)), limits.total));
+    if (limits.notice && limits.total > NOTICE_MS) timers.push(setTimeout(() => limits.notice!(NOTICE_MS), NOTICE_MS));
+    req.once('error', fail);
+    req.once('close', closed);
     req.end(body);
   });
 }
+
+/** The largest answer the client reads (bytes): `ten logs --limit 10000` of long lines fits. */
+const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 
 export class Client {
   private tokenPromise?: Promise<string>;
@@ -211,8 +265,10 @@ export class Client {
     return this.request('GET', '/health', undefined, false);
   }
 
-  /** One API call; `timeoutMs` (default: the client's, else 120 s) bounds the whole exchange. */
-  async request<T>(method: string, path: string, body?: unknown, auth = true, timeoutMs = this.opts.timeoutMs ?? 120_000): Promise<T> {
+  /** One API call. The whole exchange is bounded by --request-timeout, else `timeoutMs`, else
+   *  READ_TIMEOUT_MS (GET) or WRITE_TIMEOUT_MS; the connection by --connect-timeout. A timeout is
+   *  TEN_ERR_CLI_TIMEOUT, any other failure to get ten serve's answer TEN_ERR_CLI_SERVER_UNREACHABLE. */
+  async request<T>(method: string, path: string, body?: unknown, auth = true, timeoutMs?: number): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (auth) headers.authorization = `Bearer ${await this.token()}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -221,12 +277,26 @@ export class Client {
     const t0 = performance.now();
     let res: Answer;
     try {
-      res = await exchange(url, ep.socketPath, method, headers, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
+      res = await exchange(url, ep.socketPath, method, headers, body === undefined ? undefined : JSON.stringify(body), this.limits(method, path, timeoutMs));
     } catch (e) {
+      if (e instanceof Error && e.name === 'TimeoutError' && !e.message.startsWith('no connection')) {
+        throw new TenementError('TEN_ERR_CLI_TIMEOUT', [this.server, reason(e)], {}, e);
+      }
       throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
     }
     this.opts.log?.(`${method} ${ep.socketPath === undefined ? url : `${ep.label} ${path}`} -> ${res.status} (${Math.round(performance.now() - t0)} ms)`);
     return this.answer<T>(res, method, path);
+  }
+
+  /** The bounds of one exchange (see request()). */
+  private limits(method: string, path: string, timeoutMs?: number): Limits {
+    const total = this.opts.timeoutMs ?? timeoutMs ?? (method === 'GET' ? READ_TIMEOUT_MS : WRITE_TIMEOUT_MS);
+    const notice = this.opts.notice;
+    return {
+      connect: this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      total,
+      notice: notice && ((ms) => notice(`waiting for ten serve at ${this.server} to answer ${method} ${path} (${seconds(ms)} so far; gives up after ${seconds(total)}, --request-timeout)`)),
+    };
   }
 
   /** The JSON of an answer of ten serve, or its error as an ApiError (anything that is not ten
@@ -263,16 +333,27 @@ export class Client {
     const url = ep.origin + path;
     const mod = url.startsWith('https:') ? await import('node:https') : http;
     const unreachable = (e: unknown) => new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
+    const closed = (what: string) => unreachable(Object.assign(new Error(what), { name: 'ClosedError' }));
+    const { connect } = this.limits('GET', path);
+    const headMs = this.opts.timeoutMs ?? 10_000;
     return new Promise<void>((resolve, reject) => {
+      let answered = false;
       const req = mod.request(url, { headers, signal, socketPath: ep.socketPath }, (res) => {
+        answered = true;
         clearTimeout(timer);
         if (res.statusCode !== 200 || !String(res.headers['content-type']).startsWith('text/event-stream')) {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c)).once('end', () => {
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            if ((size += c.length) <= 1024 * 1024) chunks.push(c);
+            else req.destroy(new Error('an error answer larger than 1 MiB'));
+          }).once('end', () => {
             try {
               this.answer({ status: res.statusCode ?? 0, ok: false, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }, 'GET', path);
             } catch (e) { reject(e); }
           });
+          res.once('error', (e) => reject(unreachable(e)));
+          res.once('close', () => reject(closed('the connection closed before the whole answer')));
           return;
         }
         onOpen?.();
@@ -304,8 +385,16 @@ export class Client {
         // a server that dies mid-stream (kill -9) ends it without 'end' (Node: 'aborted', 'close')
         res.once('close', () => resolve());
       });
-      const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${this.opts.timeoutMs ?? 10_000} ms`), { name: 'TimeoutError' })), this.opts.timeoutMs ?? 10_000);
+      const timer = setTimeout(() => req.destroy(timeoutError(`no answer within ${seconds(headMs)}`)), headMs);
+      req.once('socket', (socket) => {
+        if (!socket.connecting) return;
+        const t = setTimeout(() => req.destroy(timeoutError(`no connection within ${seconds(connect)}`)), connect);
+        socket.once('connect', () => clearTimeout(t)).once('close', () => clearTimeout(t));
+      });
+      req.once('upgrade', (_res, socket) => { socket.destroy(); clearTimeout(timer); reject(closed('it answered 101 Switching Protocols')); });
       req.once('error', (e) => { clearTimeout(timer); if (signal?.aborted) resolve(); else reject(unreachable(e)); });
+      // settles nothing that already settled; a connection closed before any answer is a failure
+      req.once('close', () => { clearTimeout(timer); if (!answered) (signal?.aborted ? resolve() : reject(closed('the connection closed without an answer'))); });
       req.end();
     });
   }

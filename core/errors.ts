@@ -107,6 +107,7 @@ export const ERRORS = {
   TEN_ERR_WORKFLOW_INVALID: def(400, 'invalid %s: %s', 'see `ten <command> --help`'),
   // CLI
   TEN_ERR_CLI_SERVER_UNREACHABLE: def(1, 'cannot reach ten serve at %s (%s)', 'start it with `ten serve`, or pass --server / set TENEMENT_SERVER'),
+  TEN_ERR_CLI_TIMEOUT: def(1, 'ten serve at %s did not answer in time: %s', 'check that the address is ten serve\'s and that it is not stuck (its log shows what it does); on a slow link raise --request-timeout or TENEMENT_REQUEST_TIMEOUT'),
   TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),
   TEN_ERR_CLI_INVALID_ARGUMENT: def(1, '%s', 'see `ten <command> --help`'),
   TEN_ERR_CLI_METRICS_OFF: def(1, 'ten serve at %s serves no live statistics: its metrics slot is off', 'turn it on: remove `use = false` from [plugins.metrics] in tenement.toml (or set use = "prometheus-exporter"), then restart ten serve'),

@@ -2,6 +2,7 @@
 // `error CODE: message` + hint on stderr and exit code 1 (the stack only with --debug).
 import { Command, Option } from 'clipanion';
 import { Client } from '../client.ts';
+import { parseDuration } from '../durations.ts';
 import { printError } from '../output.ts';
 
 export abstract class BaseCommand extends Command {
@@ -33,15 +34,26 @@ export abstract class ApiCommand extends BaseCommand {
   server = Option.String('--server', { description: 'Address of ten serve (default: $TENEMENT_SERVER or http://localhost:8080)' });
   token = Option.String('--token', { description: 'API token (default: $TENEMENT_TOKEN or {data_dir}/api_token)' });
 
+  connectTimeout = Option.String('--connect-timeout', { description: 'Give up when no connection is open within this long (default: $TENEMENT_CONNECT_TIMEOUT or 5s)' });
+  requestTimeout = Option.String('--request-timeout', { description: 'Give up when an answer takes longer (default: $TENEMENT_REQUEST_TIMEOUT, else 30s for reads, 2m for changes)' });
+
   private clientInstance?: Client;
 
   /** Created on first use, i.e. after the arguments have been validated. */
   protected get client(): Client {
+    const env = this.context.env ?? process.env;
+    const duration = (flag: string | undefined, name: string, envName: string) => {
+      const raw = flag ?? (env[envName] || undefined);
+      return raw === undefined ? undefined : parseDuration(raw, 's', flag === undefined ? envName : name);
+    };
     this.clientInstance ??= new Client({
       server: this.server,
       token: this.token,
       config: this.config,
+      connectTimeoutMs: duration(this.connectTimeout, '--connect-timeout', 'TENEMENT_CONNECT_TIMEOUT'),
+      timeoutMs: duration(this.requestTimeout, '--request-timeout', 'TENEMENT_REQUEST_TIMEOUT'),
       log: this.debug ? (line) => this.context.stderr.write(`debug: ${line}\n`) : undefined,
+      notice: (line) => this.context.stderr.write(`${line}\n`),
     });
     return this.clientInstance;
   }
