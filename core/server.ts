@@ -100,8 +100,11 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   let unlinkApi: (() => void) | undefined;
   let closing: Promise<void> | undefined;
   let hurried = false;
-  const close = (opts: { keepApps?: boolean } = {}) => closing ??= (async () => {
-    log.info('shutting down: draining requests');
+  /** `failedStart`: undoing a start that failed, quietly (its error is what the user sees; issue 13
+   *  found "draining requests" and "stopped" around the error of a server that never listened) */
+  const close = (opts: { keepApps?: boolean; failedStart?: boolean } = {}) => closing ??= (async () => {
+    const say = (msg: string) => { if (!opts.failedStart) log.info(msg); };
+    say(listener?.server.listening ? 'shutting down: draining requests' : 'shutting down');
     reloader.close();
     if (listener) {
       listener.server.close();
@@ -126,7 +129,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     await logbook.close().catch((err) => log.error({ err }, 'closing the logs failed'));
     store.close();
     lock.release();
-    log.info('stopped');
+    say('stopped');
   })();
 
   try {
@@ -172,7 +175,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     };
     return { url, port, hooks, registry, log, reload, close, hurry };
   } catch (err) {
-    await close().catch(() => undefined);
+    await close({ failedStart: true }).catch(() => undefined);
     throw err;
   }
 }

@@ -103,6 +103,16 @@ describe('ten serve under --import tsx (npm start, the harness)', () => {
       return true;
     });
   });
+
+  test('a plugin whose apply() throws: exit 1 with its error, no shutdown lines of a server that never listened', async () => {
+    const failing = `export default { name: 'failing', create() { return { apply() { throw new Error('no database'); } }; } };\n`;
+    await assert.rejects(startTen(`${fixtureService('api')}\n[[plugins.extra]]\nuse = "./failing.js"\n`, { files: { 'failing.js': failing } }), (e: Error) => {
+      assert.match(e.message, /ten serve exited with 1/);
+      assert.match(e.message, /error TEN_ERR_PLUGIN_FAILED: plugin failing failed in apply\(\): no database/);
+      assert.doesNotMatch(e.message, /shutting down|"msg":"stopped"|tenement listening/);
+      return true;
+    });
+  });
 });
 
 // The other two ways bin/ten.js runs tenement, each started here directly (not through
