@@ -96,9 +96,11 @@ export function formatStep(step: OperationStepView): string {
   return `[${formatClock(step.at)}] ${oneLine(step.message)}`;
 }
 
-/** 0.4s, 12s, 2m5s, 1h3m: tenths of seconds below a minute, then whole units; `-` if unknown. */
+/** 87ms, 0.4s, 12s, 2m5s, 1h3m: milliseconds below 0.1 s (a deploy that took 50 ms did not take
+ *  `0s`), tenths of seconds below a minute, then whole units; `-` if unknown. */
 export function formatElapsed(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-';
+  if (ms < 100) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${Math.floor(ms / 100) / 10}s`;
   const s = Math.floor(ms / 1000);
   if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
@@ -167,10 +169,10 @@ export function formatWeights(res: RouteView): string {
   return rows.length === 0 ? `${res.service}: no instances\n` : formatKeyValues(rows);
 }
 
-/** 12.3ms; `-` when unknown. */
+/** 12.3ms, 2.0ms: always one decimal, so values side by side line up; `-` when unknown. */
 function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
-  return `${Math.round(ms * 10) / 10}ms`;
+  return `${(Math.round(ms * 10) / 10).toFixed(1)}ms`;
 }
 
 /** `2 (0.17%)`: a count and its share of total, when there is a total. */

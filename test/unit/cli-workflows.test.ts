@@ -96,6 +96,8 @@ test('times: local YYYY-MM-DD HH:MM:SS, steps as [HH:MM:SS] message, elapsed', (
   assert.equal(formatLocalTime(null), '-');
   assert.equal(formatLocalTime('yesterday'), 'yesterday');
   assert.equal(formatStep({ at: '2025-01-01T12:00:01Z', message: 'starting api:v2\n(port 41234)' }), '[12:00:01] starting api:v2 (port 41234)');
+  assert.equal(formatElapsed(0), '0ms');
+  assert.equal(formatElapsed(47), '47ms');
   assert.equal(formatElapsed(420), '0.4s');
   assert.equal(formatElapsed(4000), '4s');
   assert.equal(formatElapsed(4260), '4.2s');
@@ -146,6 +148,8 @@ test('formatShadow: a key/value table of the comparison', () => {
   assert.match(idle, /^mean latency +stable -, shadow -$/m);
   assert.match(idle, /^difference +-$/m);
   assert.match(formatShadow({ ...SHADOW, latency_diff_ms: -0.4 }), /^difference +-0\.4ms \(shadow faster\)$/m);
+  // one decimal always: `stable 2.7ms, shadow 2ms` read as different precisions (issue 13)
+  assert.match(formatShadow({ ...SHADOW, stable_mean_ms: 2.7, shadow_mean_ms: 2 }), /^mean latency +stable 2\.7ms, shadow 2\.0ms$/m);
 });
 
 test('formatWeights: one line per instance', () => {
