@@ -1,11 +1,12 @@
 // Builds the `ten` CLI: every command registered explicitly. runCli() is what cli/main.ts calls.
-import { Builtins, Cli, type BaseContext } from 'clipanion';
+import { Cli, type BaseContext } from 'clipanion';
 import { normalizeArgv } from './argv.ts';
 import { BackupCommand, RestoreCommand } from './commands/backup.ts';
 import { ConfigCommand } from './commands/config.ts';
 import { DeployCommand } from './commands/deploy.ts';
 import { DoctorCommand } from './commands/doctor.ts';
 import { HealthCommand } from './commands/health.ts';
+import { HelpCommand, unknownCommand } from './commands/help.ts';
 import { HistoryCommand } from './commands/history.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { PsCommand } from './commands/ps.ts';
@@ -21,9 +22,11 @@ import { TokenCreateCommand, TokenListCommand, TokenRevokeCommand } from './comm
 import { TopCommand } from './commands/top.ts';
 import { VersionCommand } from './commands/version.ts';
 import { WeightCommand } from './commands/weight.ts';
-import { packageVersion } from './output.ts';
+import { commandHelp, commandModels, findCommand, indexHelp, suggestOption, type CommandModel } from './help.ts';
+import { packageVersion, printError } from './output.ts';
+import { tenErr } from '../core/errors.ts';
 
-function buildCli(): Cli {
+export function buildCli(): Cli {
   // Colours only on a terminal (clipanion 3.2 alone would also colour piped output), never with NO_COLOR.
   const enableColors = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   const cli = new Cli({ binaryLabel: 'tenement', binaryName: 'ten', binaryVersion: packageVersion(), enableColors });
@@ -55,7 +58,7 @@ function buildCli(): Cli {
     BackupCommand,
     RestoreCommand,
     VersionCommand,
-    Builtins.HelpCommand,
+    HelpCommand,
   ]) {
     cli.register(command);
   }
@@ -65,41 +68,61 @@ function buildCli(): Cli {
 /** Runs `ten ARGV` and returns the exit code: 0 ok, 1 error, 2 bad usage. */
 export async function runCli(argv: readonly string[], context: BaseContext = Cli.defaultContext): Promise<number> {
   const cli = buildCli();
-  const input = argv.length === 0 ? ['--help'] : normalizeArgv(argv);
+  const commands = commandModels(cli);
+  // help is ours, not clipanion's (which wrote values as `#0` and `--wait` for `--no-wait`):
+  // `ten`, `ten --help`, `ten COMMAND --help` / `-h` anywhere before a `--`
+  const words = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length);
+  if (argv.length === 0 || words.includes('--help') || words.includes('-h')) {
+    const c = findCommand(commands, words.filter((w) => !w.startsWith('-')));
+    context.stdout.write(c ? commandHelp(c) : indexHelp(commands, packageVersion()));
+    return 0;
+  }
+  const input = normalizeArgv(argv);
   let command;
   try {
     command = cli.process(input, context);
   } catch (err) {
-    context.stderr.write(usageError(cli, input, err));
+    const e = usageError(commands, input, err);
+    if (e instanceof Error) printError(context.stderr, e);
+    else context.stderr.write(e);
     return 2;
   }
   return cli.run(command, context);
 }
 
-/** Unknown command, missing or unknown option: clipanion's message, in our error format. */
-function usageError(cli: Cli, input: readonly string[], err: unknown): string {
-  const defs = cli.definitions().filter((d) => d.description);
-  // The command with the longest path the input starts with: `ten rollout status api` is
-  // `ten rollout status`, not `ten rollout`.
-  const def = defs
-    .filter((d) => d.path.split(' ').slice(1).every((word, i) => input[i] === word))
-    .sort((a, b) => b.path.length - a.path.length)[0];
-  if (!def) {
-    const commands = defs.map((d) => d.path.slice('ten '.length)).join(', ');
-    return `error TEN_ERR_CLI_INVALID_ARGUMENT: unknown command ${JSON.stringify(input[0]!)}\n  hint: commands are ${commands}; see \`ten --help\`\n`;
+/** The first positional argument of `input` beyond what `c` takes (clipanion only says "Command
+ *  not found" then). */
+function extraArgument(c: CommandModel, input: readonly string[]): string | undefined {
+  const takesValue = new Set(c.options.filter((o) => o.value).flatMap((o) => o.names));
+  const positionals: string[] = [];
+  for (let i = c.path.length; i < input.length; i++) {
+    if (input[i] === '--') { positionals.push(...input.slice(i + 1)); break; }
+    if (input[i]!.startsWith('-')) { if (takesValue.has(input[i]!)) i++; continue; }
+    positionals.push(input[i]!);
   }
-  // Options the command requires, written `--to TO`.
-  const required = def.options.filter((o) => o.required).map((o) => {
-    const name = o.definition.split(' ')[0]!;
-    return o.definition.includes('#') ? `${name} ${name.replace(/^-+/, '').toUpperCase()}` : name;
-  });
+  return positionals[c.positionals.length];
+}
+
+/** Unknown command or option (with what it probably meant), missing option: in our error format. */
+function usageError(commands: CommandModel[], input: readonly string[], err: unknown): Error | string {
+  const c = findCommand(commands, input);
+  if (!c) return unknownCommand(commands, input[0]!);
   let message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  // clipanion: `Unsupported option name ("--jsn").`
+  const unsupported = /^Unsupported option name \("([^"]+)"\)/.exec(message);
+  if (unsupported) {
+    const guess = suggestOption(c, unsupported[1]!);
+    return tenErr('TEN_ERR_CLI_UNKNOWN_OPTION', unsupported[1]!, `\`ten ${c.path.join(' ')}\``, guess ? ` (did you mean ${guess}?)` : '');
+  }
+  // Options the command requires, written `--to VERSION`.
+  const required = c.options.filter((o) => o.required).map((o) => o.label);
   // clipanion reports a missing required option as "Command not found; did you mean: ...".
-  const missing = required.filter((r) => {
-    const name = r.split(' ')[0]!;
-    return !input.some((tok) => tok === name || tok.startsWith(`${name}=`));
-  });
+  const missing = c.options.filter((o) => o.required && !input.some((tok) => o.names.some((n) => tok === n || tok.startsWith(`${n}=`)))).map((o) => o.label);
   if (message.startsWith('Command not found') && missing.length > 0) message = `missing ${missing.join(', ')}`;
-  const synopsis = [def.usage.replace(/ \[-[^\]]*\]/g, '').trim(), ...required].join(' ');
-  return `error TEN_ERR_CLI_INVALID_ARGUMENT: ${message}\n  hint: usage: ${synopsis} [options] (see \`${def.path} --help\`)\n`;
+  else if (message.startsWith('Command not found')) message = `unexpected argument ${JSON.stringify(extraArgument(c, input) ?? '')}`;
+  if (message.startsWith('Not enough positional arguments')) message = `missing ${c.positionals.filter((p) => p.startsWith('<')).join(' ')}`;
+  const extra = /^Extraneous positional argument \("(.*)"\)/.exec(message);
+  if (extra) message = `unexpected argument ${JSON.stringify(extra[1])}`;
+  const usage = ['ten', ...c.path, ...c.positionals, ...required].join(' ');
+  return `error TEN_ERR_CLI_INVALID_ARGUMENT: ${message}\n  hint: usage: ${usage} [options] (see \`ten help ${c.path.join(' ')}\`)\n`;
 }

@@ -6,6 +6,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { type AST, parseTOML } from 'toml-eslint-parser';
 import { SLOTS } from './plugin.ts';
+import { closest } from './suggest.ts';
 import type { ServiceConfig, Settings, TenementConfig } from './types.ts';
 
 /** A duration in seconds (fractions allowed) that must be > 0. */
@@ -147,25 +148,9 @@ export function describe(v: unknown): string {
   return 'a table';
 }
 
-/** Levenshtein distance, for "did you mean" suggestions. */
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
 /** ` (did you mean "x"?)` for the closest candidate within edit distance 2, else "". */
 export function didYouMean(key: string, candidates: readonly string[]): string {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const c of candidates) {
-    const d = editDistance(key.toLowerCase(), c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
+  const best = closest(key, candidates, 2);
   return best === undefined ? '' : ` (did you mean "${best}"?)`;
 }
 

@@ -110,6 +110,8 @@ export const ERRORS = {
   TEN_ERR_CLI_TIMEOUT: def(1, 'ten serve at %s did not answer in time: %s', 'check that the address is ten serve\'s and that it is not stuck (its log shows what it does); on a slow link raise --request-timeout or TENEMENT_REQUEST_TIMEOUT'),
   TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),
   TEN_ERR_CLI_INVALID_ARGUMENT: def(1, '%s', 'see `ten <command> --help`'),
+  TEN_ERR_CLI_UNKNOWN_COMMAND: def(2, 'unknown command %s%s', '`ten help` lists every command'),
+  TEN_ERR_CLI_UNKNOWN_OPTION: def(2, 'unknown option %s for %s%s', '`ten help COMMAND` lists the options of a command'),
   TEN_ERR_CLI_METRICS_OFF: def(1, 'ten serve at %s serves no live statistics: its metrics slot is off', 'turn it on: remove `use = false` from [plugins.metrics] in tenement.toml (or set use = "prometheus-exporter"), then restart ten serve'),
   // store / server
   TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),

@@ -13,6 +13,7 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 export class BackupCommand extends BaseCommand {
   static paths = [['backup']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Copy the store (instances, weights, tokens, plugins\' state) into one file',
     details: `
       Runs on the server host, while \`ten serve\` runs or not: SQLite's online backup API copies \`{data_dir}/tenement.db\` consistently while the server keeps writing, and every plugin's store (\`{data_dir}/plugins/*.db\`, e.g. the deploy history) is copied into the same file. Logs are not part of it. \`PATH\` must not exist. Put it back with \`ten restore\`.
@@ -34,6 +35,7 @@ export class BackupCommand extends BaseCommand {
 export class RestoreCommand extends BaseCommand {
   static paths = [['restore']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Put a backup made by `ten backup` back into the data dir',
     details: `
       Run it with \`ten serve\` stopped (it takes the data dir's lock, and refuses while a server holds it). The backup is checked first (SQLite's integrity check); the current \`tenement.db\` and plugin stores are kept beside, renamed \`*.before-restore-<time>\`. The next \`ten serve\` starts the restored instances with their weights.

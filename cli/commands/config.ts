@@ -37,6 +37,7 @@ function summarizeConfig(c: TenementConfig, loaded: ReadonlyArray<{ def: { name:
 export class ConfigCommand extends BaseCommand {
   static paths = [['config']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Validate the config file and print the resolved config',
     details: `
       Loads tenement.toml (from \`--config\`, \`$TENEMENT_CONFIG\`, or the working directory) exactly as \`ten serve\` would: the file is parsed and checked, then every plugin it names (and each default) is imported, its options are validated against its schema and its \`create()\` runs, and every service's \`isolation\` level must be served. Prints a summary, with defaults filled in and paths made absolute, or the whole resolved config with \`--json\`. Does not contact the server and writes nothing.

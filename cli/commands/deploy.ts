@@ -11,6 +11,7 @@ const STRATEGIES = ['replace', 'rolling'] as const;
 export class DeployCommand extends ApiCommand {
   static paths = [['deploy']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'Deploy a new version of a service and wait until it is done',
     details: `
       Starts instance \`SERVICE:VERSION\`, waits until it is healthy (up to \`--timeout\`, default 30 s), then gives it \`--weight\` (default 100); the other instances keep their weights (then \`ten route\` for a full cutover, or deploy with \`--weight 0\` and \`ten rollout\` for a canary). Both \`api:v2\` and \`api --version v2\` name the same version; the version becomes the instance id, so it is a DNS label (a-z, 0-9, -). If the new version never becomes healthy it is stopped and nothing else changes.

@@ -83,6 +83,7 @@ export interface DoctorReport {
 export class DoctorCommand extends BaseCommand {
   static paths = [['doctor']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Show which isolation levels, limits and containment work on this host',
     details: `
       Probes this host the way \`ten serve\` does and prints, section by section, what works and, for the rest, why not and how to get it: tenement-init (the init every app runs under), containment (a cgroup per instance, v2 or v1; the subreaper), the cgroup controllers behind \`memory_limit_mb\`, \`cpu_limit\`, \`pids_limit\` and \`idle_action = "suspend"\`, the isolation levels \`process\`, \`namespace\` and \`sandbox\`, and the users apps run as. Then each service of the config with what it asks for.

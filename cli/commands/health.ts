@@ -11,6 +11,7 @@ const NOT_PROBED = new Set(['stopped', 'stopping', 'idle']);
 export class HealthCommand extends ApiCommand {
   static paths = [['health']];
   static usage = Command.Usage({
+    category: 'Instances',
     description: 'Probe the health of one instance, or of all',
     details: `
       Runs a health probe now (the service's \`health\` path, or a TCP connect when it has none) and prints INSTANCE HEALTH DETAIL LATENCY. With no argument every instance is probed, except stopped and idle ones.

@@ -8,6 +8,7 @@ import { ApiCommand } from './base.ts';
 export class HistoryCommand extends ApiCommand {
   static paths = [['history']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'List past deploys, routing changes, rollouts and shadows',
     details: `
       One row per event, oldest first and newest last: TIME (local time), SERVICE, KIND (\`deploy\`, \`rolling\`, \`route\`, \`weight\`, \`rollout\`, \`rollout-step\`, \`rollback\`, \`shadow\`), OUTCOME (\`ok\`, \`failed\`, \`rolled-back\`, \`aborted\`) and DETAIL. \`--limit\` keeps only the N latest events.

@@ -27,6 +27,7 @@ export function formatLine(l: LogLine): string {
 export class LogsCommand extends ApiCommand {
   static paths = [['logs']];
   static usage = Command.Usage({
+    category: 'Instances',
     description: 'Show, search and follow the logs of instances',
     details: `
       Prints the latest lines of the apps' stdout (\`[OUT]\`) and stderr (\`[ERR]\`) and of the event stream (\`[EVT]\`: spawned, exited, state and weight changes, wakes, deploy steps), oldest first, as \`HH:MM:SS [OUT] service:id message\`. Without a target, every instance's; \`api\` narrows to a service, \`api:v1\` to one instance.

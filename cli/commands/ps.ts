@@ -6,6 +6,7 @@ import { ApiCommand } from './base.ts';
 export class PsCommand extends ApiCommand {
   static paths = [['ps'], ['ls']];
   static usage = Command.Usage({
+    category: 'Instances',
     description: 'List instances',
     details: `
       One row per instance: INSTANCE (service:id), SOCKET (the address the proxy forwards to), UPTIME, HEALTH, WEIGHT, STATE, PID and RESTARTS. UPTIME is \`-\` when the instance is not running. \`ten ls\` is the same command.

@@ -28,6 +28,7 @@ export function formatReload(r: ReloadReport): string {
 export class ReloadCommand extends ApiCommand {
   static paths = [['reload']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Make ten serve re-read its tenement.toml and apply what changed',
     details: `
       Asks ten serve (POST /api/reload; sending it SIGHUP does the same) to read again the tenement.toml it was started with, check it as \`ten config\` does, and apply the difference: added services' instances are started, removed services' instances are stopped (the store keeps them for when the service comes back), changed services' instances are restarted one at a time (each running and healthy before the next) when a key their process is started with changed, and the other changes apply in place. Instances of unchanged services are not touched. The file read is always the one ten serve was started with (\`--config\` here only says where to find the API token). Keys that need a restart of ten serve (listen, port, domain, data_dir, the listener's limits, plugin tables) are reported and keep their value until then. docs/configuration.md says how each key applies.

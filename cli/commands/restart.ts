@@ -5,6 +5,7 @@ import { ApiCommand } from './base.ts';
 export class RestartCommand extends ApiCommand {
   static paths = [['restart']];
   static usage = Command.Usage({
+    category: 'Instances',
     description: 'Restart an instance',
     details: `
       Stops the instance's process gracefully (draining in-flight requests) and starts a new one with the same id and weight, on a new port. A manual restart resets the crash budget (max_restarts) and is not counted in RESTARTS; a failed instance comes back this way. Returns once the new process is running, or its start failed.

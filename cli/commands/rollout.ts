@@ -13,6 +13,7 @@ function rolloutPath(service: string, action = ''): string {
 export class RolloutCommand extends ApiCommand {
   static paths = [['rollout']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'Shift traffic to a new version step by step, rolling back on errors',
     details: `
       Gives \`SERVICE:TO\` the traffic shares of \`--steps\` in turn, in percent, for \`--interval\` each; if it is not running yet it is deployed first at weight 0 (healthy within \`--timeout\`). The other instances share the rest in proportion to their weights before the rollout. During every step, every 250 ms, the new version's 5xx rate and p99 latency (from the proxy's own counters, once it has 20 requests in the step) are compared with \`--max-error-rate\` (a fraction, 0.01 = 1%, the default) and \`--max-p99\`, and with the other instances: worse than both, or not running any more, and the rollout rolls back at once — the new version to 0, the others to their weights.
@@ -56,6 +57,7 @@ export class RolloutCommand extends ApiCommand {
 export class RolloutStatusCommand extends ApiCommand {
   static paths = [['rollout', 'status']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'Show the latest rollout of a service',
     details: `
       Prints the latest rollout of \`SERVICE\`, running or finished: its target, status, plan, current step (while it runs), every step so far with its time, and the error if it did not succeed. Fails with \`TEN_ERR_WORKFLOW_NOT_FOUND\` if the service never had one.
@@ -80,6 +82,7 @@ export class RolloutStatusCommand extends ApiCommand {
 export class RolloutAbortCommand extends ApiCommand {
   static paths = [['rollout', 'abort']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'Abort the running rollout of a service',
     details: `
       Stops the rollout of \`SERVICE\` that is in progress and sends all traffic back to the other instances. The new version keeps running, with weight 0.

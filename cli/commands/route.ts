@@ -8,6 +8,7 @@ import { ApiCommand } from './base.ts';
 export class RouteCommand extends ApiCommand {
   static paths = [['route']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'Switch all traffic of a service from one version to another',
     details: `
       Moves the traffic of \`SERVICE:FROM\` to \`SERVICE:TO\` in one step (a blue-green cutover): \`FROM\` ends with weight 0 but keeps running, so switching back is another \`ten route\`. Refuses (\`TEN_ERR_WORKFLOW_NOT_HEALTHY\`) if \`TO\` is not running and healthy, unless \`--force\`.

@@ -9,6 +9,7 @@ const HURRY_MS = 1000;
 export class ServeCommand extends BaseCommand {
   static paths = [['serve']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Run the tenement server',
     details: `
       Loads tenement.toml, spawns the instances listed under \`[instances]\`, and serves the reverse proxy and the management API on one port. \`--port\` and \`--domain\` override the config file.

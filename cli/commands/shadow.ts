@@ -12,6 +12,7 @@ function shadowPath(service: string): string {
 export class ShadowCommand extends ApiCommand {
   static paths = [['shadow']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'Mirror a share of a service\'s traffic to a new version',
     details: `
       Sends a copy of \`--percent\` of the requests to \`SERVICE\` (default 100) to instance \`SERVICE:TO\` as well, and compares the two answers: status codes and latency. Clients only ever get the answer of the regular instances; the shadow's answer is discarded. Watch the comparison with \`ten shadow status\`, end it with \`ten shadow stop\`.
@@ -42,6 +43,7 @@ export class ShadowCommand extends ApiCommand {
 export class ShadowStatusCommand extends ApiCommand {
   static paths = [['shadow', 'status']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'Show how the shadow of a service compares so far',
     details: `
       Prints the shadow of \`SERVICE\` (running or last stopped): requests mirrored and skipped, answers compared, status code mismatches, errors of the shadow, and the mean latency of the regular instances and of the shadow with their difference.
@@ -66,6 +68,7 @@ export class ShadowStatusCommand extends ApiCommand {
 export class ShadowStopCommand extends ApiCommand {
   static paths = [['shadow', 'stop']];
   static usage = Command.Usage({
+    category: 'Deploying',
     description: 'Stop mirroring a service\'s traffic',
     details: `
       Stops copying requests to the shadow of \`SERVICE\` and prints the final comparison, as \`ten shadow status\` does. The shadow instance keeps running; stop it with \`ten stop\`.

@@ -19,6 +19,7 @@ export function describe(i: InstanceView): string {
 export class SpawnCommand extends ApiCommand {
   static paths = [['spawn']];
   static usage = Command.Usage({
+    category: 'Instances',
     description: 'Start a new instance of a service',
     details: `
       Starts instance \`ID\` of \`SERVICE\` (a service defined in tenement.toml) and waits until it is running: up to 60 s, or not at all with \`--no-wait\`. Both \`api:green\` and \`api --id green\` name the same instance. Service names and ids are DNS labels (a-z, 0-9, -).
@@ -35,7 +36,7 @@ export class SpawnCommand extends ApiCommand {
   ref = Option.String({ name: 'service[:id]' });
   id = Option.String('--id', { description: 'Instance id (instead of service:id)' });
   weight = Option.String('--weight', { description: 'Initial weight, 0-100 (default: the service\'s weight)' });
-  wait = Option.Boolean('--wait', true, { description: 'Wait until the instance is running (--no-wait to return at once)' });
+  wait = Option.Boolean('--wait', true, { description: 'Return at once instead of waiting until the instance is running' });
   json = Option.Boolean('--json', false, { description: 'Print the instance as JSON' });
 
   async perform(): Promise<number> {

@@ -5,6 +5,7 @@ import { ApiCommand } from './base.ts';
 export class StopCommand extends ApiCommand {
   static paths = [['stop']];
   static usage = Command.Usage({
+    category: 'Instances',
     description: 'Stop an instance and remove it',
     details: `
       Sends the instance SIGTERM, waits up to the service's \`stop_timeout\` for it to exit (then SIGKILL), and removes it. Requests in flight are allowed to finish. To keep an instance but send it no traffic, use \`ten weight SERVICE:ID 0\` instead.

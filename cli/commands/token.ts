@@ -38,6 +38,7 @@ export function formatTokens(tokens: readonly TokenView[]): string {
 export class TokenCreateCommand extends ApiCommand {
   static paths = [['token', 'create']];
   static usage = Command.Usage({
+    category: 'Access',
     description: 'Make an API token (printed once)',
     details: `
       Without \`--tenant\` the token is an admin token: it reaches everything, like \`{data_dir}/api_token\`. With \`--tenant NAME\` it reaches only the instances whose id is NAME, in any service (spawn, stop, restart, weight, health, their logs and metrics), and nothing else (docs/access.md).
@@ -70,6 +71,7 @@ export class TokenCreateCommand extends ApiCommand {
 export class TokenListCommand extends ApiCommand {
   static paths = [['token', 'list']];
   static usage = Command.Usage({
+    category: 'Access',
     description: 'List the API tokens (never their secrets)',
     details: `
       One row per token: ID (\`admin\` is \`{data_dir}/api_token\`), SCOPE (\`admin\` or \`tenant:NAME\`), CREATED, EXPIRES (\`never\`, or when; \`(expired)\` once refused), LAST USED (to the minute) and DESCRIPTION. \`--json\` prints the API's answer, \`{"tokens": [...]}\`. Needs an admin token.
@@ -89,6 +91,7 @@ export class TokenListCommand extends ApiCommand {
 export class TokenRevokeCommand extends ApiCommand {
   static paths = [['token', 'revoke']];
   static usage = Command.Usage({
+    category: 'Access',
     description: 'Revoke an API token: it is refused from now on',
     details: `
       ID is the one \`ten token list\` shows. The token fails with 401 from the next request on. The file token (\`admin\`) is replaced by deleting \`{data_dir}/api_token\` and restarting \`ten serve\` instead. Needs an admin token.

@@ -18,6 +18,7 @@ const CLEAR = '\x1b[H\x1b[2J';
 export class TopCommand extends ApiCommand {
   static paths = [['top']];
   static usage = Command.Usage({
+    category: 'Instances',
     description: 'Live request rate, errors, p99 latency, CPU and memory per instance',
     details: `
       One row per instance: SERVICE, INSTANCE, STATE, WEIGHT, REQ/S (requests answered per second), ERR% (share answered with a 5xx), P99 (99th percentile latency, arrival to last byte), CPU (cores used by the instance's whole process tree, 100% = one core) and MEM (its memory). The request figures cover the last 10 seconds; \`-\` means no requests (P99, ERR%) or no process (CPU, MEM).

@@ -4,6 +4,7 @@ import { packageVersion } from '../output.ts';
 export class VersionCommand extends Command {
   static paths = [['version'], ['--version'], ['-v']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Print the version of ten',
     examples: [['Print the version', '$0 version']],
   });

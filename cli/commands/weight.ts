@@ -5,6 +5,7 @@ import { ApiCommand } from './base.ts';
 export class WeightCommand extends ApiCommand {
   static paths = [['weight']];
   static usage = Command.Usage({
+    category: 'Instances',
     description: 'Set the traffic weight of an instance (0-100)',
     details: `
       Requests to \`SERVICE.DOMAIN\` are spread over the service's running instances in proportion to their weights. Weight 0 takes an instance out of balancing but keeps it running; \`ID.SERVICE.DOMAIN\` still reaches it directly. The change applies to the next request.

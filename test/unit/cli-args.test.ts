@@ -80,7 +80,7 @@ for (const [args, code] of [
   [['stop', 'api:../x'], 'TEN_ERR_API_INVALID_NAME'],
   [['ps', 'A B'], 'TEN_ERR_API_INVALID_NAME'],
   [['spawn', 'api'], 'TEN_ERR_CLI_INVALID_ARGUMENT'],
-  [['nosuchcommand'], 'TEN_ERR_CLI_INVALID_ARGUMENT'],
+  [['nosuchcommand'], 'TEN_ERR_CLI_UNKNOWN_COMMAND'],
   [['weight', 'api:v1'], 'TEN_ERR_CLI_INVALID_ARGUMENT'],
 ] as const) {
   test(`ten ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')} fails with ${code}`, async () => {

@@ -299,10 +299,11 @@ for (const [args, code, exit] of [
 test('usage errors of subcommands name the subcommand and its required options', async () => {
   const r = await runTen(['rollout', 'api', '--to', 'v2'], { env: NOWHERE });
   assert.equal(r.code, 2);
-  assert.equal(r.stderr, 'error TEN_ERR_CLI_INVALID_ARGUMENT: missing --steps STEPS, --interval INTERVAL\n'
-    + '  hint: usage: ten rollout <service> --to TO --steps STEPS --interval INTERVAL [options] (see `ten rollout --help`)\n');
+  assert.equal(r.stderr, 'error TEN_ERR_CLI_INVALID_ARGUMENT: missing --steps STEPS, --interval DURATION\n'
+    + '  hint: usage: ten rollout <service> --to VERSION --steps STEPS --interval DURATION [options] (see `ten help rollout`)\n');
   const s = await runTen(['shadow', 'status', 'api', '--to', 'v2'], { env: NOWHERE });
-  assert.match(s.stderr, /^error TEN_ERR_CLI_INVALID_ARGUMENT: Unsupported option name \("--to"\)\.\n  hint: usage: ten shadow status <service> \[options\] \(see `ten shadow status --help`\)\n$/);
+  assert.equal(s.code, 2);
+  assert.equal(s.stderr, 'error TEN_ERR_CLI_UNKNOWN_OPTION: unknown option --to for `ten shadow status`\n  hint: `ten help COMMAND` lists the options of a command\n');
 });
 
 test('a valid command against the closed port does reach the network (SERVER_UNREACHABLE)', async () => {
