@@ -7,6 +7,8 @@ import { DeployCommand } from './commands/deploy.ts';
 import { DoctorCommand } from './commands/doctor.ts';
 import { HealthCommand } from './commands/health.ts';
 import { HistoryCommand } from './commands/history.ts';
+// ten install / ten uninstall (systemd, Caddy)
+import { InstallCommand, UninstallCommand } from './commands/install.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { PsCommand } from './commands/ps.ts';
 import { ReloadCommand } from './commands/reload.ts';
@@ -54,6 +56,9 @@ function buildCli(): Cli {
     DoctorCommand,
     BackupCommand,
     RestoreCommand,
+    // ten install / ten uninstall (systemd, Caddy)
+    InstallCommand,
+    UninstallCommand,
     VersionCommand,
     Builtins.HelpCommand,
   ]) {
