@@ -81,6 +81,8 @@ export function planInstall(o: InstallOptions): Plan {
   if (o.user !== undefined && o.user !== 'root') {
     const u = userEntry(o.user);
     if (!u) throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `invalid --user ${JSON.stringify(o.user)}: no such user on this host (create it first: useradd --system ${o.user})`);
+    // systemd.exec(5) User=: nobody is the kernel's overflow id, and the user apps run as by default
+    if (u.name === 'nobody' || u.uid === 65534) throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `invalid --user ${JSON.stringify(o.user)}: nobody owns no files by design (systemd refuses it as unsafe) and is who apps run as by default; create a user for ten serve: useradd --system tenement`);
     if (u.uid !== 0) user = u.name;
   }
   const port = o.port ?? s.port;
