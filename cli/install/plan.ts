@@ -33,6 +33,8 @@ export const UNIT_NAME = 'tenement.service';
 const STOP_MARGIN = 10;
 /** Where ProtectHome=yes hides everything (systemd.exec(5)). */
 const HOMES = ['/home', '/root', '/run/user'];
+/** What PrivateTmp=yes replaces (systemd.exec(5)). */
+const TMPS = ['/tmp', '/var/tmp'];
 /** Suffix of a Caddyfile that install moved aside (uninstall puts it back). */
 export const BEFORE = '.before-tenement';
 
@@ -97,7 +99,10 @@ export function planInstall(o: InstallOptions): Plan {
     ['node', process.execPath], ['tenement', root], ['the config', c.path], ['data_dir', s.data_dir],
     ...services.map((v): [string, string] => [`service ${v.name}'s workdir`, v.workdir]),
   ];
-  const inHome = needed.find(([, p]) => HOMES.some((h) => p === h || p.startsWith(`${h}/`)));
+  const under = (dirs: string[]) => needed.find(([, p]) => dirs.some((h) => p === h || p.startsWith(`${h}/`)));
+  const inHome = under(HOMES);
+  // PrivateTmp=yes gives the service a /tmp and /var/tmp of its own: what lies in the host's would vanish
+  const inTmp = under(TMPS);
 
   const longest = services.reduce<{ name: string | null; t: number }>((m, v) => (v.stop_timeout > m.t ? { name: v.name, t: v.stop_timeout } : m), { name: null, t: 0 });
   const drain = s.drain_timeout;
@@ -128,6 +133,7 @@ export function planInstall(o: InstallOptions): Plan {
   const unit: UnitSpec = {
     domain: o.domain, port: o.port, execStart, workdir: dirname(c.path), writable,
     protectHome: inHome ? 'read-only' : 'yes', protectHomeWhy: inHome ? `${inHome[0]} is under a home folder (${inHome[1]})` : undefined,
+    privateTmpWhy: inTmp ? `${inTmp[0]} is under ${inTmp[1].startsWith('/var/tmp') ? '/var/tmp' : '/tmp'} (${inTmp[1]})` : undefined,
     user, bindLowPort: user !== undefined && port < 1024,
     stopTimeout: { seconds: drain + longest.t + STOP_MARGIN, drain, longestStop: longest.t, longestService: longest.name, margin: STOP_MARGIN },
     wrote, docs: pathToFileURL(join(root, 'docs', 'deployment.md')).href,
@@ -157,7 +163,8 @@ export function planInstall(o: InstallOptions): Plan {
   } else {
     notes.push('ten serve runs as root: each app runs as its service\'s user, `nobody` by default (docs/isolation.md#users-and-file-modes)');
   }
-  notes.push(`apps see the file system read-only except ${s.data_dir} (their DATA_DIR is in it) and a private /tmp: ProtectSystem=strict`);
+  notes.push(`apps see the file system read-only except ${s.data_dir} (their DATA_DIR is in it)${inTmp ? '' : ' and a private /tmp'}: ProtectSystem=strict`);
+  if (inTmp) notes.push(`${inTmp[0]} is in ${inTmp[1]}: PrivateTmp is off, and the host may clean /tmp at boot (tmpfiles.d(5)); a folder such as /srv or /var/lib suits a server better`);
   notes.push(`logs: journalctl -u ${UNIT_NAME.replace('.service', '')}; reload the config: systemctl reload ${UNIT_NAME.replace('.service', '')} (or ten reload)`);
   return { unit: unitPath, steps, notes };
 }

@@ -19,6 +19,8 @@ export interface UnitSpec {
   protectHome: 'yes' | 'read-only';
   /** Why ProtectHome is not `yes` (the path under a home), for the comment. */
   protectHomeWhy?: string;
+  /** Why PrivateTmp is off (a path the service needs is in /tmp or /var/tmp); absent: on. */
+  privateTmpWhy?: string;
   /** User= (absent: root). */
   user?: string;
   /** Give CAP_NET_BIND_SERVICE: a non-root user on a port below 1024. */
@@ -129,8 +131,9 @@ export function renderUnit(u: UnitSpec): string {
     u.protectHome === 'yes' ? '# /home, /root and /run/user: empty and inaccessible.'
       : `# read-only, not yes: ${u.protectHomeWhy ?? 'a path the service needs is under a home folder'}.`,
     `ProtectHome=${u.protectHome}`,
-    '# A /tmp and /var/tmp of their own, for ten serve and its apps together.',
-    'PrivateTmp=yes',
+    ...(u.privateTmpWhy === undefined
+      ? ['# A /tmp and /var/tmp of their own, for ten serve and its apps together.', 'PrivateTmp=yes']
+      : [`# no, not yes: ${u.privateTmpWhy}, which a private /tmp would hide.`, 'PrivateTmp=no']),
     '# No process of the service gains privileges through execve() (setuid files, file capabilities).',
     '# Root keeps its own: tenement-init still switches to each app\'s user, bubblewrap and unshare',
     '# still work as root.',
