@@ -189,7 +189,7 @@ export function planUninstall(o: { unitDir: string; filesOnly: boolean }): Plan 
   const notes: string[] = [];
   if (!o.filesOnly) {
     steps.push({ kind: 'run', argv: ['systemctl', 'disable', '--now', UNIT_NAME], why: 'stop ten serve, which stops every app gracefully, and keep it from starting at boot' });
-    steps.push({ kind: 'run', argv: ['systemctl', 'kill', '--kill-whom=all', '--signal=SIGKILL', UNIT_NAME], why: 'end any app still left in the unit\'s cgroup (a stop that timed out leaves them, KillMode=process); fails when nothing is left', optional: true });
+    steps.push({ kind: 'run', argv: ['systemctl', 'kill', '--kill-whom=all', '--signal=SIGKILL', UNIT_NAME], why: 'end any app still left in the unit\'s cgroup (a stop that timed out leaves them, KillMode=process)', optional: true });
   }
   steps.push({ kind: 'run', argv: ['rm', '-f', unitPath], why: 'the unit' });
   let caddy = false;
