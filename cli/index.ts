@@ -8,6 +8,8 @@ import { DoctorCommand } from './commands/doctor.ts';
 import { HealthCommand } from './commands/health.ts';
 import { HelpCommand, unknownCommand } from './commands/help.ts';
 import { HistoryCommand } from './commands/history.ts';
+// ten install / ten uninstall (systemd, Caddy)
+import { InstallCommand, UninstallCommand } from './commands/install.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { PsCommand } from './commands/ps.ts';
 import { ReloadCommand } from './commands/reload.ts';
@@ -57,6 +59,9 @@ export function buildCli(): Cli {
     DoctorCommand,
     BackupCommand,
     RestoreCommand,
+    // ten install / ten uninstall (systemd, Caddy)
+    InstallCommand,
+    UninstallCommand,
     VersionCommand,
     HelpCommand,
   ]) {

@@ -17,6 +17,7 @@ import type { Registry } from './registry.ts';
 import { NameSchema, requestValidator, WeightSchema } from './schema.ts';
 import type { Store } from './store.ts';
 import type { Supervisor } from './supervisor.ts';
+import { askHost } from './tls-ask.ts';
 import type { Tokens } from './tokens.ts';
 import type { Instance, ReloadReport, TenementConfig } from './types.ts';
 import { API_HEADER, viewInstance } from './view.ts';
@@ -48,6 +49,8 @@ const ListQuery = Type.Object({ service: Type.Optional(Name('service')) });
 const SpawnBody = Type.Object({ service: Name('service'), id: Name('id'), weight: Type.Optional(Weight) }, { additionalProperties: false });
 const WeightBody = Type.Object({ weight: Weight }, { additionalProperties: false });
 type InstanceRoute = { Params: Static<typeof InstanceParams> };
+/** GET /api/tls/ask (core/tls-ask.ts): the name Caddy asks about. */
+const AskQuery = Type.Object({ domain: Type.String({ minLength: 1, maxLength: 253 }) });
 
 /**
  * The base every management route builds on, the core's and the plugins': the schema validator,
@@ -85,6 +88,14 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
   const find = (p: Static<typeof InstanceParams>): Instance => registry.require(p.service, p.id);
   return async (app) => {
     app.get('/health', { config: { access: 'public' } }, async () => ({ status: 'ok', version: d.version }));
+
+    // may Caddy's on-demand TLS get a certificate for this name (ten install --caddy)? public:
+    // it tells no more than a request to that host does (core/tls-ask.ts)
+    app.get<{ Querystring: Static<typeof AskQuery> }>('/api/tls/ask', { schema: { querystring: AskQuery }, config: { access: 'public' } }, async (req) => {
+      const answer = askHost(req.query.domain, d.config, registry);
+      if (answer instanceof TenementError) throw answer;
+      return answer;
+    });
 
     app.get('/api/services', async () => ({
       services: Object.values(d.config.services).map((s) => ({

@@ -113,6 +113,12 @@ export const ERRORS = {
   TEN_ERR_CLI_UNKNOWN_COMMAND: def(2, 'unknown command %s%s', '`ten help` lists every command'),
   TEN_ERR_CLI_UNKNOWN_OPTION: def(2, 'unknown option %s for %s%s', '`ten help COMMAND` lists the options of a command'),
   TEN_ERR_CLI_METRICS_OFF: def(1, 'ten serve at %s serves no live statistics: its metrics slot is off', 'turn it on: remove `use = false` from [plugins.metrics] in tenement.toml (or set use = "prometheus-exporter"), then restart ten serve'),
+  // ten install / ten uninstall (cli/install/)
+  TEN_ERR_INSTALL_NO_SYSTEMD: def(1, 'systemd is not the service manager here (%s): nothing was changed', 'run it on a host booted with systemd; `--dry-run` prints every file and command to set up by hand, `--files-only` writes the files and starts nothing'),
+  TEN_ERR_INSTALL_FILE_EXISTS: def(1, '%s exists and is not what ten install would write now: nothing was changed', 'compare it with `ten install --dry-run`, then pass --force to replace it'),
+  TEN_ERR_INSTALL_STEP_FAILED: def(1, 'step %s failed (%s): %s', 'fix the cause shown and run the same command again (the steps before it are safe to repeat), or undo them with `ten uninstall`'),
+  TEN_ERR_INSTALL_NOT_INSTALLED: def(1, 'nothing to uninstall at %s: %s', 'pass the --unit-dir ten install wrote to; a unit that ten install did not write is left alone'),
+  TEN_ERR_ROUTE_FOREIGN_HOST: def(404, 'host %s is neither %s nor under it', 'tenement routes its domain, {service}.{domain} and {id}.{service}.{domain} only'),
   // store / server
   TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),
   TEN_ERR_STORE_DAMAGED: def(500, 'the store %s %s, but this data_dir has been used before (%s): starting would forget every instance, weight and token', 'restore a backup (ten restore BACKUP --config …), or, to start empty on purpose, move the data_dir aside'),

@@ -1,0 +1,156 @@
+// The systemd unit `ten install` writes (docs/deployment.md#running-under-systemd). Pure: the
+// values come from plan.ts, the text from here, each directive with a comment naming the man page
+// that defines it. Why each choice was made is in the comments of the unit itself, so that the
+// file on the server explains itself.
+
+/** What the unit needs to know; every path is absolute. */
+export interface UnitSpec {
+  /** The base domain ten serve routes (`--domain`). */
+  domain: string;
+  /** `--port`, when given to ten install (else the config's port applies). */
+  port?: number;
+  /** argv of `ten serve`: node, bin/ten.js, `serve`, `--config`, … */
+  execStart: string[];
+  /** The config file's folder (WorkingDirectory=). */
+  workdir: string;
+  /** Folders ten serve writes: the data dir, and the folder of a Unix-socket api_listen. */
+  writable: string[];
+  /** `yes` unless a path the service needs lies under /home, /root or /run/user. */
+  protectHome: 'yes' | 'read-only';
+  /** Why ProtectHome is not `yes` (the path under a home), for the comment. */
+  protectHomeWhy?: string;
+  /** Why PrivateTmp is off (a path the service needs is in /tmp or /var/tmp); absent: on. */
+  privateTmpWhy?: string;
+  /** User= (absent: root). */
+  user?: string;
+  /** Give CAP_NET_BIND_SERVICE: a non-root user on a port below 1024. */
+  bindLowPort: boolean;
+  /** TimeoutStopSec=, in seconds, and how it was computed. */
+  stopTimeout: { seconds: number; drain: number; longestStop: number; longestService: string | null; margin: number };
+  /** Files install wrote besides the unit (the Caddyfile), for `ten uninstall`. */
+  wrote: string[];
+  /** A file:// URL of docs/deployment.md in the installed copy (Documentation=). */
+  docs: string;
+}
+
+/** The marker of a unit written by ten install (first line), and of what else it wrote. */
+export const UNIT_MARKER = '# Written by `ten install`';
+export const WROTE_PREFIX = '# ten install also wrote: ';
+
+/**
+ * One argument for ExecStart= (systemd.service(5), "Command lines"): left bare when it is plain,
+ * else double-quoted with `\` and `"` escaped; `%` is doubled (specifiers, systemd.unit(5)) and
+ * `$` doubled (environment variable substitution).
+ */
+export function execArg(arg: string): string {
+  const escaped = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  return /^[\w@+=:,./-]+$/.test(escaped) ? escaped : `"${escaped.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/** A path in a space-separated list setting (ReadWritePaths=): quoted like an argument. */
+const pathArg = execArg;
+
+/** A path in a whole-line setting (WorkingDirectory=): only `%` needs escaping (systemd.unit(5)). */
+const linePath = (p: string) => p.replace(/%/g, '%%');
+
+/** The text of tenement.service. */
+export function renderUnit(u: UnitSpec): string {
+  const s = u.stopTimeout;
+  const lines = [
+    `${UNIT_MARKER} for ${u.domain}: change the config or the options and run it again (--force),`,
+    '# rather than editing this file. `ten uninstall` removes it.',
+    ...u.wrote.map((f) => `${WROTE_PREFIX}${f}`),
+    '',
+    '[Unit]',
+    `Description=tenement: process hypervisor and reverse proxy for ${u.domain}`,
+    `Documentation=${u.docs}`,
+    '# Start once the network is configured, so that a `listen` address exists (systemd.special(7)).',
+    'Wants=network-online.target',
+    'After=network-online.target',
+    '# At most 5 starts in 60 s: a config that cannot start (ten serve exits 1 with a TEN_ERR_ code in',
+    '# the journal) must not loop forever (systemd.unit(5), StartLimitIntervalSec=, StartLimitBurst=).',
+    'StartLimitIntervalSec=60',
+    'StartLimitBurst=5',
+    '',
+    '[Service]',
+    '# exec: started once ten serve was exec()ed; a missing binary fails the start (systemd.service(5)).',
+    'Type=exec',
+    `ExecStart=${u.execStart.map(execArg).join(' ')}`,
+    '# SIGHUP: ten serve re-reads its config and applies what changed, as `ten reload` does; a config',
+    '# with errors is refused and the running one stays (systemd.service(5), ExecReload=).',
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    `WorkingDirectory=${linePath(u.workdir)}`,
+    ...(u.user ? [
+      '# Not root: apps run as this same user, user/group keys and the namespace level need root',
+      '# (docs/isolation.md). Without User=, ten serve runs as root and apps as `nobody` (systemd.exec(5)).',
+      `User=${u.user}`,
+    ] : [
+      '# No User=: ten serve runs as root, so that it can run each app as its service\'s user (`nobody`',
+      '# by default), use every isolation level and own the apps\' cgroups (docs/isolation.md).',
+    ]),
+    ...(u.bindLowPort ? [
+      '# A port below 1024 as another user than root: only this capability, no other (capabilities(7),',
+      '# systemd.exec(5) AmbientCapabilities=).',
+      'AmbientCapabilities=CAP_NET_BIND_SERVICE',
+    ] : []),
+    '',
+    '# Restarts: after a crash or a kill, 2 s later (systemd.service(5), Restart=, RestartSec=). A clean',
+    '# exit (ten serve stopped by SIGTERM) is not restarted.',
+    'Restart=on-failure',
+    'RestartSec=2',
+    '',
+    '# Stopping (systemd.kill(5)). `systemctl stop` sends SIGTERM to ten serve alone; it drains requests',
+    '# (drain_timeout), stops every app with its own stop_timeout (SIGTERM, then SIGKILL) and exits only',
+    '# once every app is gone. KillMode=process, as containerd.service and docker.service do for their',
+    '# containers, and not mixed or control-group:',
+    '# - control-group would SIGTERM every app at the same moment as ten serve, before the drain;',
+    '# - mixed and control-group both kill every app left in the cgroup when ten serve dies (kill -9,',
+    '#   a crash): the restarted ten serve could no longer adopt them, and every app would restart.',
+    '# With process, a crash leaves the apps serving, and the next ten serve adopts them (same pid,',
+    '# same port; docs/security.md#crash-safety). The cost: if ten serve is still not done after',
+    '# TimeoutStopSec, only it is SIGKILLed; the apps still running stay until the next start adopts',
+    '# them, or `ten uninstall` ends them. A second SIGTERM (`systemctl kill tenement`) makes ten serve',
+    '# SIGKILL what has not stopped 1 s later.',
+    'KillMode=process',
+    'KillSignal=SIGTERM',
+    `# drain_timeout ${s.drain} s + the longest stop_timeout ${s.longestStop} s${s.longestService ? ` (service ${s.longestService})` : ''} + ${s.margin} s to spare;`,
+    '# apps stop in parallel. Raise them in the config and run `ten install --force` again.',
+    `TimeoutStopSec=${s.seconds}`,
+    '',
+    '# ten serve makes a cgroup per instance UNDER ITS OWN cgroup (core/cgroup.ts): systemd must hand',
+    '# the subtree to it, or it would be systemd\'s to manage (systemd.resource-control(5), Delegate=;',
+    '# systemd.io/CGROUP_DELEGATION). With a user, systemd also gives the subtree to that user.',
+    'Delegate=yes',
+    '# The proxy holds two descriptors per proxied connection; apps inherit this too (systemd.exec(5)).',
+    'LimitNOFILE=65536',
+    '',
+    '# Hardening (systemd.exec(5), "Sandboxing"). The apps run inside the same sandbox: everything is',
+    '# read-only for them but the data dir, where each instance has its DATA_DIR.',
+    'ProtectSystem=strict',
+    `ReadWritePaths=${u.writable.map(pathArg).join(' ')}`,
+    u.protectHome === 'yes' ? '# /home, /root and /run/user: empty and inaccessible.'
+      : `# read-only, not yes: ${u.protectHomeWhy ?? 'a path the service needs is under a home folder'}.`,
+    `ProtectHome=${u.protectHome}`,
+    ...(u.privateTmpWhy === undefined
+      ? ['# A /tmp and /var/tmp of their own, for ten serve and its apps together.', 'PrivateTmp=yes']
+      : [`# no, not yes: ${u.privateTmpWhy}, which a private /tmp would hide.`, 'PrivateTmp=no']),
+    '# No process of the service gains privileges through execve() (setuid files, file capabilities).',
+    '# Root keeps its own: tenement-init still switches to each app\'s user, bubblewrap and unshare',
+    '# still work as root.',
+    'NoNewPrivileges=yes',
+    'ProtectKernelModules=yes',
+    'ProtectKernelLogs=yes',
+    'RestrictRealtime=yes',
+    'RestrictSUIDSGID=yes',
+    'LockPersonality=yes',
+    '# Left out on purpose: ProtectControlGroups= and ProtectKernelTunables= (they make',
+    '# /sys/fs/cgroup read-only: no instance cgroups), RestrictNamespaces= (the namespace and sandbox',
+    '# levels make namespaces), MemoryDenyWriteExecute= (Node\'s JIT), PrivateDevices= and',
+    '# DevicePolicy= (apps may need devices).',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ];
+  return lines.join('\n');
+}
