@@ -5,6 +5,8 @@ import { BackupCommand, RestoreCommand } from './commands/backup.ts';
 import { ConfigCommand } from './commands/config.ts';
 import { DeployCommand } from './commands/deploy.ts';
 import { DoctorCommand } from './commands/doctor.ts';
+// ten export kubernetes (issue 12)
+import { ExportKubernetesCommand } from './commands/export.ts';
 import { HealthCommand } from './commands/health.ts';
 import { HistoryCommand } from './commands/history.ts';
 import { LogsCommand } from './commands/logs.ts';
@@ -54,6 +56,8 @@ function buildCli(): Cli {
     DoctorCommand,
     BackupCommand,
     RestoreCommand,
+    // ten export kubernetes (issue 12)
+    ExportKubernetesCommand,
     VersionCommand,
     Builtins.HelpCommand,
   ]) {

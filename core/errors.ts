@@ -110,6 +110,11 @@ export const ERRORS = {
   TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),
   TEN_ERR_CLI_INVALID_ARGUMENT: def(1, '%s', 'see `ten <command> --help`'),
   TEN_ERR_CLI_METRICS_OFF: def(1, 'ten serve at %s serves no live statistics: its metrics slot is off', 'turn it on: remove `use = false` from [plugins.metrics] in tenement.toml (or set use = "prometheus-exporter"), then restart ten serve'),
+  // ten export kubernetes (cli/export/, docs/scaling-out.md)
+  TEN_ERR_EXPORT_UNKNOWN_SERVICE: def(1, 'ten serve runs instances of service %s, which %s does not define', 'export with the tenement.toml that ten serve runs (--config PATH), or `ten reload` it so both agree'),
+  TEN_ERR_EXPORT_UNSUPPORTED: def(1, 'cannot export %s: %s', 'change what the message names (docs/scaling-out.md says what maps to what), then export again'),
+  TEN_ERR_EXPORT_INVALID: def(1, 'the exported %s is not valid: %s', 'nothing was written; this is a bug of ten export or an input it does not handle: report it with the message and your tenement.toml'),
+  TEN_ERR_EXPORT_WRITE_FAILED: def(1, 'cannot write %s: %s', 'check that the folder exists and is writable, or pass --output - to print to stdout'),
   // store / server
   TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),
   TEN_ERR_STORE_DAMAGED: def(500, 'the store %s %s, but this data_dir has been used before (%s): starting would forget every instance, weight and token', 'restore a backup (ten restore BACKUP --config …), or, to start empty on purpose, move the data_dir aside'),
