@@ -4,7 +4,7 @@ import { TenementError, tenErr } from '../../core/errors.ts';
 import { VERSION } from '../../core/version.ts';
 import type { OperationView, ShadowView } from '../../plugins/deploy-workflows/view.ts';
 import { ApiError } from '../client.ts';
-import { DEFAULT_IMAGE_TEMPLATE } from '../export/image.ts';
+import { DEFAULT_IMAGE_TEMPLATE, imageFor } from '../export/image.ts';
 import type { ExportOptions, LiveState } from '../export/kubernetes.ts';
 import { RFC1123_LABEL, RFC1123_SUBDOMAIN } from '../export/names.ts';
 import { ApiCommand } from './base.ts';
@@ -43,6 +43,7 @@ export class ExportKubernetesCommand extends ApiCommand {
       if (value !== undefined && !RFC1123_LABEL.test(value)) throw tenErr('TEN_ERR_EXPORT_UNSUPPORTED', `${flag} ${JSON.stringify(value)}`, 'a namespace is a DNS label (a-z, 0-9, -; at most 63 characters)');
     }
     if (!RFC1123_SUBDOMAIN.test(this.gateway)) throw tenErr('TEN_ERR_EXPORT_UNSUPPORTED', `--gateway ${JSON.stringify(this.gateway)}`, 'a Gateway name is a DNS subdomain (a-z, 0-9, - and .)');
+    imageFor(this.imageTemplate, 'service', 'id'); // a bad template fails before the server is asked
 
     const [{ loadConfig }, { resolvePlugins }, { BUILTINS }, { exportKubernetes }, { validateManifest }, { toJsonList, toYaml }] = await Promise.all([
       import('../../core/config.ts'), import('../../core/loader.ts'), import('../../plugins/index.ts'),

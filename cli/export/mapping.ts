@@ -62,7 +62,7 @@ export function serviceWarnings(svc: ServiceConfig, f: ServiceFacts): string[] {
     const ns = f.namespace === undefined ? '' : ` -n ${f.namespace}`;
     const keys = f.secrets.map((k) => `--from-literal=${k}=…`).join(' ');
     const placeholders = f.secrets.some((k) => /\{[a-z_]+\}/.test(svc.env[k] ?? '')) ? ' (some values use {id} or other placeholders: write each instance\'s value)' : '';
-    out.push(`${n}: env ${f.secrets.join(', ')} look like secrets and are not written: the pods read them from Secret ${f.secretName}; create it: kubectl create secret generic ${f.secretName}${ns} ${keys}${placeholders}`);
+    out.push(`${n}: env ${f.secrets.join(', ')} ${f.secrets.length === 1 ? 'looks like a secret and is' : 'look like secrets and are'} not written: the pods read ${f.secrets.length === 1 ? 'it' : 'them'} from Secret ${f.secretName}; create it: kubectl create secret generic ${f.secretName}${ns} ${keys}${placeholders}`);
   }
   if (svc.isolation === 'sandbox') out.push(`${n}: isolation = "sandbox" (bubblewrap) is not exported: use a sandboxed RuntimeClass (gVisor runsc, Kata Containers) and set runtimeClassName`);
   else if (svc.isolation === 'namespace') out.push(`${n}: isolation = "namespace": every pod has its own PID, mount, IPC and UTS namespaces already; nothing more is exported`);

@@ -49,9 +49,10 @@ export interface RouteParams {
  *  these; `-` is left alone: outside a bracket it is no metacharacter in any of them). */
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** A Cookie header that carries `name=value` as one of its pairs (RFC 6265 §4.2.1: pairs joined by "; "). */
+/** A Cookie header that carries `name=value` as one of its pairs (RFC 6265 §4.2.1: pairs joined
+ *  by "; "; spaces counted with ` *`, not `\s`, which POSIX ERE lacks). */
 export function cookieRegex(name: string, value: string): string {
-  return `(^|;\\s*)${escapeRe(name)}=${escapeRe(value)}(;|$)`;
+  return `(^|; *)${escapeRe(name)}=${escapeRe(value)}(;|$)`;
 }
 
 function route(p: RouteParams, name: string, hostname: string, rules: Rule[], id?: string): HTTPRoute {

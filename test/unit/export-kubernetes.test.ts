@@ -121,7 +121,7 @@ describe('exportKubernetes', () => {
 
   test('what is not exported is a warning', () => {
     const all = warnings.join('\n');
-    for (const re of [/api: env API_KEY look like secrets.*kubectl create secret generic api-env --from-literal=API_KEY=…/, /web: idle_timeout = 60 s .*KEDA.*Knative/,
+    for (const re of [/api: env API_KEY looks like a secret and is not written.*kubectl create secret generic api-env --from-literal=API_KEY=…/, /web: idle_timeout = 60 s .*KEDA.*Knative/,
       /web: sticky = "cookie"/, /web: restart = "never"/, /web: pids_limit = 64/, /web: user = "www-data"/, /web:a: idle in tenement, exported with replicas 0 and weight 100/, /DATA_DIR is an emptyDir/]) {
       assert.match(all, re);
     }
