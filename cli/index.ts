@@ -5,6 +5,8 @@ import { BackupCommand, RestoreCommand } from './commands/backup.ts';
 import { ConfigCommand } from './commands/config.ts';
 import { DeployCommand } from './commands/deploy.ts';
 import { DoctorCommand } from './commands/doctor.ts';
+// ten export kubernetes (issue 12)
+import { ExportKubernetesCommand } from './commands/export.ts';
 import { HealthCommand } from './commands/health.ts';
 import { HelpCommand, unknownCommand } from './commands/help.ts';
 import { HistoryCommand } from './commands/history.ts';
@@ -62,6 +64,8 @@ export function buildCli(): Cli {
     // ten install / ten uninstall (systemd, Caddy)
     InstallCommand,
     UninstallCommand,
+    // ten export kubernetes (issue 12)
+    ExportKubernetesCommand,
     VersionCommand,
     HelpCommand,
   ]) {

@@ -119,6 +119,11 @@ export const ERRORS = {
   TEN_ERR_INSTALL_STEP_FAILED: def(1, 'step %s failed (%s): %s', 'fix the cause shown and run the same command again (the steps before it are safe to repeat), or undo them with `ten uninstall`'),
   TEN_ERR_INSTALL_NOT_INSTALLED: def(1, 'nothing to uninstall at %s: %s', 'pass the --unit-dir ten install wrote to; a unit that ten install did not write is left alone'),
   TEN_ERR_ROUTE_FOREIGN_HOST: def(404, 'host %s is neither %s nor under it', 'tenement routes its domain, {service}.{domain} and {id}.{service}.{domain} only'),
+  // ten export kubernetes (cli/export/, docs/scaling-out.md)
+  TEN_ERR_EXPORT_UNKNOWN_SERVICE: def(1, 'ten serve runs instances of service %s, which %s does not define', 'export with the tenement.toml that ten serve runs (--config PATH), or `ten reload` it so both agree'),
+  TEN_ERR_EXPORT_UNSUPPORTED: def(1, 'cannot export %s: %s', 'change what the message names (docs/scaling-out.md says what maps to what), then export again'),
+  TEN_ERR_EXPORT_INVALID: def(1, 'the exported %s is not valid: %s', 'nothing was written; this is a bug of ten export or an input it does not handle: report it with the message and your tenement.toml'),
+  TEN_ERR_EXPORT_WRITE_FAILED: def(1, 'cannot write %s: %s', 'check that the folder exists and is writable, or pass --output - to print to stdout'),
   // store / server
   TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),
   TEN_ERR_STORE_DAMAGED: def(500, 'the store %s %s, but this data_dir has been used before (%s): starting would forget every instance, weight and token', 'restore a backup (ten restore BACKUP --config …), or, to start empty on purpose, move the data_dir aside'),

@@ -5,8 +5,9 @@ import type { ServiceConfig } from './types.ts';
 /** Variables passed through from ten serve's own environment; nothing else is inherited. */
 export const PASSTHROUGH_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ'] as const;
 
-/** Replace {name} {id} {port} {data_dir} {socket_path}; unknown placeholders stay as written. */
-function interpolate(template: string, vars: Record<string, string>): string {
+/** Replace {name} {id} {port} {data_dir} {socket_path} (the keys of `vars`) in a service's env
+ *  template; unknown placeholders stay as written. Also used by `ten export kubernetes`. */
+export function interpolate(template: string, vars: Record<string, string>): string {
   return template.replace(/\{([a-z_]+)\}/g, (whole, key: string) => vars[key] ?? whole);
 }
 

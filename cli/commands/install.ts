@@ -95,6 +95,7 @@ abstract class SystemdCommand extends BaseCommand {
 export class InstallCommand extends SystemdCommand {
   static paths = [['install']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Install ten serve as a systemd service (and Caddy in front for HTTPS)',
     details: `
       Writes a hardened systemd unit, \`tenement.service\`, that runs \`ten serve --config <this config> --domain D\` from this copy of tenement with this node, then starts it and enables it at boot: \`systemctl daemon-reload\`, \`systemctl enable --now\`. The unit explains each of its settings in a comment; docs/deployment.md (Running under systemd) explains the choices: \`KillMode=process\` with \`Delegate=yes\` so that a crash of ten serve leaves the apps running for the next one to adopt, \`TimeoutStopSec\` computed from \`drain_timeout\` and the longest \`stop_timeout\`, \`ProtectSystem=strict\` with the data dir the one writable path.
@@ -154,6 +155,7 @@ export class InstallCommand extends SystemdCommand {
 export class UninstallCommand extends SystemdCommand {
   static paths = [['uninstall']];
   static usage = Command.Usage({
+    category: 'Server',
     description: 'Stop and remove what ten install set up (the data dir is kept)',
     details: `
       Stops ten serve (\`systemctl disable --now tenement\`: ten serve stops every app gracefully first), ends any app still left in the unit's cgroup (after a stop that timed out), removes the unit and the Caddyfile \`ten install\` wrote (putting back the one it had moved aside), and runs \`systemctl daemon-reload\`. Only a unit written by \`ten install\` is touched.
