@@ -7,6 +7,8 @@ import { DeployCommand } from './commands/deploy.ts';
 import { DoctorCommand } from './commands/doctor.ts';
 import { HealthCommand } from './commands/health.ts';
 import { HistoryCommand } from './commands/history.ts';
+// ten init (issue 12)
+import { InitCommand } from './commands/init.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { PsCommand } from './commands/ps.ts';
 import { ReloadCommand } from './commands/reload.ts';
@@ -49,6 +51,8 @@ function buildCli(): Cli {
     TokenCreateCommand,
     TokenListCommand,
     TokenRevokeCommand,
+    // ten init (issue 12)
+    InitCommand,
     ConfigCommand,
     ReloadCommand,
     DoctorCommand,

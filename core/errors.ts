@@ -110,6 +110,10 @@ export const ERRORS = {
   TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),
   TEN_ERR_CLI_INVALID_ARGUMENT: def(1, '%s', 'see `ten <command> --help`'),
   TEN_ERR_CLI_METRICS_OFF: def(1, 'ten serve at %s serves no live statistics: its metrics slot is off', 'turn it on: remove `use = false` from [plugins.metrics] in tenement.toml (or set use = "prometheus-exporter"), then restart ten serve'),
+  // ten init (cli/init-detect.ts)
+  TEN_ERR_INIT_EXISTS: def(1, '%s already exists: ten init never overwrites it', 'check it with `ten config`; to start over, move it aside and run ten init again'),
+  TEN_ERR_INIT_NOTHING_FOUND: def(1, 'found no app to run in %s: %s', 'pass the command that starts it: ten init --command "node server.js" (and --name NAME)'),
+  TEN_ERR_INIT_MANIFEST: def(1, 'cannot read %s: %s', 'fix the file, or pass the command that starts the app: ten init --command "..."'),
   // store / server
   TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),
   TEN_ERR_STORE_DAMAGED: def(500, 'the store %s %s, but this data_dir has been used before (%s): starting would forget every instance, weight and token', 'restore a backup (ten restore BACKUP --config …), or, to start empty on purpose, move the data_dir aside'),
