@@ -72,7 +72,7 @@ export class InitCommand extends BaseCommand {
       fs.writeFileSync(file, renderConfig(written, { port, data_dir: DATA_DIR }), { flag: 'wx' });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TenementError('TEN_ERR_INIT_EXISTS', [shownPath(cwd, file)], { file });
-      throw e;
+      throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `cannot write ${shownPath(cwd, file)}: ${(e as Error).message}`);
     }
     const report: InitReport = {
       file, service: plan.name, source: plan.source, argv: plan.argv, env: plan.env, workdir: written.workdir ?? null,
