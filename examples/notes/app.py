@@ -88,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(204) if gone else self.send(404, {"error": "no such note"})
 
     def log_message(self, fmt, *args):
-        sys.stdout.write("%s %s\n" % (TENANT, fmt % args))
+        sys.stdout.write("%s\n" % (fmt % args))
         sys.stdout.flush()
 
 

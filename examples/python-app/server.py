@@ -39,7 +39,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, fmt, *args):
-        sys.stdout.write("%s %s\n" % (NAME, fmt % args))
+        sys.stdout.write("%s\n" % (fmt % args))
         sys.stdout.flush()
 
 
