@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { TenementError } from '../core/errors.ts';
-import { shown, splitScript } from './init-script.ts';
+import { splitScript } from './init-script.ts';
+import { shown } from './output.ts';
 
 export const MANIFESTS = ['Procfile', 'package.json', 'pyproject.toml', 'requirements.txt', 'go.mod', 'Cargo.toml'] as const;
 export type Manifest = (typeof MANIFESTS)[number];

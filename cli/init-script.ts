@@ -3,6 +3,7 @@
 // shell but never runs a shell (core/config.ts splitCommand, TEN_ERR_CONFIG_COMMAND), so a script
 // is read with the same splitter (shell-quote) and sorted into one of three shapes.
 import { parse as parseShell } from 'shell-quote';
+import { shown } from './output.ts';
 
 /** What a shell command line becomes:
  *  - `argv`: a plain command, run as is. Leading `NAME=value` words (POSIX.1-2017 XCU §2.9.1,
@@ -47,9 +48,4 @@ export function splitScript(line: string): SplitScript {
   if (words[0]?.[0] === 'cd' && words[0].length === 2) workdir = words.shift()![1];
   if (words.some((w) => w[0] === 'cd')) return { kind: 'shell', why: 'it changes directory (cd) after other commands' };
   return { kind: 'argv', argv: last, env, setup: words.map(shown), ...(workdir === undefined ? {} : { workdir }) };
-}
-
-/** argv as a shell would need it typed: words with spaces or special characters quoted. */
-export function shown(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }

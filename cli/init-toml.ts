@@ -2,7 +2,7 @@
 // string or a number; strings are written with JSON.stringify, whose escapes (\" \\ \n \uXXXX)
 // are all TOML basic-string escapes (TOML 1.0, "String"). docs/configuration.md has every key.
 import type { AppPlan } from './init-detect.ts';
-import { shown } from './init-script.ts';
+import { shown } from './output.ts';
 
 /** What goes into [settings]. */
 export interface InitSettings {
