@@ -12,6 +12,8 @@ import { HelpCommand, unknownCommand } from './commands/help.ts';
 import { HistoryCommand } from './commands/history.ts';
 // ten install / ten uninstall (systemd, Caddy)
 import { InstallCommand, UninstallCommand } from './commands/install.ts';
+// ten init (issue 12)
+import { InitCommand } from './commands/init.ts';
 import { LogsCommand } from './commands/logs.ts';
 import { PsCommand } from './commands/ps.ts';
 import { ReloadCommand } from './commands/reload.ts';
@@ -56,6 +58,8 @@ export function buildCli(): Cli {
     TokenCreateCommand,
     TokenListCommand,
     TokenRevokeCommand,
+    // ten init (issue 12)
+    InitCommand,
     ConfigCommand,
     ReloadCommand,
     DoctorCommand,

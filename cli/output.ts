@@ -41,3 +41,8 @@ export function printError(stderr: Writable, err: unknown, debug = false): void 
 export function packageVersion(): string {
   return VERSION;
 }
+
+/** argv as a shell would need it typed: words with spaces or special characters quoted. */
+export function shown(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}

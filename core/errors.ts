@@ -124,6 +124,10 @@ export const ERRORS = {
   TEN_ERR_EXPORT_UNSUPPORTED: def(1, 'cannot export %s: %s', 'change what the message names (docs/scaling-out.md says what maps to what), then export again'),
   TEN_ERR_EXPORT_INVALID: def(1, 'the exported %s is not valid: %s', 'nothing was written; this is a bug of ten export or an input it does not handle: report it with the message and your tenement.toml'),
   TEN_ERR_EXPORT_WRITE_FAILED: def(1, 'cannot write %s: %s', 'check that the folder exists and is writable, or pass --output - to print to stdout'),
+  // ten init (cli/init-detect.ts)
+  TEN_ERR_INIT_EXISTS: def(1, '%s already exists: ten init never overwrites it', 'check it with `ten config`; to start over, move it aside and run ten init again'),
+  TEN_ERR_INIT_NOTHING_FOUND: def(1, 'found no app to run in %s: %s', 'pass the command that starts it: ten init --command "node server.js" (and --name NAME)'),
+  TEN_ERR_INIT_MANIFEST: def(1, 'cannot read %s: %s', 'fix the file, or pass the command that starts the app: ten init --command "..."'),
   // store / server
   TEN_ERR_STORE_OPEN_FAILED: def(500, 'cannot open the store at %s: %s', 'check that data_dir is writable and not used by another ten serve'),
   TEN_ERR_STORE_DAMAGED: def(500, 'the store %s %s, but this data_dir has been used before (%s): starting would forget every instance, weight and token', 'restore a backup (ten restore BACKUP --config …), or, to start empty on purpose, move the data_dir aside'),

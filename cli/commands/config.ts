@@ -1,9 +1,7 @@
 import { Command, Option } from 'clipanion';
 import type { TenementConfig } from '../../core/types.ts';
+import { shown } from '../output.ts';
 import { BaseCommand } from './base.ts';
-
-/** argv as a shell would need it typed: arguments with spaces or special characters quoted. */
-const shown = (argv: string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 
 /** The summary `ten config` prints: settings, services, boot instances and the loaded plugins. */
 function summarizeConfig(c: TenementConfig, loaded: ReadonlyArray<{ def: { name: string }; slot?: string; options: Record<string, unknown> }>): string {

@@ -9,7 +9,10 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT = int(os.environ.get("PORT", "3000"))
-NAME = os.environ.get("INSTANCE", "python-app")
+# INSTANCE when the config sets it, else service:id from DATA_DIR ({data_dir}/{service}/{id})
+_DATA = os.environ.get("DATA_DIR", "").rstrip("/")
+NAME = os.environ.get("INSTANCE") or (
+    "%s:%s" % (os.path.basename(os.path.dirname(_DATA)), os.path.basename(_DATA)) if _DATA else "python-app")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -36,7 +39,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, fmt, *args):
-        sys.stdout.write("%s %s\n" % (NAME, fmt % args))
+        sys.stdout.write("%s\n" % (fmt % args))
         sys.stdout.flush()
 
 
