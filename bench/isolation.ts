@@ -1,7 +1,7 @@
 // Isolation benchmark (npm run bench): what each isolation level of linux-isolation costs at start,
 // next to `process` (and to the app started bare, without tenement) in the same run.
 //   - through ten serve: one real `ten serve` with one service per level, all running the same
-//     example Node app (examples/node-app, health /health). Each round spawns one new instance per
+//     dependency-free Node app (bench/apps/node-http.js, health /health). Each round spawns one new instance per
 //     level (POST /api/instances) and times spawn → first 200 from the instance's own host (the
 //     request waits for `running`: port open and /health passed), then stops it. Rounds
 //     interleave the levels in a shuffled order, so every level sees the same machine load;
@@ -19,7 +19,7 @@ import { INIT_PATH } from '../core/process.ts';
 import { NAMESPACE_WRAP } from '../plugins/linux-isolation/namespace.ts';
 import { sandboxWrap } from '../plugins/linux-isolation/sandbox.ts';
 import { levelSupport, LEVELS, type Level } from '../plugins/linux-isolation/support.ts';
-import { cleanup, NODE_EXAMPLE, ROOT, startTen, type Ten } from '../test/integration/harness.ts';
+import { cleanup, ROOT, startTen, type Ten } from '../test/integration/harness.ts';
 import { barChartSvg, type Panel } from './chart.ts';
 import { bareStart } from './bare-start.ts';
 import { runBench } from './lifecycle.ts';
@@ -27,7 +27,7 @@ import { runBench } from './lifecycle.ts';
 const ROUNDS = Number(process.env.ISOLATION_ROUNDS ?? 20);
 const WARMUP = Number(process.env.ISOLATION_WARMUP ?? 2);
 const WRAP_ROUNDS = Number(process.env.ISOLATION_WRAP_ROUNDS ?? 50);
-const APP = [process.execPath, NODE_EXAMPLE];
+const APP = [process.execPath, join(ROOT, 'bench/apps/node-http.js')];
 
 const now = () => performance.now();
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
@@ -163,7 +163,7 @@ function isolationChart(levels: Level[], times: Record<string, number[]>, wrap: 
     })),
   }];
   return barChartSvg('Start-up cost of the isolation levels, next to the bare app in the same run',
-    `${m.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cores} cores, load average ${m.load} at start · examples/node-app · npm run bench`, panels);
+    `${m.date.slice(0, 16).replace('T', ' ')} UTC · ${m.cores} cores, load average ${m.load} at start · bench/apps/node-http.js · npm run bench`, panels);
 }
 
 runBench(main, cleanup);

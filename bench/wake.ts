@@ -4,12 +4,12 @@
 // Everything runs on loopback; prints a markdown table and writes bench/results/wake.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanup, NODE_EXAMPLE, PY_EXAMPLE, ROOT, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
+import { cleanup, PY_EXAMPLE, ROOT, startTen, waitFor, type Ten } from '../test/integration/harness.ts';
 import { bareStart } from './bare-start.ts';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
 const APPS: Record<string, string[]> = {
-  node: [process.execPath, NODE_EXAMPLE],
+  node: [process.execPath, join(ROOT, 'bench/apps/node-http.js')],
   python: ['python3', '-u', PY_EXAMPLE],
 };
 
