@@ -70,6 +70,20 @@ export interface Settings {
   auth_fail_window: number;
   /** Client addresses the failed-auth table keeps at most (the oldest goes first). */
   auth_fail_clients: number;
+  /** [settings.tls]: HTTPS on the listener (core/tls.ts); absent, the listener speaks plain HTTP only. */
+  tls?: TlsSettings;
+}
+
+/** [settings.tls]. The files are re-read when they change (core/tls-watch.ts). */
+export interface TlsSettings {
+  /** Absolute path (resolved against the config file's folder) of the PEM certificate, then its chain. */
+  cert: string;
+  /** Absolute path of the PEM private key of that certificate (unencrypted). */
+  key: string;
+  /** Port of the HTTPS listener, on `listen`; `port` stays the plain HTTP one. */
+  port: number;
+  /** The plain HTTP listener answers with a redirect to HTTPS (core/tls.ts httpsRedirect). */
+  redirect: boolean;
 }
 
 export interface ServiceConfig {
