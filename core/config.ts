@@ -129,7 +129,8 @@ export function parseConfig(text: string, file: string): TenementConfig {
     if (typeof a === 'string') fail('TEN_ERR_CONFIG_INVALID_VALUE', sp('api_listen'), ['settings.api_listen', a]);
     else s.api_listen = formatApiAddress(a); // a Unix socket's path made absolute
   }
-  if (s.tls !== undefined && ok(sp('tls'))) checkTls(s.tls, s, dir, (code, k, args) => fail(code, ['settings', 'tls', k], args));
+  const tlsOk = s.tls !== undefined && ['cert', 'key', 'port'].every((k) => ok(['settings', 'tls', k]));
+  if (s.tls !== undefined && tlsOk) checkTls(s.tls, s, dir, (code, k, args) => fail(code, ['settings', 'tls', k], args));
   if (ok(sp('trusted_proxies'))) {
     s.trusted_proxies.forEach((cidr, i) => {
       if (parseCidr(cidr) === undefined) fail('TEN_ERR_CONFIG_INVALID_VALUE', ['settings', 'trusted_proxies', i], ['settings.trusted_proxies', `has ${describe(cidr)}, which is not an IP address or CIDR such as "10.0.0.0/8" or "::1/128"`]);

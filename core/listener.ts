@@ -25,7 +25,7 @@ import { API_HEADER } from './view.ts';
 import { pluginFailed } from './loader.ts';
 import type { PluginRoutes } from './plugin-context.ts';
 import { rawError, writeError, type Proxy } from './proxy.ts';
-import { hostName, type Router } from './router.ts';
+import { hostName, parseHost, type Router } from './router.ts';
 import { httpsRedirect, type KeyPair } from './tls.ts';
 import type { RequestContext, Settings, Target } from './types.ts';
 
@@ -128,8 +128,9 @@ export async function createListener(d: {
   };
 
   /** With [settings.tls] redirect: where a request to the plain listener goes instead (tls.ts). */
-  const redirect = (side: Side, c: RequestContext) => (side === 'plain' && settings.tls?.redirect
-    ? httpsRedirect(c, c.req, settings.domain, (tlsServer?.address() as AddressInfo | null)?.port ?? settings.tls.port) : undefined);
+  const redirect = (side: Side, c: RequestContext) => (side === 'plain' && settings.tls?.redirect ? httpsRedirect(c, {
+    domain: settings.domain, port: (tlsServer?.address() as AddressInfo | null)?.port ?? settings.tls.port, management: parseHost(c.host, settings.domain).kind === 'management',
+  }) : undefined);
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean, side: Side) => {
     const conn = Conn.of(req.socket);

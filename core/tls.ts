@@ -4,12 +4,10 @@
 // must stay plain). HTTP/1.1 only: why not HTTP/2 is in docs/deployment.md#http2.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { type ErrorCode, TenementError } from './errors.ts';
-import { parseHost } from './router.ts';
 import type { RequestContext, Settings, TlsSettings } from './types.ts';
 
 /** A certificate and its key, read from their files and known to match. */
@@ -66,12 +64,13 @@ export function readKeyPair(certPath: string, keyPath: string): KeyPair | Teneme
   } catch (err) {
     return keyBad(reason(err));
   }
+  // PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional PEM's "Proc-Type: 4,ENCRYPTED" (RFC 1421 §4.6.1.1)
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,\s*ENCRYPTED/.test(key.toString('latin1'))) return keyBad('it is encrypted (ten serve asks for no passphrase)');
   let privateKey;
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return keyBad(e.code === 'ERR_MISSING_PASSPHRASE' ? 'it is encrypted (ten serve asks for no passphrase)' : `not a PEM private key: ${reason(err)}`);
+    return keyBad(`not a PEM private key: ${reason(err)}`);
   }
   if (!leaf.checkPrivateKey(privateKey)) return new TenementError('TEN_ERR_TLS_KEY_MISMATCH', [keyPath, certPath], { key: 'key', args: [keyPath, certPath] });
   try {
@@ -109,26 +108,29 @@ export function isLoopback(address: string | undefined): boolean {
 
 /**
  * What the plain HTTP listener answers when [settings.tls] redirect is on: a redirect to the same
- * host and target on HTTPS, or undefined for a request that stays plain:
- * - GET/HEAD /health on the management host, from anyone (a load balancer's or a local liveness probe);
- * - anything to the management host from a loopback peer (`ten` on the server host reads
- *   listen + port from tenement.toml and speaks plain HTTP; its token never leaves the host).
+ * host and target on HTTPS, or undefined for a request that stays plain. `o.management`: the
+ * request's host is the management host (router.ts parseHost: {domain}, or a host not under it);
+ * `o.port`: the HTTPS listener's port. What stays plain, on the management host only:
+ * - GET/HEAD /health, from anyone (a load balancer's or a local liveness probe);
+ * - anything from a loopback peer (`ten` on the server host reads listen + port from
+ *   tenement.toml and speaks plain HTTP; its token never leaves the host).
  * RFC 9110 §15.4.2: a 301 lets a client turn POST into GET; §15.4.9 (308, RFC 7538 first) forbids
  * it. So 301 for GET and HEAD (what every client follows), 308 for every other method, whose body
  * must reach the same target. Location is absolute (RFC 9110 §10.2.2): the Host's name (the
  * client's own, checked before: requestAuthority), the HTTPS port unless it is 443, the target as
  * sent. Called after the request's bounds and Host were checked (listener.ts context()).
  */
-export function httpsRedirect(c: RequestContext, req: http.IncomingMessage, domain: string, httpsPort: number): { status: 301 | 308; location: string } | undefined {
-  if (parseHost(c.host, domain).kind === 'management') {
+export function httpsRedirect(c: RequestContext, o: { domain: string; port: number; management: boolean }): { status: 301 | 308; location: string } | undefined {
+  const { req } = c;
+  if (o.management) {
     if (isLoopback(req.socket.remoteAddress)) return undefined;
     if ((req.method === 'GET' || req.method === 'HEAD') && c.path.split('?')[0] === '/health') return undefined;
   }
-  const name = c.host === '' ? domain : c.host; // an HTTP/1.0 request without Host
+  const name = c.host === '' ? o.domain : c.host; // an HTTP/1.0 request without Host
   const host = name.includes(':') ? `[${name}]` : name;
   const target = c.path === '*' ? '/' : c.path;
   return {
     status: req.method === 'GET' || req.method === 'HEAD' ? 301 : 308,
-    location: `https://${host}${httpsPort === 443 ? '' : `:${httpsPort}`}${target}`,
+    location: `https://${host}${o.port === 443 ? '' : `:${o.port}`}${target}`,
   };
 }
