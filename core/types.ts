@@ -303,7 +303,9 @@ export interface Transition {
  * `event` hook (metrics). The core's kinds: `spawned` (fields pid, port), `exited` (code,
  * signal), `state` (from, to), `weight` (from, to), `adopted` (pid, port: a process a previous
  * ten serve left running, taken back: core/adopt.ts), `reload` (per service a reload changed, and
- * one with service "" for the whole reload: core/reload.ts). Plugins add their own through ctx.emit():
+ * one with service "" for the whole reload: core/reload.ts), `certificate` (service "": a TLS
+ * renewal loaded or refused, fields outcome, serial, not_after / code: core/tls-watch.ts). Plugins
+ * add their own through ctx.emit():
  * the idle-scaler's `wake` (result, duration_seconds), `sleep` (action), `spawn` (client) and
  * `expire` (idle_seconds, data); deploy-workflows'
  * `deploy.step`, `rollout.step`, `rollout.outcome` (outcome) and `shadow.mismatch`.
