@@ -177,6 +177,14 @@ describe('HTTPS with [settings.tls]', { skip }, () => {
     assert.equal((await get('a.api.localhost')).serial, renewed.serial);
   });
 
+  test('ten doctor shows the certificate in force on disk and how long it has left', async () => {
+    const r = await runCli(['doctor', '--json', '--config', ten.configPath], {}, ten.dir);
+    const tls = JSON.parse(r.stdout).tls;
+    assert.deepEqual({ ...tls, not_after: undefined }, {
+      ok: true, why: null, fix: null, cert: CERT, serial: renewed.serial, not_after: undefined, days_left: 0, names: ['DNS:*.api.localhost', 'DNS:api.localhost'],
+    });
+  });
+
   test('a missing file or a mismatched pair is refused at start with its code and line', async () => {
     const file = join(certs, 'tenement.toml');
     const toml = (cert: string, key: string) => `[settings]\nlisten = "127.0.0.1"\ndata_dir = "./data"\n\n[settings.tls]\ncert = "${cert}"\nkey = "${key}"\n`;
