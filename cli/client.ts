@@ -66,7 +66,8 @@ async function configSettings(opts: ClientOptions): Promise<ClientSettings | und
   try {
     return loadConfig({ path, cwd, env }).settings;
   } catch (err) {
-    if (!(err instanceof TenementError) || !err.code.startsWith('TEN_ERR_CONFIG_')) throw err;
+    // (TEN_ERR_TLS_*: [settings.tls] names files this user may not read, such as a root-only key)
+    if (!(err instanceof TenementError) || !/^TEN_ERR_(CONFIG|TLS)_/.test(err.code)) throw err;
     const { SettingsSchema } = await import('../core/config-schema.ts');
     let raw: Record<string, unknown> = {};
     try {

@@ -41,6 +41,9 @@ export const SETTINGS_RELOAD: Readonly<Record<keyof Settings, 'live' | 'instance
   max_requests: 'server',
   max_header_size: 'server',
   max_uri_length: 'server',
+  // the HTTPS listener is made at start; the files it names are re-read when they change, without
+  // a reload (core/tls-watch.ts); a reload still checks them (a bad pair refuses it)
+  tls: 'server',
   log_max_size: 'live',
   log_max_age: 'live',
   log_ring_size: 'live',

@@ -60,6 +60,13 @@ export const SettingsSchema = Type.Object({
   auth_fail_limit: Int(20, 1, 1000000),
   auth_fail_window: Seconds(60),
   auth_fail_clients: Int(10000, 1, 1000000),
+  // HTTPS on the listener (core/tls.ts): the files are checked by config.ts (checkTls)
+  tls: Type.Optional(Type.Object({
+    cert: Type.String({ minLength: 1, description: 'a path to a PEM certificate (chain)' }),
+    key: Type.String({ minLength: 1, description: 'a path to a PEM private key' }),
+    port: Int(8443, 0, 65535),
+    redirect: Type.Boolean({ default: true }),
+  }, { additionalProperties: false })),
 }, { additionalProperties: false, default: {} });
 
 /** [service.NAME] as written; config.ts turns it into a ServiceConfig (argv, absolute workdir, env strings). */

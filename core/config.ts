@@ -1,9 +1,10 @@
 // tenement.toml → TenementConfig: find the file, parse it, check it against ConfigFileSchema (ajv,
 // defaults filled in) and against the rules a schema cannot say (below), resolve paths. Values come
 // from smol-toml; where each key is comes from toml-eslint-parser (config-schema.ts). Every error in
-// the file is reported at once, as one TenementError (TEN_ERR_CONFIG_*) whose code, message and
-// details { key, line, file } are those of the first error in the file and whose details.errors
-// lists them all (core/schema.ts, ErrorList).
+// the file is reported at once, as one TenementError (TEN_ERR_CONFIG_*, or TEN_ERR_TLS_* for the
+// files [settings.tls] names: core/tls.ts) whose code, message and details { key, line, file } are
+// those of the first error in the file and whose details.errors lists them all (core/schema.ts,
+// ErrorList).
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { type ConfigFile, ConfigFileSchema, DATE, describe, DNS_RULE, formatKey,
 import { addConfigErrors, compileSchema, ErrorList } from './schema.ts';
 import { parseCidr } from './forward/trust.ts';
 import { formatApiAddress, parseApiListen } from './api-listen.ts';
+import { checkTls } from './tls.ts';
 
 export { isDnsLabel };
 
@@ -127,6 +129,8 @@ export function parseConfig(text: string, file: string): TenementConfig {
     if (typeof a === 'string') fail('TEN_ERR_CONFIG_INVALID_VALUE', sp('api_listen'), ['settings.api_listen', a]);
     else s.api_listen = formatApiAddress(a); // a Unix socket's path made absolute
   }
+  const tlsOk = s.tls !== undefined && ['cert', 'key', 'port'].every((k) => ok(['settings', 'tls', k]));
+  if (s.tls !== undefined && tlsOk) checkTls(s.tls, s, dir, (code, k, args) => fail(code, ['settings', 'tls', k], args));
   if (ok(sp('trusted_proxies'))) {
     s.trusted_proxies.forEach((cidr, i) => {
       if (parseCidr(cidr) === undefined) fail('TEN_ERR_CONFIG_INVALID_VALUE', ['settings', 'trusted_proxies', i], ['settings.trusted_proxies', `has ${describe(cidr)}, which is not an IP address or CIDR such as "10.0.0.0/8" or "::1/128"`]);

@@ -5,7 +5,9 @@
 // connection closed — and request bodies that stop flowing are cut after client_body_timeout.
 import type http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TenementError } from './errors.ts';
+import { rawError } from './proxy.ts';
 
 /** Requests one socket read can carry past max_pipelined before the connection is dropped as hostile. */
 const PENDING_CAP = 4096;
@@ -151,9 +153,39 @@ export function parseErrorAnswer(err: NodeJS.ErrnoException, limits: { headerTim
   }
 }
 
+/** Node's parser rejected what a client sent on `socket` (its 'clientError'): answer with
+ *  parseErrorAnswer()'s error when the socket can still take it, then close; else just close. */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, limits: { headerTimeout: number; maxHeaderSize: number }): void {
+  const answer = parseErrorAnswer(err, limits);
+  const s = socket as Socket;
+  const busy = (s as Socket & { _httpMessage?: http.ServerResponse })._httpMessage?.headersSent;
+  if (answer && s.writable && !busy) {
+    // answer, then close once it is out; the rest of what the client sends is read and dropped
+    // so that the close is a FIN, not a reset that could discard the answer (RFC 9112 §9.6)
+    s.end(rawError(answer));
+    s.resume();
+    setTimeout(() => s.destroy(), LINGER_MS).unref();
+  } else {
+    s.destroy();
+  }
+}
+
 function describeParseError(err: NodeJS.ErrnoException & { reason?: string }): string {
   const reason = err.reason ?? err.message;
   return `${reason.replace(/^Parse Error: /, '')} (${err.code ?? 'parse error'})`;
+}
+
+/** The request's Transfer-Encoding codings, lowercased and comma-joined, or undefined. Node's parser
+ *  only lets through lists that end in chunked (RFC 9112 §6.3). */
+export function transferCodings(raw: readonly string[]): string | undefined {
+  let out: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 17 && raw[i].toLowerCase() === 'transfer-encoding') {
+      const v = raw[i + 1].split(',').map((t) => t.trim().toLowerCase()).filter(Boolean).join(', ');
+      out = out === undefined ? v : `${out}, ${v}`;
+    }
+  }
+  return out;
 }
 
 /**

@@ -135,6 +135,10 @@ export const ERRORS = {
   TEN_ERR_SERVE_DATA_DIR_LOCKED: def(500, 'data_dir %s is in use by another ten serve (%s)', 'stop that ten serve first, or give this one another data_dir'),
   TEN_ERR_SERVE_LISTEN_FAILED: def(500, 'cannot listen on %s: %s', 'pick another --port, or stop whatever holds it'),
   TEN_ERR_METRICS_LISTEN_FAILED: def(500, 'the metrics listener cannot listen on %s: %s', 'pick another `listen` address under [plugins.metrics], or stop whatever holds it'),
+  // TLS in the listener ([settings.tls]: core/tls.ts, core/tls-watch.ts)
+  TEN_ERR_TLS_CERT_INVALID: def(500, 'the certificate %s cannot be used: %s', 'point [settings.tls] cert at a PEM file ten serve can read: the certificate, then its intermediates'),
+  TEN_ERR_TLS_KEY_INVALID: def(500, 'the private key %s cannot be used: %s', 'point [settings.tls] key at an unencrypted PEM private key that ten serve can read (its user needs read access)'),
+  TEN_ERR_TLS_KEY_MISMATCH: def(500, 'the private key %s does not match the certificate %s', 'install the key the certificate was issued for; a renewal writes both files (until a matching pair is on disk, ten serve keeps the one in force)'),
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -4,15 +4,19 @@
 // only management traffic pays for fastify. Client-side bounds live in connections.ts. With
 // [settings] api_listen, a second server with the same bounds takes the management API (every
 // request to fastify, whatever its Host), and the {domain} host keeps only GET /health: the rest
-// is 404 TEN_ERR_API_ELSEWHERE (docs/access.md#api_listen).
+// is 404 TEN_ERR_API_ELSEWHERE (docs/access.md#api_listen). With [settings.tls], an HTTPS server
+// with the same bounds serves the same requests (HTTP/1.1, WebSockets too; its certificate is
+// replaced on renewal: tls-watch.ts), and the plain one redirects to it (tls.ts httpsRedirect).
 import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { apiBase, managementApi, placeholderPage, type ApiDeps } from './api.ts';
 import { logsApi } from './logs-api.ts';
 import { tokensApi } from './tokens-api.ts';
-import { AUTHORITY, BodyWatch, Conn, parseErrorAnswer, requestAuthority, type Live } from './connections.ts';
+import { answerClientError, AUTHORITY, BodyWatch, Conn, requestAuthority, transferCodings, type Live } from './connections.ts';
 import { TenementError } from './errors.ts';
 import { trustList, type ClientInfo } from './forward/index.ts';
 import { hasBody } from './forward/rules.ts';
@@ -21,7 +25,8 @@ import { API_HEADER } from './view.ts';
 import { pluginFailed } from './loader.ts';
 import type { PluginRoutes } from './plugin-context.ts';
 import { rawError, writeError, type Proxy } from './proxy.ts';
-import { hostName, type Router } from './router.ts';
+import { hostName, parseHost, type Router } from './router.ts';
+import { httpsRedirect, type KeyPair } from './tls.ts';
 import type { RequestContext, Settings, Target } from './types.ts';
 
 /** Characters a path parameter of the management API may have (fastify's default, 100, made explicit). */
@@ -31,23 +36,12 @@ export interface Listener {
   server: http.Server;
   /** The management API's own server, with [settings] api_listen (not listening yet). */
   api?: http.Server;
+  /** The HTTPS server, with [settings.tls] (not listening yet). */
+  tls?: https.Server;
   app: FastifyInstance;
   /** Requests being answered right now (proxied or management). */
   inflight(): number;
   close(): void;
-}
-
-/** The request's Transfer-Encoding codings, lowercased and comma-joined, or undefined. Node's parser
- *  only lets through lists that end in chunked (RFC 9112 §6.3). */
-function transferCodings(raw: readonly string[]): string | undefined {
-  let out: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 17 && raw[i].toLowerCase() === 'transfer-encoding') {
-      const v = raw[i + 1].split(',').map((t) => t.trim().toLowerCase()).filter(Boolean).join(', ');
-      out = out === undefined ? v : `${out}, ${v}`;
-    }
-  }
-  return out;
 }
 
 /** The Host header of a request already checked by requestAuthority(). */
@@ -56,8 +50,12 @@ function hostHeader(req: http.IncomingMessage): string {
   return typeof a === 'string' ? a : '';
 }
 
+/** Which server a request came to: the public one (plain HTTP), api_listen's, or the HTTPS one. */
+type Side = 'plain' | 'api' | 'tls';
+
+/** `keyPair`: the certificate to start the HTTPS server with, when settings.tls is set. */
 export async function createListener(d: {
-  settings: Settings; hooks: Hooks; router: Router; proxy: Proxy; api: ApiDeps; routes: PluginRoutes;
+  settings: Settings; hooks: Hooks; router: Router; proxy: Proxy; api: ApiDeps; routes: PluginRoutes; keyPair?: KeyPair;
 }): Promise<Listener> {
   const { settings, router, proxy } = d;
   const separate = settings.api_listen !== undefined;
@@ -67,9 +65,10 @@ export async function createListener(d: {
   let proxied = 0;
   let fastifyHandler!: http.RequestListener;
 
-  /** A server with the client bounds of [settings]; `api`: the api_listen one. */
-  const bounded = (api: boolean) => {
-    const srv = http.createServer({
+  /** A server with the client bounds of [settings], for one side. */
+  const bounded = (side: Side) => {
+    const api = side === 'api';
+    const options: http.ServerOptions = {
       maxHeaderSize: settings.max_header_size,
       // a missing Host is answered by requestAuthority() with a JSON 400 like every other bad Host
       requireHostHeader: false,
@@ -78,17 +77,22 @@ export async function createListener(d: {
       requestTimeout: 0,
       keepAliveTimeout: settings.keepalive_timeout * 1000,
       connectionsCheckingInterval: Math.min(1000, settings.client_header_timeout * 500),
-    });
+    };
+    // the TLS handshake is part of the head a client must send in time; ALPN offers HTTP/1.1 only
+    // (no h2: docs/deployment.md#http2)
+    const srv = side === 'tls' ? https.createServer({ ...options, cert: d.keyPair!.cert, key: d.keyPair!.key,
+      handshakeTimeout: settings.client_header_timeout * 1000, ALPNProtocols: ['http/1.1'] }) : http.createServer(options);
     // the head's size is bounded by max_header_size; a count limit would drop lines silently
     srv.maxHeadersCount = 0;
-    srv.on('connection', (socket: Socket) => new Conn(socket, settings.max_pipelined));
-    srv.on('request', (req, res) => onRequest(req, res, false, api));
+    // a Conn per connection as requests see it (req.socket): on HTTPS, the TLS socket
+    srv.on(side === 'tls' ? 'secureConnection' : 'connection', (socket: Socket) => new Conn(socket, settings.max_pipelined));
+    srv.on('request', (req, res) => onRequest(req, res, false, side));
     // Expect: 100-continue goes to the app, which decides (RFC 9110 §10.1.1): Node must not answer it
-    srv.on('checkContinue', (req, res) => onRequest(req, res, true, api));
-    srv.on('upgrade', api ? (_req: http.IncomingMessage, socket: Duplex) => void socket.end(rawError(new TenementError('TEN_ERR_API_NOT_FOUND', ['GET', 'a WebSocket']))) : onUpgrade);
+    srv.on('checkContinue', (req, res) => onRequest(req, res, true, side));
+    srv.on('upgrade', api ? (_req: http.IncomingMessage, socket: Duplex) => void socket.end(rawError(new TenementError('TEN_ERR_API_NOT_FOUND', ['GET', 'a WebSocket']))) : (req, socket, head) => onUpgrade(req, socket, head, side));
     // CONNECT asks for a tunnel: a forward proxy's job, not a reverse proxy's (RFC 9110 §9.3.6)
     srv.on('connect', (_req, socket: Duplex) => socket.end(rawError(new TenementError('TEN_ERR_HTTP_METHOD_NOT_ALLOWED', ['CONNECT']))));
-    srv.on('clientError', onClientError);
+    srv.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, { headerTimeout: settings.client_header_timeout, maxHeaderSize: settings.max_header_size }));
     return srv;
   };
 
@@ -98,6 +102,7 @@ export async function createListener(d: {
     peer: req.socket.remoteAddress ?? '', trusted: trusted(req.socket.remoteAddress),
     authority: c.path === req.url ? c.authority : hostHeader(req),
     port: req.socket.localPort ?? settings.port, forwarded: settings.forwarded, httpVersion: req.httpVersion,
+    proto: (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http',
     maxForwards: req.method === 'TRACE' || req.method === 'OPTIONS',
   });
 
@@ -122,13 +127,19 @@ export async function createListener(d: {
     return { req, res, host: hostName(authority), authority, path, upgrade: !res, start: performance.now() };
   };
 
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean, api: boolean) => {
+  /** With [settings.tls] redirect: where a request to the plain listener goes instead (tls.ts). */
+  const redirect = (side: Side, c: RequestContext) => (side === 'plain' && settings.tls?.redirect ? httpsRedirect(c, {
+    domain: settings.domain, port: (tlsServer?.address() as AddressInfo | null)?.port ?? settings.tls.port, management: parseHost(c.host, settings.domain).kind === 'management',
+  }) : undefined);
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean, side: Side) => {
     const conn = Conn.of(req.socket);
     if (!conn) return void res.destroy();
-    conn.admit(() => start(conn, req, res, expect, api));
+    conn.admit(() => start(conn, req, res, expect, side));
   };
 
-  const start = (conn: Conn, req: http.IncomingMessage, res: http.ServerResponse, expect: boolean, api: boolean) => {
+  const start = (conn: Conn, req: http.IncomingMessage, res: http.ServerResponse, expect: boolean, side: Side) => {
+    const api = side === 'api';
     inflight += 1;
     let ctx: RequestContext | undefined;
     let exchange: { cancel(): void } | undefined;
@@ -155,6 +166,8 @@ export async function createListener(d: {
     const c = context(req, res);
     if (c instanceof TenementError) return writeError(res, c, undefined, true);
     ctx = c;
+    const away = redirect(side, c);
+    if (away) return void res.writeHead(away.status, ['location', away.location, 'content-length', '0']).end();
     const route = (target: Target) => {
       if (target.kind === 'management') {
         // with api_listen, the public listener keeps /health (a load balancer's liveness check) only
@@ -188,9 +201,11 @@ export async function createListener(d: {
     else route(t);
   };
 
-  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer, side: Side) => {
     const c = context(req, undefined);
     if (c instanceof TenementError) return void socket.end(rawError(c));
+    const away = redirect(side, c);
+    if (away) return void socket.end(`HTTP/1.1 ${away.status} ${http.STATUS_CODES[away.status]}\r\nlocation: ${away.location}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     Promise.resolve(router.resolve(c)).then((target) => {
       // the management API speaks no WebSocket
       if (target.kind === 'management') return void socket.end(rawError(new TenementError('TEN_ERR_API_NOT_FOUND', ['GET', c.path])));
@@ -198,23 +213,9 @@ export async function createListener(d: {
     }, (err) => proxy.failUpgrade(socket, err));
   };
 
-  const onClientError = (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const answer = parseErrorAnswer(err, { headerTimeout: settings.client_header_timeout, maxHeaderSize: settings.max_header_size });
-    const s = socket as Socket;
-    const busy = (s as Socket & { _httpMessage?: http.ServerResponse })._httpMessage?.headersSent;
-    if (answer && s.writable && !busy) {
-      // answer, then close once it is out; the rest of what the client sends is read and dropped
-      // so that the close is a FIN, not a reset that could discard the answer (RFC 9112 §9.6)
-      s.end(rawError(answer));
-      s.resume();
-      setTimeout(() => s.destroy(), 2000).unref();
-    } else {
-      s.destroy();
-    }
-  };
-
-  const server = bounded(false);
-  const apiServer = separate ? bounded(true) : undefined;
+  const server = bounded('plain');
+  const apiServer = separate ? bounded('api') : undefined;
+  const tlsServer = settings.tls && d.keyPair ? bounded('tls') as https.Server : undefined;
   const app = Fastify({
     logger: false,
     serverFactory: (h) => { fastifyHandler = h; return server; },
@@ -254,5 +255,5 @@ export async function createListener(d: {
   d.routes.mounted = true;
   await app.ready();
   d.api.log.debug({ routes }, 'management routes');
-  return { server, api: apiServer, app, inflight: () => inflight, close: () => bodies.close() };
+  return { server, api: apiServer, tls: tlsServer, app, inflight: () => inflight, close: () => bodies.close() };
 }

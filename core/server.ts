@@ -1,5 +1,6 @@
 // `ten serve`: wires store, registry, hooks, supervisor, health, router, proxy and plugins behind
-// one listener, restores the desired state, and shuts all of it down in order.
+// one listener (and its HTTPS twin with [settings.tls]), restores the desired state, and shuts all
+// of it down in order.
 import { chmodSync, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ensureToken } from './auth.ts';
@@ -26,6 +27,8 @@ import { Reloader } from './reload.ts';
 import { Router } from './router.ts';
 import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
+import { readKeyPair } from './tls.ts';
+import { CertWatcher } from './tls-watch.ts';
 import { Tokens } from './tokens.ts';
 import type { Containment } from './process.ts';
 import type { ReloadReport, TenementConfig } from './types.ts';
@@ -98,6 +101,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
   const applied: PluginInstance[] = [];
   let listener: Listener | undefined;
   let unlinkApi: (() => void) | undefined;
+  let certs: CertWatcher | undefined;
   let closing: Promise<void> | undefined;
   let hurried = false;
   /** `failedStart`: undoing a start that failed, quietly (its error is what the user sees; issue 13
@@ -106,13 +110,16 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     const say = (msg: string) => { if (!opts.failedStart) log.info(msg); };
     say(listener?.server.listening ? 'shutting down: draining requests' : 'shutting down');
     reloader.close();
+    certs?.close();
     if (listener) {
       listener.server.close();
       listener.api?.close();
+      listener.tls?.close();
       const deadline = Date.now() + live.current.settings.drain_timeout * 1000;
       await waitUntil(() => hurried || listener!.inflight() === 0, { deadline, firstDelayMs: 20, slowAfterMs: 0 });
       listener.server.closeAllConnections();
       listener.api?.closeAllConnections();
+      listener.tls?.closeAllConnections();
       listener.close();
       unlinkApi?.();
     }
@@ -143,7 +150,10 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     // spawn_on_request)
     restoreInstances(config, store, registry, log);
     const reload = (source: string) => reloader.reload(source);
-    listener = await createListener({ settings, hooks, router, proxy, routes, api: live.deps({
+    // [settings.tls]: the pair was checked with the config; read again for what is on disk now
+    const keyPair = settings.tls ? readKeyPair(settings.tls.cert, settings.tls.key) : undefined;
+    if (keyPair instanceof TenementError) throw keyPair;
+    listener = await createListener({ settings, hooks, router, proxy, routes, keyPair, api: live.deps({
       registry, supervisor, health, store, log, version: VERSION, logbook, reload, tokens, routes: [] as RouteEntry[],
     }) });
     const server = listener.server;
@@ -154,11 +164,26 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     const port = (server.address() as { port: number }).port;
     const host = settings.listen.includes(':') ? `[${settings.listen}]` : settings.listen;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    let https: string | undefined;
+    if (listener.tls && settings.tls && keyPair) {
+      const tls = listener.tls;
+      const where = `${settings.listen}:${settings.tls.port}`;
+      await new Promise<void>((resolve, reject) => {
+        tls.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [where, err.message])));
+        tls.listen(settings.tls!.port, settings.listen, resolve);
+      });
+      https = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${(tls.address() as { port: number }).port}`;
+      const { cert, key, redirect } = settings.tls;
+      certs = new CertWatcher({ cert, key, current: keyPair, hooks, log, apply: (p) => tls.setSecureContext({ cert: p.cert, key: p.key }) });
+      const expired = Date.parse(keyPair.notAfter) < Date.now() ? ' (EXPIRED: renew it)' : '';
+      log.info({ https, redirect, cert, serial: keyPair.serial, not_after: keyPair.notAfter, names: keyPair.names }, `tls: certificate serial ${keyPair.serial}, valid until ${keyPair.notAfter}${expired}`);
+      if (expired) log.warn({ cert, not_after: keyPair.notAfter }, 'tls: the certificate has expired: clients will refuse it until a renewal is written to its file');
+    }
     // api_listen was checked with the config: parsed again here for its parts
     const apiAddress = settings.api_listen === undefined ? undefined : parseApiListen(settings.api_listen, config.dir);
     if (listener.api && typeof apiAddress === 'object') unlinkApi = await listenApi(listener.api, apiAddress);
     const api = typeof apiAddress === 'object' ? formatApiAddress(apiAddress) : `the ${settings.domain} host`;
-    log.info({ url, domain: settings.domain, data_dir: settings.data_dir, api }, 'tenement listening');
+    log.info({ url, ...(https ? { https } : {}), domain: settings.domain, data_dir: settings.data_dir, api }, 'tenement listening');
     const { adopted, ended } = await supervisor.adoptAll();
     if (adopted.length > 0) log.info({ instances: adopted }, `adopted ${adopted.length} instance(s) a previous ten serve left running`);
     if (ended.length > 0) log.warn({ instances: ended }, `ended ${ended.length} process(es) a previous ten serve left running that could not be adopted`);

@@ -70,6 +70,20 @@ export interface Settings {
   auth_fail_window: number;
   /** Client addresses the failed-auth table keeps at most (the oldest goes first). */
   auth_fail_clients: number;
+  /** [settings.tls]: HTTPS on the listener (core/tls.ts); absent, the listener speaks plain HTTP only. */
+  tls?: TlsSettings;
+}
+
+/** [settings.tls]. The files are re-read when they change (core/tls-watch.ts). */
+export interface TlsSettings {
+  /** Absolute path (resolved against the config file's folder) of the PEM certificate, then its chain. */
+  cert: string;
+  /** Absolute path of the PEM private key of that certificate (unencrypted). */
+  key: string;
+  /** Port of the HTTPS listener, on `listen`; `port` stays the plain HTTP one. */
+  port: number;
+  /** The plain HTTP listener answers with a redirect to HTTPS (core/tls.ts httpsRedirect). */
+  redirect: boolean;
 }
 
 export interface ServiceConfig {
@@ -289,7 +303,9 @@ export interface Transition {
  * `event` hook (metrics). The core's kinds: `spawned` (fields pid, port), `exited` (code,
  * signal), `state` (from, to), `weight` (from, to), `adopted` (pid, port: a process a previous
  * ten serve left running, taken back: core/adopt.ts), `reload` (per service a reload changed, and
- * one with service "" for the whole reload: core/reload.ts). Plugins add their own through ctx.emit():
+ * one with service "" for the whole reload: core/reload.ts), `certificate` (service "": a TLS
+ * renewal loaded or refused, fields outcome, serial, not_after / code: core/tls-watch.ts). Plugins
+ * add their own through ctx.emit():
  * the idle-scaler's `wake` (result, duration_seconds), `sleep` (action), `spawn` (client) and
  * `expire` (idle_seconds, data); deploy-workflows'
  * `deploy.step`, `rollout.step`, `rollout.outcome` (outcome) and `shadow.mismatch`.

@@ -9,6 +9,7 @@ function summarizeConfig(c: TenementConfig, loaded: ReadonlyArray<{ def: { name:
   const lines = [
     `config     ${c.path ?? '(defaults: no file)'}`,
     `listen     ${s.listen}:${s.port}`,
+    ...(s.tls ? [`https      ${s.listen}:${s.tls.port}, cert ${s.tls.cert}, key ${s.tls.key}; ${s.tls.redirect ? `:${s.port} redirects to it` : `:${s.port} serves plain HTTP too`}`] : []),
     `domain     ${s.domain}`,
     `data_dir   ${s.data_dir}`,
     `health     every ${s.health_interval} s, timeout ${s.health_timeout} s`,

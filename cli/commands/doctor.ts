@@ -76,6 +76,8 @@ export interface DoctorReport {
     idle_action: string;
     ok: boolean;
   }>;
+  /** [settings.tls]'s certificate (null without one): ok while it has not expired. */
+  tls: (Check & { cert: string; serial: string; not_after: string; days_left: number; names: string[] }) | null;
   /** What the config asks for and this host lacks, as `ten serve` would report it. */
   problems: Array<{ code: ErrorCode; message: string; hint: string; services: string[] }>;
 }
@@ -215,9 +217,21 @@ export async function diagnose(configPath: string | undefined): Promise<DoctorRe
     services.push({ name: svc.name, isolation: svc.isolation, user, group, limits, idle_action: svc.idle_action, ok: !bad.has(svc.name) });
   }
 
+  // [settings.tls]: how long the certificate has left (the pair itself was checked with the config)
+  let tls: DoctorReport['tls'] = null;
+  const t = config.settings.tls;
+  const pair = t ? (await import('../../core/tls.ts')).readKeyPair(t.cert, t.key) : undefined;
+  if (t && pair && !(pair instanceof TenementError)) {
+    const days = Math.floor((Date.parse(pair.notAfter) - Date.now()) / 86_400_000);
+    const expired = days < 0 ? new TenementError('TEN_ERR_TLS_CERT_INVALID', [t.cert, `it expired on ${pair.notAfter}`]) : undefined;
+    if (expired) problem(expired.code, [t.cert, `it expired on ${pair.notAfter}`]);
+    tls = { ok: !expired, why: expired?.message ?? null, fix: expired ? 'write the renewed certificate and key over these files: ten serve picks them up without a restart' : null,
+      cert: t.cert, serial: pair.serial, not_after: pair.notAfter, days_left: days, names: pair.names };
+  }
+
   return {
     ok: problems.length === 0, config: found ?? null, data_dir: config.settings.data_dir, cgroup_tag: tag, uid, root,
-    init, containment, controllers, isolation: { plugin: isolationPlugin, levels }, users, services, problems,
+    init, containment, controllers, isolation: { plugin: isolationPlugin, levels }, users, services, tls, problems,
   };
 }
 
@@ -335,6 +349,11 @@ export function formatDoctor(r: DoctorReport): string {
     const asks = [`isolation ${s.isolation}`, `user ${s.user ?? `uid ${r.uid} (ten serve's own)`}${s.group ? `:${s.group}` : ''}`,
       ...Object.entries(s.limits).map(([k, v]) => `${k} ${v}`), ...(s.idle_action === 'suspend' ? ['idle_action suspend'] : [])];
     out.push(`  ${s.ok ? 'ok' : 'no'}  ${s.name.padEnd(11)} ${asks.join(', ')}`);
+  }
+
+  if (r.tls) {
+    out.push('', 'tls ([settings.tls])');
+    line(r.tls, 'certificate', `${r.tls.cert}: serial ${r.tls.serial}, valid until ${r.tls.not_after} (${r.tls.days_left} day${r.tls.days_left === 1 ? '' : 's'} left), ${r.tls.names.join(', ')}`);
   }
 
   out.push('', r.ok ? 'everything the config asks for works on this host'

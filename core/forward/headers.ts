@@ -46,6 +46,9 @@ export interface ClientInfo {
   authority: string;
   /** tenement's own listening port, for X-Forwarded-Port. */
   port: number;
+  /** The scheme the request came with: `https` on the TLS listener ([settings.tls]), for
+   *  X-Forwarded-Proto and Forwarded proto= (RFC 7239 §5.4). */
+  proto: 'http' | 'https';
   /** Also send `Forwarded` (RFC 7239). */
   forwarded: boolean;
   /** "1.1" or "1.0": the protocol the request came with, for Via (RFC 9110 §7.6.3). */
@@ -125,12 +128,12 @@ export function requestHeaders(raw: readonly string[], c: ClientInfo, hostOverri
   const peer = c.peer.startsWith('::ffff:') && c.peer.includes('.') ? c.peer.slice(7) : c.peer;
   out.push(
     'x-forwarded-for', xff === undefined ? peer : `${xff}, ${peer}`,
-    'x-forwarded-proto', xfp ?? 'http',
+    'x-forwarded-proto', xfp ?? c.proto,
     'x-forwarded-host', xfh ?? authority,
     'x-forwarded-port', xfport ?? String(c.port),
   );
   if (c.forwarded) {
-    const own = `for=${forwardedFor(c.peer)};host=${forwardedValue(authority)};proto=http`;
+    const own = `for=${forwardedFor(c.peer)};host=${forwardedValue(authority)};proto=${c.proto}`;
     out.push('forwarded', fwd === undefined ? own : `${fwd}, ${own}`);
   }
   out.push('via', `${c.httpVersion} tenement`);

@@ -112,7 +112,7 @@ describe('ten doctor as root', { skip: !root ? 'needs root (the host answers of 
     const r = await doctor(dir, ['--json']);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as DoctorReport;
-    assert.deepEqual(Object.keys(j), ['ok', 'config', 'data_dir', 'cgroup_tag', 'uid', 'root', 'init', 'containment', 'controllers', 'isolation', 'users', 'services', 'problems']);
+    assert.deepEqual(Object.keys(j), ['ok', 'config', 'data_dir', 'cgroup_tag', 'uid', 'root', 'init', 'containment', 'controllers', 'isolation', 'users', 'services', 'tls', 'problems']);
     assert.equal(j.ok, true);
     assert.equal(j.config, join(dir, 'tenement.toml'));
     assert.equal(j.data_dir, join(dir, 'data'));

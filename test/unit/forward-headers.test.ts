@@ -5,7 +5,7 @@ import { requestHeaders, responseHeaders, type ClientInfo } from '../../core/for
 import { parseCidr, trustList } from '../../core/forward/trust.ts';
 
 const client = (o: Partial<ClientInfo> = {}): ClientInfo => ({
-  peer: '127.0.0.1', trusted: false, authority: 'api.localhost:8080', port: 8080, forwarded: false, httpVersion: '1.1', maxForwards: false, ...o,
+  peer: '127.0.0.1', trusted: false, authority: 'api.localhost:8080', port: 8080, forwarded: false, httpVersion: '1.1', maxForwards: false, proto: 'http', ...o,
 });
 
 /** The pairs of a flat list, for readable assertions. */
@@ -42,6 +42,14 @@ describe('requestHeaders', () => {
       'X-Forwarded-Port', '443', 'Forwarded', 'for=6.6.6.6'], client({ authority: 'h', trusted: true, forwarded: true }));
     assert.deepEqual(pairs(out), ['Host: h', 'x-forwarded-for: 6.6.6.6, 7.7.7.7, 127.0.0.1', 'x-forwarded-proto: https',
       'x-forwarded-host: h', 'x-forwarded-port: 443', 'forwarded: for=6.6.6.6, for=127.0.0.1;host=h;proto=http', 'via: 1.1 tenement']);
+  });
+
+  test('a request that came over TLS says https in X-Forwarded-Proto and Forwarded proto= (RFC 7239 §5.4); a trusted peer\'s Proto still wins', () => {
+    const out = requestHeaders(['Host', 'h', 'X-Forwarded-Proto', 'http'], client({ authority: 'h', port: 8443, proto: 'https', forwarded: true }));
+    assert.deepEqual(pairs(out), ['Host: h', 'x-forwarded-for: 127.0.0.1', 'x-forwarded-proto: https', 'x-forwarded-host: h',
+      'x-forwarded-port: 8443', 'forwarded: for=127.0.0.1;host=h;proto=https', 'via: 1.1 tenement']);
+    const behind = requestHeaders(['Host', 'h', 'X-Forwarded-Proto', 'http'], client({ authority: 'h', proto: 'https', trusted: true }));
+    assert.ok(pairs(behind).includes('x-forwarded-proto: http'));
   });
 
   test('Forwarded quotes IPv6 nodes and non-token hosts (RFC 7239 §6); IPv4-mapped peers are written as IPv4', () => {
