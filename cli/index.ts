@@ -2,6 +2,7 @@
 import { Cli, type BaseContext } from 'clipanion';
 import { normalizeArgv } from './argv.ts';
 import { BackupCommand, RestoreCommand } from './commands/backup.ts';
+import { CompletionCommand } from './commands/completion.ts';
 import { ConfigCommand } from './commands/config.ts';
 import { DeployCommand } from './commands/deploy.ts';
 import { DoctorCommand } from './commands/doctor.ts';
@@ -72,6 +73,7 @@ export function buildCli(): Cli {
     ExportKubernetesCommand,
     VersionCommand,
     HelpCommand,
+    CompletionCommand,
   ]) {
     cli.register(command);
   }

@@ -34,9 +34,14 @@ function pass(list, concurrency) {
   });
 }
 
-// the dashboard's browser test drives Debian's chromium: install it when missing (as root, with
-// apt-get); when that cannot be done the script says so and the test skips itself with the reason
-if (files.some((f) => basename(f).startsWith('dashboard'))) spawnSync('bash', ['scripts/ensure-chromium.sh'], { stdio: 'inherit' });
+// Debian packages some tests drive: chromium (the dashboard's browser test), zsh and fish (the
+// completion test). Installed when missing (as root, with apt-get); when that cannot be done the
+// script says so and the test skips itself with the reason.
+const packages = [
+  ...(files.some((f) => basename(f).startsWith('dashboard')) ? ['chromium=/usr/bin/chromium'] : []),
+  ...(files.some((f) => basename(f).startsWith('completion')) ? ['zsh=/usr/bin/zsh', 'fish=/usr/bin/fish'] : []),
+];
+if (packages.length > 0) spawnSync('bash', ['scripts/ensure-debian.sh', ...packages], { stdio: 'inherit' });
 
 const solo = files.filter((f) => SOLO.has(basename(f)));
 const rest = files.filter((f) => !SOLO.has(basename(f)));

@@ -5,7 +5,7 @@
 // token first), see an instance appear after `ten spawn`, set a weight from the page and count
 // where the proxy sends requests, switch traffic and see it in the history, find a log line with
 // the search; then a tenant token, which sees its own instance only and no route, history or
-// foreign spawn. The browser is installed by scripts/ensure-chromium.sh (run by scripts/run-tests.mjs);
+// foreign spawn. The browser is installed by scripts/ensure-debian.sh (run by scripts/run-tests.mjs);
 // without it the browser test is skipped with the reason.
 //
 // docs/dashboard.png is the screenshot this test takes: written when UPDATE_SCREENSHOT=1 or when
@@ -89,7 +89,7 @@ describe('the dashboard in a browser', () => {
   let page: Page;
   /** Console errors about the Content-Security-Policy and uncaught page errors. */
   const problems: string[] = [];
-  const skip = existsSync(CHROMIUM) ? false : `chromium not available: ${CHROMIUM} is missing (scripts/ensure-chromium.sh installs Debian's package as root)`;
+  const skip = existsSync(CHROMIUM) ? false : `chromium not available: ${CHROMIUM} is missing (scripts/ensure-debian.sh installs Debian's package as root)`;
   if (skip) console.log(`# ${skip}`);
 
   before(async () => {
