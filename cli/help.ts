@@ -45,6 +45,8 @@ const VALUE_NAMES: Record<string, string> = {
   '--timeout': 'DURATION', '--interval': 'DURATION', '--max-p99': 'DURATION', '--expires': 'DURATION',
   '--since': 'TIME', '--until': 'TIME', '--grep': 'TEXT', '--lines': 'N', '--limit': 'N', '--batch': 'N',
   '--weight': 'N', '--port': 'N', '--percent': 'N', '--max-error-rate': 'RATE', '--from': 'VERSION', '--to': 'VERSION',
+  '--output': 'FILE', '--caddyfile': 'PATH', '--unit-dir': 'DIR', '--caddy-dns': 'PROVIDER', '--image-template': 'TEMPLATE',
+  '--gateway': 'NAME', '--gateway-namespace': 'NAMESPACE', '--container-port': 'N', '--description': 'TEXT',
 };
 
 /** Boolean options that are on unless turned off: help writes them as `--no-NAME`, the form a user
@@ -74,7 +76,8 @@ export function commandModels(cli: { definitions(): Definition[] }): CommandMode
 
 function optionModel(definition: string, description: string, required: boolean): OptionModel {
   const [namesPart, arity] = definition.split(' ');
-  const names = namesPart.split(',');
+  // long names last: `-n, --lines`
+  const names = namesPart.split(',').sort((a, b) => Number(a.startsWith('--')) - Number(b.startsWith('--')));
   const name = names.at(-1)!;
   const value = arity === undefined ? undefined : VALUE_NAMES[name] ?? name.replace(/^-+/, '').replace(/-/g, '_').toUpperCase();
   const shown = NEGATED_OPTIONS.has(name) ? [`--no-${name.slice(2)}`] : names;
@@ -86,18 +89,25 @@ function paragraphs(text: string): string[] {
   return text.split(/\n\s*\n/).map((p) => p.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')).filter(Boolean);
 }
 
-/** `ten spawn <service[:id]> [--id ID] [--weight N] [--no-wait] [--json]`: its own options only. */
+/** `ten spawn <service[:id]> [--id ID] [--weight N] [--no-wait] [--json]`: its own options only,
+ *  the required ones first. */
 export function synopsis(c: CommandModel): string {
-  const opts = c.options.filter((o) => !o.common).map((o) => (o.required ? o.label.split(', ').at(-1)! : `[${o.label.split(', ').at(-1)}]`));
-  return ['ten', ...c.path, ...c.positionals, ...opts].join(' ');
+  return synopsisParts(c).join(' ');
 }
 
-/** Words wrapped into lines of at most `width` characters (a longer word has a line of its own),
- *  each line after the first indented by `indent` spaces. */
-export function wrap(text: string, width: number, indent = 0): string {
+/** The synopsis in parts that are never split across lines: `ten spawn`, `<service[:id]>`, `[--id ID]`. */
+export function synopsisParts(c: CommandModel): string[] {
+  const own = c.options.filter((o) => !o.common);
+  const long = (o: OptionModel) => o.label.split(', ').at(-1)!;
+  return [['ten', ...c.path].join(' '), ...c.positionals, ...own.filter((o) => o.required).map(long), ...own.filter((o) => !o.required).map((o) => `[${long(o)}]`)];
+}
+
+/** Words (of `text`, or the given parts) wrapped into lines of at most `width` characters (a longer
+ *  word has a line of its own), each line after the first indented by `indent` spaces. */
+export function wrap(text: string | string[], width: number, indent = 0): string {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(' ')) {
+  for (const word of typeof text === 'string' ? text.split(' ') : text) {
     if (line && line.length + 1 + word.length > width) {
       lines.push(line);
       line = word;
@@ -119,7 +129,7 @@ function optionRows(options: OptionModel[]): string {
 export function commandHelp(c: CommandModel): string {
   const own = c.options.filter((o) => !o.common);
   const common = c.options.filter((o) => o.common);
-  const out = [wrap(`ten ${c.path.join(' ')}: ${c.description}`, 80, 2), '', 'Usage', `  ${wrap(synopsis(c), 76, 4)}`];
+  const out = [wrap(`ten ${c.path.join(' ')}: ${c.description}`, 80, 2), '', 'Usage', `  ${wrap(synopsisParts(c), 76, 4)}`];
   for (const p of c.details) out.push('', wrap(p, 80));
   if (own.length) out.push('', 'Options', optionRows(own));
   if (common.length) out.push('', 'Common options', optionRows(common));
