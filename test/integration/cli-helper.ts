@@ -25,19 +25,23 @@ export interface TenCli {
   server: string;
 }
 
+/** `ten ARGV` in this process, with what it printed on stdout and stderr. */
+export async function captureCli(argv: string[]): Promise<CliRun> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => (out += c));
+  stderr.on('data', (c) => (err += c));
+  const code = await runCli(argv, { ...Cli.defaultContext, stdout, stderr, colorDepth: 1 });
+  return { code, out, err };
+}
+
 export function inProcessCli(ten: Pick<Ten, 'port' | 'token'>): TenCli {
   const server = `http://127.0.0.1:${ten.port}`;
-  const run = async (opts: CliOptions, args: string[]): Promise<CliRun> => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c) => (out += c));
-    stderr.on('data', (c) => (err += c));
+  const run = (opts: CliOptions, args: string[]): Promise<CliRun> => {
     const token = opts.token === undefined ? ten.token : opts.token;
-    const argv = [...args, '--server', opts.server ?? server, ...(token === null ? [] : [`--token=${token}`])];
-    const code = await runCli(argv, { ...Cli.defaultContext, stdout, stderr, colorDepth: 1 });
-    return { code, out, err };
+    return captureCli([...args, '--server', opts.server ?? server, ...(token === null ? [] : [`--token=${token}`])]);
   };
   return Object.assign((...args: string[]) => run({}, args), { with: (opts: CliOptions, ...args: string[]) => run(opts, args), server });
 }

@@ -9,9 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { PassThrough } from 'node:stream';
-import { Cli } from 'clipanion';
-import { runCli as runInProcess } from '../../cli/index.ts';
+import { captureCli } from './cli-helper.ts';
 import { cleanup, fixtureService, ROOT, runCli, startTen } from './harness.ts';
 
 const FIXTURE = join(ROOT, 'test/fixtures/install/tenement.toml');
@@ -48,14 +46,8 @@ const ten = (...args: string[]) => runCli(args, {});
 
 /** `ten ARGS` in this process (for the refusals: many runs, no process needed). */
 async function tenHere(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c) => (out += c));
-  stderr.on('data', (c) => (err += c));
-  const code = await runInProcess(args, { ...Cli.defaultContext, stdout, stderr, colorDepth: 1 });
-  return { code, stdout: out, stderr: err };
+  const r = await captureCli(args);
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 /** What varies between machines and nothing else: where the checkout and node are. */
