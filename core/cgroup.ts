@@ -102,15 +102,30 @@ export function probeCgroups(tag: string): CgroupSupport {
       const h: Hierarchy = { v2: true, controllers: [], dir };
       s.membership = h;
       const offered = readText(join(dir, '..', 'cgroup.controllers')).split(/\s+/);
+      let leaf = false;
       for (const c of V2_CONTROLLERS) {
         if (!offered.includes(c)) continue;
-        try {
+        const enable = () => {
           put(join(dir, '..'), 'cgroup.subtree_control', `+${c}`);
           put(dir, 'cgroup.subtree_control', `+${c}`);
+        };
+        try {
+          try {
+            enable();
+          } catch (err) {
+            // EBUSY: ten serve's own cgroup has processes (ten serve), so it may not hand controllers
+            // down (cgroups(7), "no internal processes"). In a cgroup delegated to it (systemd's
+            // Delegate=yes) ten serve moves itself into a leaf beside its instances, as systemd's
+            // "Control Group APIs and Delegation" asks of a delegated manager, and tries again.
+            if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || leaf) throw err;
+            leaf = moveSelfToLeaf(join(dir, '..'), `${tag}.serve`);
+            if (!leaf) throw err;
+            enable();
+          }
           h.controllers.push(c);
           s.controllers[c] = h;
         } catch (err) {
-          s.missing[c] = `cgroup v2 cannot enable ${c} for ${dir}: ${(err as NodeJS.ErrnoException).code} (its parent has processes of its own; run ten serve as a systemd service with Delegate=yes)`;
+          s.missing[c] = `cgroup v2 cannot enable ${c} for ${dir}: ${(err as NodeJS.ErrnoException).code} (its parent has processes other than ten serve; run ten serve as a systemd service with Delegate=yes, e.g. \`ten install\`)`;
         }
       }
       if (existsSync(join(dir, 'cgroup.freeze'))) s.controllers.freezer = h;
@@ -134,6 +149,17 @@ export function probeCgroups(tag: string): CgroupSupport {
   for (const dir of ok.keys()) if (!used.has(dir)) { try { rmdirSync(dir); } catch { /* not empty, or gone */ } }
   probed.set(tag, s);
   return s;
+}
+
+/** Move this process into the cgroup `<parent>/<name>` (made if missing); false when it cannot. */
+function moveSelfToLeaf(parent: string, name: string): boolean {
+  try {
+    mkdirSync(join(parent, name), { recursive: true });
+    put(join(parent, name), 'cgroup.procs', String(process.pid));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readText(path: string): string {
