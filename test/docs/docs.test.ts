@@ -26,7 +26,7 @@ const counts = { blocks: 0, commands: 0, failed: 0 };
 const skipped: string[] = [];
 after(() => {
   console.log(`docs-run: ${counts.blocks} blocks, ${counts.commands} commands, ${counts.failed} failed; ${skipped.length} blocks skipped:`);
-  for (const s of skipped) console.log(`  ${s}`);
+  for (const s of skipped.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))) console.log(`  ${s}`);
 });
 
 describe('the docs\' shell sessions print what the docs show', { concurrency: 2 }, () => {

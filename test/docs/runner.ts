@@ -2,9 +2,10 @@
 // Each page runs in temp folders of its own; a block runs in the page's current "session": a
 // folder holding the config in force as ./tenement.toml (its port the session's free port), and
 // a ten serve started there (own process group) unless the block says `serve=none`. Header keys
-// (see test/docs/README.md):
+// (the page runs them in order):
 //   config=NAME   the config: `repo` (the repository's tenement.toml, the default), `none`, a
-//                 named ```toml block of the page, or a path under the repository; a new config
+//                 named ```toml block of the page, or a path under the repository; `A+B` is A
+//                 followed by B (`repo+bad`: the repository's with the page's `bad`); a new config
 //                 starts a new session (new folder, empty data dir), as does `fresh`;
 //   copy=DIR      the session folder starts as a copy of DIR (a repository folder, e.g. an example);
 //   dir=PATH      the folder the page shows for the session's (`/srv/app`): commands get the real
@@ -16,7 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parse } from 'smol-toml';
 import { cgroupTag } from '../../core/cgroup.ts';
 import { freePort } from '../../core/net.ts';
@@ -38,6 +39,10 @@ export class PageRun {
   private session: { key: string; dir: string; cwd: string; port: number; dataDir: string; serve: ChildProcess | null; background: ChildProcess[] } | null = null;
   private shown = '/srv/app';
   private readonly dataDirs: string[] = [];
+  /** The exit code of the last command, for a following `echo $?`. */
+  private lastCode = 0;
+  /** Variables the session's `export` steps set. */
+  private readonly exported = new Set<string>();
 
   constructor(readonly file: string, private readonly page: Page) {
     this.root = mkdtempSync(join(tmpdir(), 'ten-docs-'));
@@ -83,29 +88,52 @@ export class PageRun {
       if (/\bten serve\b/.test(ran)) await this.ready(child, s.cwd);
       return { ...step, ran, actual: '', ok: step.expected.trim() === '' };
     }
-    const r = await this.exec(ran, s.cwd);
+    const exported = /^export\s+(\w+)=(.*)$/.exec(ran);
+    if (exported) {
+      const r = await this.exec(`export ${exported[1]}=${exported[2]}; printf %s "$${exported[1]}"`, s.cwd);
+      this.env[exported[1]!] = r.output;
+      this.exported.add(exported[1]!);
+      return { ...step, ran, actual: '', ok: r.code === 0 && step.expected.trim() === '' };
+    }
+    const r = await this.exec(`(exit ${this.lastCode}); ${ran}`, s.cwd);
+    this.lastCode = r.code;
     const actual = this.shownText(r.output);
+    this.learn(step.expected, actual);
     return { ...step, ran, actual, ok: matches(step.expected, actual, { numbers }) };
   }
 
-  /** Shown paths and port → the real ones. */
+  /** Token ids the page shows → the ones this run made: when a command printed as many ids
+   *  (12 hex digits) as the page shows under it, later commands get this run's (`ten token
+   *  revoke 66a1af529197` revokes the token the run's `ten token create` made). */
+  private readonly ids = new Map<string, string>();
+  private learn(expected: string, actual: string): void {
+    const find = (t: string) => [...t.matchAll(/\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{12}\b/g)].map((m) => m[0]);
+    const [e, a] = [find(expected), find(actual)];
+    if (e.length === a.length) e.forEach((id, i) => this.ids.set(id, a[i]!));
+  }
+
+  /** Shown paths, ids and port → the real ones. */
   private real(text: string): string {
     const s = this.session!;
-    return text.replaceAll(this.shown, s.dir).replaceAll(SHOWN_ROOT, ROOT).replace(/\b8080\b/g, String(s.port));
+    for (const [shown, real] of this.ids) text = text.replaceAll(shown, real);
+    return text.replaceAll(this.shown, s.dir).replaceAll(`${dirname(this.shown)}/`, `${dirname(s.dir)}/`).replaceAll(SHOWN_ROOT, ROOT).replace(/\b8080\b/g, String(s.port));
   }
 
   /** Real paths and port → the shown ones. */
   private shownText(text: string): string {
     const s = this.session!;
-    return text.replaceAll(s.dir, this.shown).replaceAll(ROOT, SHOWN_ROOT).replace(new RegExp(`\\b${s.port}\\b`, 'g'), '8080');
+    return text.replaceAll(s.dir, this.shown).replaceAll(`${dirname(s.dir)}/`, `${dirname(this.shown)}/`).replaceAll(ROOT, SHOWN_ROOT).replace(new RegExp(`\\b${s.port}\\b`, 'g'), '8080');
   }
 
   private async start(key: string, config: string, h: Record<string, string>): Promise<void> {
     await this.stopSession();
+    // a new session starts from the page's environment: what a block exported is gone
+    for (const k of this.exported) delete this.env[k];
+    this.exported.clear();
     const parent = join(this.root, `s${this.dataDirs.length + 1}`);
     mkdirSync(parent);
     chmodSync(parent, 0o755);
-    const dir = join(parent, h.copy ? basename(h.copy) : 'app');
+    const dir = join(parent, h.copy ? basename(h.copy) : basename(this.shown));
     if (h.copy) {
       cpSync(join(ROOT, h.copy), dir, { recursive: true, filter: (src) => !WRITTEN.has(basename(src)) });
       if (existsSync(join(dir, 'package.json'))) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
@@ -114,10 +142,10 @@ export class PageRun {
     const port = await freePort(new Set());
     this.session = { key, dir, cwd: dir, port, dataDir: join(dir, 'tenement-data'), serve: null, background: [] };
     if (config !== 'none') {
-      let text = config === 'repo' ? readFileSync(join(ROOT, 'tenement.toml'), 'utf8')
-        : this.page.configs[config] ?? readFileSync(join(ROOT, config), 'utf8');
+      let text = config.split('+').map((c) => c === 'repo' ? readFileSync(join(ROOT, 'tenement.toml'), 'utf8')
+        : this.page.configs[c] ?? readFileSync(join(ROOT, c), 'utf8')).join('\n');
       text = this.real(text);
-      if (config === 'repo') symlinkSync(join(ROOT, 'examples'), join(dir, 'examples'));
+      if (config.startsWith('repo')) symlinkSync(join(ROOT, 'examples'), join(dir, 'examples'));
       const settings = (parse(text).settings ?? {}) as { data_dir?: string };
       this.session.dataDir = resolve(dir, settings.data_dir ?? './tenement-data');
       writeFileSync(join(dir, 'tenement.toml'), text.replace(/^port\s*=\s*\d+/m, `port = ${port}`));
@@ -145,7 +173,8 @@ export class PageRun {
     const token = readFileSync(join(s.dataDir, 'api_token'), 'utf8').trim();
     await waitFor('its instances started', async () => {
       const r = await request(s.port, 'localhost', '/api/instances', { headers: { authorization: `Bearer ${token}` } });
-      return (r.json().instances as Array<{ state: string }>).every((i) => i.state !== 'starting');
+      const list = r.status === 200 ? r.json().instances as Array<{ state: string }> : [];
+      return list.every((i) => i.state !== 'starting');
     }, 30_000);
   }
 

@@ -1,6 +1,6 @@
 // Docs that run (issue 13), part 1: what a page's shell sessions are, and when an output matches.
 // A session is a ```console block: `$ command` lines, each followed by what it printed. A block
-// may be preceded by a header, an HTML comment that says how to run it (test/docs/README.md):
+// may be preceded by a header, an HTML comment that says how to run it (keys: test/docs/runner.ts):
 //   <!-- docs-run: config=guide fresh setup="ten spawn api:blue" dir=/srv/app -->
 //   <!-- docs-run: skip — needs systemd as PID 1 -->
 // and a ```toml block preceded by `<!-- docs-run: name=NAME -->` is a config later blocks name.
