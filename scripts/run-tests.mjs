@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the whole suite with Node's test runner. Node 20 does not expand globs itself, so the file
-// list is built here: test/unit, test/conformance, test/integration (*.test.ts), or the args given.
+// list is built here: test/unit, test/conformance, test/integration, test/docs (*.test.ts), or the
+// args given.
 // Two passes: every file but the load tests, two files at a time; then the load tests alone
 // (SOLO), whose time bounds (a probe answered within 1 s during a flood) measure ten serve, not
 // whatever other test file shares the 2 cores with it. A last line adds the two passes up.
@@ -9,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const SOLO = new Set(['hostile.test.ts']);
-const dirs = ['test/unit', 'test/conformance', 'test/integration'];
+const dirs = ['test/unit', 'test/conformance', 'test/integration', 'test/docs'];
 const files = process.argv.length > 2 ? process.argv.slice(2) : dirs.flatMap((d) => {
   try { return readdirSync(d).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(d, f)); } catch { return []; }
 });

@@ -1,20 +1,18 @@
 // Acceptance (issue 12): `ten init` in each example directory produces a config that `ten serve`
 // runs. Each example is copied to a temp folder (the examples hold no tenement.toml), where
-//   1. `ten init --port P` writes the file, `ten config` accepts it, `ten serve` runs it as is,
-//      and a request through the proxy reaches the app;
-//   2. the session of its README.md runs command by command (test/integration/sessions.ts) and
-//      prints what the README shows, pids, ports and times masked.
+// `ten init --port P` writes the file, `ten config` accepts it, `ten serve` runs it as is, and a
+// request through the proxy reaches the app. Each example's README session is run by the docs
+// runner (test/docs/docs.test.ts), with the other pages' sessions.
 // The Node example imports fastify: in the repository it resolves from tenement's node_modules;
 // the copy gets a node_modules symlink to them, as `npm install` would give it its own.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { freePort } from '../../core/net.ts';
 import { killLeftovers, request, ROOT, runCli, sleep, waitFor } from './harness.ts';
-import { consoleSteps, masked, runSession } from './sessions.ts';
 
 const EXAMPLES = ['node-app', 'python-app', 'notes'] as const;
 /** What a copy leaves out: what running an example in place writes. */
@@ -88,33 +86,6 @@ describe('ten init in each example directory: a config that ten serve runs as is
         }
       } finally {
         assert.equal(await ten.stop(), 0, ten.output().slice(-2000));
-      }
-    });
-  }
-});
-
-describe('each example\'s README session works as written', { concurrency: true }, () => {
-  const curl = spawnSync('curl', ['--version']).status === 0;
-  const bin = join(temp, 'bin');
-  mkdirSync(bin);
-  writeFileSync(join(bin, 'ten'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'bin/ten.js')}" "$@"\n`, { mode: 0o755 });
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1' };
-  for (const k of ['TENEMENT_SERVER', 'TENEMENT_TOKEN', 'TENEMENT_CONFIG']) delete env[k];
-
-  for (const name of EXAMPLES) {
-    test(name, async (t) => {
-      if (!curl) return t.skip('the sessions use curl, which is not installed');
-      const readme = readFileSync(join(ROOT, 'examples', name, 'README.md'), 'utf8');
-      const steps = consoleSteps(readme);
-      assert.ok(steps.length >= 4, 'the README has a console session');
-      const dir = copy(name, `readme-${name}`);
-      const session = await runSession(dir, steps, await freePort(new Set()), env, `/home/me/tenement/examples/${name}`);
-      try {
-        for (const s of session.results) {
-          assert.equal(masked(s.actual), masked(s.expected), `examples/${name}/README.md:${s.line}: \`${s.command}\` printed:\n${s.actual}`);
-        }
-      } finally {
-        await session.stop();
       }
     });
   }

@@ -214,7 +214,7 @@ export function killLeftovers(dataDir: string): number {
 
 /** Remove the (empty) cgroup folders named `tag` and their instance folders, wherever under
  *  /sys/fs/cgroup they are (a ten serve killed for good leaves them). */
-function removeCgroups(tag: string): void {
+export function removeCgroups(tag: string): void {
   const walk = (dir: string, depth: number): void => {
     let entries: string[] = [];
     try { entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name); } catch { return; }
