@@ -50,6 +50,9 @@ describe('shell completion', () => {
       assert.deepEqual(lines(ask[shell]('ten rollout s')), ['status']);
       assert.deepEqual(lines(ask[shell]('ten spawn --no')), ['--no-wait']);
       assert.ok(lines(ask[shell]('ten deploy --')).includes('--strategy'));
+      // options with a short name too (-f, --follow) complete by their long name
+      assert.deepEqual(lines(ask[shell]('ten logs --fol')), ['--follow']);
+      assert.deepEqual(lines(ask[shell]('ten export kubernetes --outp')), ['--output']);
       assert.deepEqual(lines(ask[shell]('ten completion ')).sort(), ['bash', 'fish', 'zsh']);
       // instances from the running ten serve
       assert.deepEqual(lines(ask[shell]('ten stop api:')), ['api:a', 'api:b']);
