@@ -181,7 +181,9 @@ export function suggestCommand(commands: CommandModel[], word: string): string |
   const known = new Set(commands.map((c) => c.path.join(' ')));
   const meant = (SYNONYMS[word.toLowerCase()] ?? []).filter((s) => known.has(s.split(' -')[0]));
   const typo = closest(word, words, 2, true);
-  const guesses = meant.length ? meant : typo ? [typo] : [];
+  // a group word (`export`) is suggested with its commands: `ten export kubernetes`
+  const expand = (g: string) => (commands.some((c) => c.path.join(' ') === g.split(' -')[0]) ? [g] : subcommands(commands, g).map((c) => c.path.join(' ')));
+  const guesses = (meant.length ? meant : typo ? [typo] : []).flatMap(expand);
   return guesses.length ? guesses.map((g) => `\`ten ${g}\``).join(' or ') : undefined;
 }
 
@@ -189,4 +191,18 @@ export function suggestCommand(commands: CommandModel[], word: string): string |
 export function suggestOption(c: CommandModel, typed: string): string | undefined {
   const names = c.options.flatMap((o) => (NEGATED_OPTIONS.has(o.name) ? [`--no-${o.name.slice(2)}`, o.name] : o.names));
   return closest(typed, names, 2, true);
+}
+
+/** The commands of two words whose first is `word` (`token` → token create, token list, token revoke). */
+export function subcommands(commands: CommandModel[], word: string): CommandModel[] {
+  return commands.filter((c) => c.path.length > 1 && c.path[0] === word);
+}
+
+/** `\`ten rollout abort\``: the command of group `group` whose second word `typed` probably meant. */
+export function suggestSubcommand(commands: CommandModel[], group: string, typed: string): string | undefined {
+  const subs = subcommands(commands, group).map((c) => c.path[1]!);
+  // a unique prefix (`kube`), else the closest name (`abortt`)
+  const starting = subs.filter((s) => s.startsWith(typed.toLowerCase()));
+  const sub = starting.length === 1 ? starting[0] : closest(typed, subs, 2, true);
+  return sub === undefined ? undefined : `\`ten ${group} ${sub}\``;
 }

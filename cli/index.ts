@@ -29,7 +29,7 @@ import { TokenCreateCommand, TokenListCommand, TokenRevokeCommand } from './comm
 import { TopCommand } from './commands/top.ts';
 import { VersionCommand } from './commands/version.ts';
 import { WeightCommand } from './commands/weight.ts';
-import { commandHelp, commandModels, findCommand, indexHelp, suggestOption, type CommandModel } from './help.ts';
+import { commandHelp, commandModels, findCommand, indexHelp, subcommands, suggestOption, suggestSubcommand, type CommandModel } from './help.ts';
 import { packageVersion, printError } from './output.ts';
 import { tenErr } from '../core/errors.ts';
 
@@ -105,9 +105,8 @@ export async function runCli(argv: readonly string[], context: BaseContext = Cli
   return cli.run(command, context);
 }
 
-/** The first positional argument of `input` beyond what `c` takes (clipanion only says "Command
- *  not found" then). */
-function extraArgument(c: CommandModel, input: readonly string[]): string | undefined {
+/** The positional arguments of `input` after `c`'s path (options and their values left out). */
+function givenPositionals(c: CommandModel, input: readonly string[]): string[] {
   const takesValue = new Set(c.options.filter((o) => o.value).flatMap((o) => o.names));
   const positionals: string[] = [];
   for (let i = c.path.length; i < input.length; i++) {
@@ -115,13 +114,20 @@ function extraArgument(c: CommandModel, input: readonly string[]): string | unde
     if (input[i]!.startsWith('-')) { if (takesValue.has(input[i]!)) i++; continue; }
     positionals.push(input[i]!);
   }
-  return positionals[c.positionals.length];
+  return positionals;
 }
 
 /** Unknown command or option (with what it probably meant), missing option: in our error format. */
 function usageError(commands: CommandModel[], input: readonly string[], err: unknown): Error | string {
   const c = findCommand(commands, input);
-  if (!c) return unknownCommand(commands, input[0]!);
+  if (!c) {
+    // `ten export`, `ten export kube`: a group of commands without its second word
+    const group = subcommands(commands, input[0]!);
+    if (group.length === 0) return unknownCommand(commands, input[0]!);
+    const guess = input[1] === undefined ? undefined : suggestSubcommand(commands, input[0]!, input[1]);
+    const what = input[1] === undefined ? 'needs one more word' : `has no command ${JSON.stringify(input[1])}`;
+    return `error TEN_ERR_CLI_INVALID_ARGUMENT: \`ten ${input[0]}\` ${what}${guess ? ` (did you mean ${guess}?)` : ''}\n  hint: the commands are ${group.map((g) => `\`ten ${g.path.join(' ')}\``).join(', ')} (see \`ten help ${input[0]}\`)\n`;
+  }
   let message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
   // clipanion: `Unsupported option name ("--jsn").`
   const unsupported = /^Unsupported option name \("([^"]+)"\)/.exec(message);
@@ -129,15 +135,19 @@ function usageError(commands: CommandModel[], input: readonly string[], err: unk
     const guess = suggestOption(c, unsupported[1]!);
     return tenErr('TEN_ERR_CLI_UNKNOWN_OPTION', unsupported[1]!, `\`ten ${c.path.join(' ')}\``, guess ? ` (did you mean ${guess}?)` : '');
   }
+  const given = givenPositionals(c, input);
   // Options the command requires, written `--to VERSION`.
   const required = c.options.filter((o) => o.required).map((o) => o.label);
   // clipanion reports a missing required option as "Command not found; did you mean: ...".
   const missing = c.options.filter((o) => o.required && !input.some((tok) => o.names.some((n) => tok === n || tok.startsWith(`${n}=`)))).map((o) => o.label);
   if (message.startsWith('Command not found') && missing.length > 0) message = `missing ${missing.join(', ')}`;
-  else if (message.startsWith('Command not found')) message = `unexpected argument ${JSON.stringify(extraArgument(c, input) ?? '')}`;
-  if (message.startsWith('Not enough positional arguments')) message = `missing ${c.positionals.filter((p) => p.startsWith('<')).join(' ')}`;
+  else if (message.startsWith('Command not found')) message = `unexpected argument ${JSON.stringify(given[c.positionals.length] ?? '')}`;
+  if (message.startsWith('Not enough positional arguments')) message = `missing ${c.positionals.filter((p) => p.startsWith('<')).slice(given.length).join(' ')}`;
   const extra = /^Extraneous positional argument \("(.*)"\)/.exec(message);
   if (extra) message = `unexpected argument ${JSON.stringify(extra[1])}`;
+  // `ten rollout abortt api`: the first argument was meant as a subcommand
+  const meant = given[0] === undefined ? undefined : suggestSubcommand(commands, c.path[0]!, given[0]);
+  if (c.path.length === 1 && meant) message += ` (did you mean ${meant}?)`;
   const usage = ['ten', ...c.path, ...c.positionals, ...required].join(' ');
   return `error TEN_ERR_CLI_INVALID_ARGUMENT: ${message}\n  hint: usage: ${usage} [options] (see \`ten help ${c.path.join(' ')}\`)\n`;
 }

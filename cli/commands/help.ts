@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { tenErr } from '../../core/errors.ts';
-import { commandHelp, commandModels, findCommand, indexHelp, suggestCommand, type CommandModel } from '../help.ts';
+import { commandHelp, commandModels, findCommand, indexHelp, subcommands, suggestCommand, type CommandModel } from '../help.ts';
 import { packageVersion, printError } from '../output.ts';
 import { BaseCommand } from './base.ts';
 
@@ -34,6 +34,12 @@ export class HelpCommand extends BaseCommand {
       return 0;
     }
     const c = findCommand(commands, this.command);
+    const group = subcommands(commands, this.command[0]!);
+    if (!c && group.length > 0 && this.command.length === 1) {
+      // `ten help export`: the commands of that group, each with its own help
+      this.context.stdout.write(group.map(commandHelp).join('\n'));
+      return 0;
+    }
     if (!c) {
       printError(this.context.stderr, unknownCommand(commands, this.command[0]!));
       return 2;

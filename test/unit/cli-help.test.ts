@@ -20,6 +20,9 @@ test('`ten help spawn` is `ten spawn --help`: usage with --no-wait and placehold
   assert.match(help.stdout, /^Examples\n  Start api:green and wait until it runs\n    \$ ten spawn api --id green$/m);
   const two = await ten(['help', 'rollout', 'status']);
   assert.match(two.stdout, /^ten rollout status: Show the latest rollout of a service$/m);
+  const group = await ten(['help', 'token']);
+  assert.equal(group.code, 0);
+  for (const sub of ['create', 'list', 'revoke']) assert.match(group.stdout, new RegExp(`^ten token ${sub}: `, 'm'));
 });
 
 test('`ten`, `ten help` and `ten --help` list every command by category', async () => {
@@ -53,6 +56,12 @@ test('a typo of a command or an option gets "did you mean", exit 2', async () =>
     [['spawn', 'api:a', '--no-wiat'], /^error TEN_ERR_CLI_UNKNOWN_OPTION: unknown option --no-wiat for `ten spawn` \(did you mean --no-wait\?\)\n/],
     [['ps', 'a', 'b'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: unexpected argument "b"\n  hint: usage: ten ps \[service\] \[options\] \(see `ten help ps`\)\n$/],
     [['deploy'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: missing <service\[:version\]>\n/],
+    // found by the new-user trial of issue 12
+    [['weight', 'api:prod'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: missing <0-100>\n/],
+    [['export'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: `ten export` needs one more word\n  hint: the commands are `ten export kubernetes` \(see `ten help export`\)\n$/],
+    [['export', 'kube'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: `ten export` has no command "kube" \(did you mean `ten export kubernetes`\?\)\n/],
+    [['expor'], /^error TEN_ERR_CLI_UNKNOWN_COMMAND: unknown command "expor" \(did you mean `ten export kubernetes`\?\)\n/],
+    [['rollout', 'abortt', 'api'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: unexpected argument "api" \(did you mean `ten rollout abort`\?\)\n/],
   ];
   for (const [args, want] of cases) {
     const r = await ten(args);
