@@ -13,14 +13,15 @@ export interface UnitSpec {
   execStart: string[];
   /** The config file's folder (WorkingDirectory=). */
   workdir: string;
-  /** Folders ten serve writes: the data dir, and the folder of a Unix-socket api_listen. */
+  /** Folders ten serve writes: the data dir, the folder of a Unix-socket api_listen (and their
+   *  real paths when they are symlinks): cli/install/paths.ts. */
   writable: string[];
   /** `yes` unless a path the service needs lies under /home, /root or /run/user. */
   protectHome: 'yes' | 'read-only';
-  /** Why ProtectHome is not `yes` (the path under a home), for the comment. */
-  protectHomeWhy?: string;
-  /** Why PrivateTmp is off (a path the service needs is in /tmp or /var/tmp); absent: on. */
-  privateTmpWhy?: string;
+  /** The paths under a home folder, as "what /path" (why ProtectHome is not `yes`), for the comment. */
+  protectHomeWhy: string[];
+  /** The paths in /tmp or /var/tmp, as "what /path": PrivateTmp is off when there is one. */
+  privateTmpWhy: string[];
   /** User= (absent: root). */
   user?: string;
   /** Give CAP_NET_BIND_SERVICE: a non-root user on a port below 1024. */
@@ -128,12 +129,12 @@ export function renderUnit(u: UnitSpec): string {
     '# read-only for them but the data dir, where each instance has its DATA_DIR.',
     'ProtectSystem=strict',
     `ReadWritePaths=${u.writable.map(pathArg).join(' ')}`,
-    u.protectHome === 'yes' ? '# /home, /root and /run/user: empty and inaccessible.'
-      : `# read-only, not yes: ${u.protectHomeWhy ?? 'a path the service needs is under a home folder'}.`,
+    ...(u.protectHome === 'yes' ? ['# /home, /root and /run/user: empty and inaccessible.']
+      : ['# read-only, not yes: yes would hide what ten serve or its apps need there:', ...u.protectHomeWhy.map((w) => `#   ${w}`)]),
     `ProtectHome=${u.protectHome}`,
-    ...(u.privateTmpWhy === undefined
+    ...(u.privateTmpWhy.length === 0
       ? ['# A /tmp and /var/tmp of their own, for ten serve and its apps together.', 'PrivateTmp=yes']
-      : [`# no, not yes: ${u.privateTmpWhy}, which a private /tmp would hide.`, 'PrivateTmp=no']),
+      : ['# no, not yes: a private /tmp would hide what ten serve or its apps need there:', ...u.privateTmpWhy.map((w) => `#   ${w}`), 'PrivateTmp=no']),
     '# No process of the service gains privileges through execve() (setuid files, file capabilities).',
     '# Root keeps its own: tenement-init still switches to each app\'s user, bubblewrap and unshare',
     '# still work as root.',

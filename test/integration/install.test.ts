@@ -5,8 +5,8 @@
 // on-demand TLS question, on a real ten serve. Acceptance 2 of issue 12.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { captureCli } from './cli-helper.ts';
@@ -193,6 +193,61 @@ describe('the unit and the Caddyfile it writes', () => {
       assert.equal(v.status, 0, v.stderr);
       assert.equal(v.stderr, '');
     }
+  });
+});
+
+/** The unit's text from `ten install --dry-run --json` with these options. */
+async function unitOf(...args: string[]): Promise<{ unit: string; plan: { steps: Array<{ kind: string; argv?: string[]; content?: string }>; notes: string[] } }> {
+  const r = await ten('install', '--domain', 'example.com', ...args, '--dry-run', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const plan = JSON.parse(r.stdout) as { steps: Array<{ kind: string; argv?: string[]; content?: string }>; notes: string[] };
+  return { unit: plan.steps.find((s) => s.kind === 'write')!.content!, plan };
+}
+
+describe('what the sandbox lets through', () => {
+  test('TLS files (and their symlink targets), plugin files and a Unix api_listen under a home folder: ProtectHome=read-only, the socket folder writable', async (t) => {
+    const home = homedir();
+    if (!/^\/(home|root)(\/|$)/.test(home)) return t.skip(`the home folder ${home} is not under /home or /root: nothing to put under it`);
+    if (!existsSync('/usr/bin/openssl')) return t.skip('needs /usr/bin/openssl to make the certificate (apt install openssl)');
+    let mine: string;
+    try { mine = mkdtempSync(join(home, '.ten-install-test-')); } catch (err) { return t.skip(`cannot write in ${home}: ${(err as Error).message}`); }
+    dirs.push(mine);
+    // certbot's layout: live/NAME/cert.pem is a symlink into archive/NAME/ (here: live/ outside the home, archive/ in it)
+    mkdirSync(join(mine, 'archive'));
+    spawnSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem', '-out', 'cert1.pem', '-days', '2', '-subj', '/CN=example.com'], { cwd: join(mine, 'archive'), stdio: 'ignore' });
+    writeFileSync(join(mine, 'plugin.js'), 'export default { name: "audit", create() { return {}; } };\n');
+    const { dir } = configCopy();
+    mkdirSync(join(dir, 'live'));
+    symlinkSync(join(mine, 'archive', 'cert1.pem'), join(dir, 'live', 'cert.pem'));
+    const config = join(dir, 'paths.toml');
+    writeFileSync(config, [
+      '[settings]', 'data_dir = "/var/lib/tenement-install-test"', `api_listen = "unix:${mine}/run/ten.sock"`,
+      '[settings.tls]', `cert = "${dir}/live/cert.pem"`, `key = "${mine}/archive/key.pem"`,
+      '[service.api]', 'command = "node server.js"', 'workdir = "/srv"',
+      '[[plugins.extra]]', `use = "${mine}/plugin.js"`, '',
+    ].join('\n'));
+    const { unit, plan } = await unitOf('--config', config);
+    assert.match(unit, /^ProtectHome=read-only$/m, unit);
+    for (const line of [
+      `#   the TLS certificate (real path) ${mine}/archive/cert1.pem`,
+      `#   the TLS key ${mine}/archive/key.pem`,
+      `#   the api_listen socket's folder ${mine}/run`,
+      `#   plugin ${mine}/plugin.js (plugins.extra[0]) ${mine}/plugin.js`,
+    ]) assert.ok(unit.split('\n').includes(line), `${line} in\n${unit}`);
+    assert.match(unit, new RegExp(`^ReadWritePaths=/var/lib/tenement-install-test ${mine}/run$`, 'm'), 'the socket\'s folder is written');
+    // the symlink itself lies in /tmp (this test's folder): PrivateTmp=no names it
+    assert.ok(unit.split('\n').includes(`#   the TLS certificate ${dir}/live/cert.pem`), unit);
+    assert.match(unit, /^PrivateTmp=no$/m);
+    assert.ok(plan.steps.some((s) => s.argv?.join(' ') === `install -d -m 0755 ${mine}/run`), 'the socket folder is made: ReadWritePaths= needs it to exist');
+    assert.ok(plan.notes.some((n) => n.startsWith('ProtectHome=read-only, not yes: ')), plan.notes.join('\n'));
+  });
+
+  test('nothing under a home folder or /tmp: ProtectHome=yes, PrivateTmp=yes', async (t) => {
+    const moved = [ROOT, process.execPath].find((p) => MOVED.test(p));
+    if (moved) return t.skip(`${moved} is under a home folder or /tmp`);
+    const { unit } = await unitOf('--config', FIXTURE);
+    assert.match(unit, /^ProtectHome=yes$/m);
+    assert.match(unit, /^PrivateTmp=yes$/m);
   });
 });
 
