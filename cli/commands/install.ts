@@ -7,7 +7,6 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { tenErr } from '../../core/errors.ts';
 import type { Plan, Step } from '../install/plan.ts';
-import { execArg } from '../install/unit.ts';
 import { BaseCommand } from './base.ts';
 
 /** Default folders: the administrator's units (systemd.unit(5), "Unit File Load Path") and the
@@ -17,8 +16,10 @@ const CADDYFILE = '/etc/caddy/Caddyfile';
 /** How long one command may run (systemctl stop waits for ten serve to stop every app). */
 const STEP_TIMEOUT_MS = 15 * 60_000;
 
-/** A step as a shell line (quoted for reading, never run through a shell). */
-const shown = (argv: string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : execArg(a))).join(' ');
+/** A step as a POSIX shell command line, which a reader may paste into a shell (never run through
+ *  one here): an argument that is not plain goes in single quotes, where nothing is special but
+ *  `'` itself, written '\'' (POSIX.1-2017 Shell Command Language §2.2.2). Not systemd's escaping. */
+export const shown = (argv: string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 
 /** Why systemd cannot be driven here, or null when it can (sd_booted(3): /run/systemd/system
  *  exists only when systemd is the running init; systemctl must be on PATH). */

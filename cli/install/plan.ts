@@ -168,7 +168,7 @@ export function readInstalled(text: string): { wrote: string[]; dataDir: string 
   if (!text.startsWith(UNIT_MARKER)) return null;
   const wrote = text.split('\n').filter((l) => l.startsWith(WROTE_PREFIX)).map((l) => l.slice(WROTE_PREFIX.length));
   const rw = /^ReadWritePaths=("(?:[^"\\]|\\.)*"|\S+)/m.exec(text)?.[1];
-  const dataDir = rw === undefined ? null : (rw.startsWith('"') ? rw.slice(1, -1).replace(/\\(.)/g, '$1') : rw).replace(/%%/g, '%').replace(/\$\$/g, '$');
+  const dataDir = rw === undefined ? null : (rw.startsWith('"') ? rw.slice(1, -1).replace(/\\(.)/g, '$1') : rw).replace(/%%/g, '%'); // pathArg's escaping undone
   return { wrote, dataDir };
 }
 

@@ -38,21 +38,35 @@ export interface UnitSpec {
 export const UNIT_MARKER = '# Written by `ten install`';
 export const WROTE_PREFIX = '# ten install also wrote: ';
 
-/**
- * One argument for ExecStart= (systemd.service(5), "Command lines"): left bare when it is plain,
- * else double-quoted with `\` and `"` escaped; `%` is doubled (specifiers, systemd.unit(5)) and
- * `$` doubled (environment variable substitution).
- */
+// Each kind of setting has its own escaping; a value is escaped for the setting it goes in:
+// - every value: `%` starts a specifier, `%%` is one `%` (systemd.unit(5), "Specifiers"); this
+//   holds for Documentation= too, and pathToFileURL() writes a space as `%20`;
+// - command lines (ExecStart=): words split at spaces, "…" quoting with C escapes, and `$NAME`
+//   replaced by the environment variable, `$$` is one `$` (systemd.service(5), "Command lines");
+// - path lists (ReadWritePaths=): words split at spaces, "…" quoting, but NO `$` substitution, so
+//   `$` stays as it is (systemd.exec(5), "Sandboxing": "space-separated list of paths");
+// - one path (WorkingDirectory=): the whole rest of the line, no quoting, no `$` (systemd.exec(5)).
+// No Environment= is written (it would quote like a command line, without `$`: systemd.exec(5)).
+
+/** `%` doubled: the only escape every setting shares (systemd.unit(5), "Specifiers"). */
+const specifiers = (v: string) => v.replace(/%/g, '%%');
+
+/** One word for a space-separated setting: bare when it is plain, else double-quoted with `\` and `"` escaped. */
+const word = (v: string) => (/^[\w@+=:,./%$-]+$/.test(v) ? v : `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+
+/** One argument for ExecStart= (systemd.service(5), "Command lines"): `%` and `$` doubled, quoted when not plain. */
 export function execArg(arg: string): string {
-  const escaped = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
-  return /^[\w@+=:,./-]+$/.test(escaped) ? escaped : `"${escaped.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  return word(specifiers(arg).replace(/\$/g, '$$$$'));
 }
 
-/** A path in a space-separated list setting (ReadWritePaths=): quoted like an argument. */
-const pathArg = execArg;
+/** A path in a space-separated path list (ReadWritePaths=, systemd.exec(5)): `%` doubled, quoted
+ *  when not plain; `$` as it is (no variable substitution there). */
+export function pathArg(path: string): string {
+  return word(specifiers(path));
+}
 
-/** A path in a whole-line setting (WorkingDirectory=): only `%` needs escaping (systemd.unit(5)). */
-const linePath = (p: string) => p.replace(/%/g, '%%');
+/** A path as a whole-line setting (WorkingDirectory=): only `%` is escaped (systemd.unit(5)). */
+const linePath = specifiers;
 
 /** The text of tenement.service. */
 export function renderUnit(u: UnitSpec): string {
@@ -64,7 +78,7 @@ export function renderUnit(u: UnitSpec): string {
     '',
     '[Unit]',
     `Description=tenement: process hypervisor and reverse proxy for ${u.domain}`,
-    `Documentation=${u.docs}`,
+    `Documentation=${specifiers(u.docs)}`,
     '# Start once the network is configured, so that a `listen` address exists (systemd.special(7)).',
     'Wants=network-online.target',
     'After=network-online.target',

@@ -251,6 +251,49 @@ describe('what the sandbox lets through', () => {
   });
 });
 
+describe('escaping: each setting its own rule, a shell command line for the reader', () => {
+  test('a folder with space, %, $ and \' : ReadWritePaths keeps $, WorkingDirectory and ExecStart escape as systemd reads them; the printed command runs in sh', async (t) => {
+    const dir = join(tempDir(), "my app %n $HOME 'q'");
+    mkdirSync(dir);
+    const config = join(dir, 'tenement.toml');
+    writeFileSync(config, '[settings]\ndata_dir = "./da ta%i"\n[service.api]\ncommand = "node server.js"\n');
+    const data = join(dir, 'da ta%i');
+    const sd = (p: string) => p.replace(/%/g, '%%');
+    const { unit } = await unitOf('--config', config);
+    // systemd.exec(5): a path list quotes, expands specifiers (%%), and has no $ substitution
+    assert.ok(unit.split('\n').includes(`ReadWritePaths="${sd(data)}"`), unit);
+    // systemd.exec(5) WorkingDirectory=: the rest of the line, specifiers only
+    assert.ok(unit.split('\n').includes(`WorkingDirectory=${sd(dir)}`), unit);
+    // systemd.service(5) "Command lines": $$ is one $
+    assert.ok(unit.includes(` --config "${sd(config).replace(/\$/g, '$$$$')}" `), unit);
+
+    // the human dry run: a command line a shell runs as printed
+    const human = await ten('install', '--domain', 'example.com', '--config', config, '--dry-run');
+    const line = /^## 1\. run: (.*)$/m.exec(human.stdout)![1]!;
+    assert.equal(line, `install -d -m 0711 '${data.replace(/'/g, "'\\''")}'`);
+    const sh = spawnSync('sh', ['-c', line], { encoding: 'utf8', env: { ...process.env, HOME: '/nonexistent' } });
+    assert.equal(sh.status, 0, sh.stderr);
+    assert.ok(statSync(data).isDirectory(), 'the shell made exactly the data dir');
+    rmSync(data, { recursive: true });
+
+    // written for real (--files-only), read back by uninstall: the same data dir
+    const units = tempDir();
+    const r = await ten('install', '--domain', 'example.com', '--config', config, '--unit-dir', units, '--files-only');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(`[1/2] install -d -m 0711 '${data.replace(/'/g, "'\\''")}'`), r.stdout);
+    assert.ok(statSync(data).isDirectory());
+    await t.test('systemd-analyze verify', (tt) => {
+      if (!hasVerify) return tt.skip('systemd-analyze is not installed (apt-get install systemd)');
+      const v = spawnSync('systemd-analyze', ['verify', join(units, 'tenement.service')], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(v.status, 0, v.stderr);
+      assert.equal(v.stderr, '');
+    });
+    const u = await ten('uninstall', '--unit-dir', units, '--files-only');
+    assert.equal(u.code, 0, u.stderr);
+    assert.ok(u.stdout.includes(`kept the data dir ${data} (`), u.stdout);
+  });
+});
+
 describe('refusals', () => {
   test('missing or bad --domain, bad options: an error code, nothing written', async () => {
     const { dir, config } = configCopy();
