@@ -121,6 +121,12 @@ export function planInstall(o: InstallOptions): Plan {
     }
   }
 
+  // loopback only (127.0.0.0/8, ::1; RFC 1122 §3.2.1.3, RFC 4291 §2.5.3) and nothing in front: the
+  // unit would serve a domain that no other host can reach
+  if (!o.caddy && (s.listen.startsWith('127.') || s.listen === '::1')) {
+    notes.push(`ten serve listens on ${s.listen}:${port} only, and no --caddy: nothing outside this host reaches ${o.domain}. Set listen = "0.0.0.0" (or "::") in [settings] of ${c.path} to serve it directly, put a reverse proxy that listens publicly in front of it, or run ten install --caddy for Caddy with HTTPS`);
+  }
+
   const unit: UnitSpec = {
     domain: o.domain, port: o.port, execStart, workdir: dirname(c.path), writable,
     protectHome: inHome.length > 0 ? 'read-only' : 'yes', protectHomeWhy: inHome, privateTmpWhy: inTmp,

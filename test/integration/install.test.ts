@@ -104,6 +104,11 @@ describe('ten install --dry-run', () => {
     assert.match(plan.steps[1]!.content!, /^TimeoutStopSec=45$/m);
     assert.match(plan.steps[1]!.content!, /^KillMode=process$/m);
     assert.match(plan.steps[1]!.content!, /^Delegate=yes$/m);
+    // the fixture listens on 127.0.0.1 and there is no --caddy: nothing outside reaches it
+    const notes = (JSON.parse(json.stdout) as { notes: string[] }).notes;
+    assert.ok(notes.some((n) => n.startsWith('ten serve listens on 127.0.0.1:8080 only, and no --caddy: nothing outside this host reaches example.com. Set listen = "0.0.0.0"')), notes.join('\n'));
+    // with --caddy, loopback is what it should be: no such note
+    assert.doesNotMatch(caddy.stdout, /nothing outside this host reaches/);
   });
 
   test('touches nothing: no unit, no Caddyfile, no data dir', async () => {
