@@ -158,6 +158,19 @@ describe('the unit and the Caddyfile it writes', () => {
       assert.equal(v.status, 0, v.stderr);
       assert.equal(v.stderr, '', 'no warning either (an unknown or misspelt directive is only a warning)');
     });
+    await t.test('systemd-analyze security --offline: the hardening settings count', (tt) => {
+      if (!hasVerify) return tt.skip('systemd-analyze is not installed (apt-get install systemd)');
+      const v = spawnSync('systemd-analyze', ['security', '--offline=yes', unit], { encoding: 'utf8', timeout: 60_000 });
+      if (/unrecognized option|unknown option/i.test(v.stderr)) return tt.skip('this systemd-analyze has no --offline (systemd < 250)');
+      const score = /Overall exposure level for tenement\.service: ([\d.]+)/.exec(v.stdout)?.[1];
+      assert.ok(score !== undefined, v.stdout + v.stderr);
+      // 8.0 EXPOSED before SystemCallArchitectures=, SystemCallFilter=, RestrictAddressFamilies=,
+      // CapabilityBoundingSet=~, PrivateMounts= and UMask= (systemd 252); 5.8 with them
+      assert.ok(Number(score) <= 6.0, `exposure ${score}`);
+      for (const d of ['SystemCallArchitectures=native', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK', 'UMask=0027', 'PrivateMounts=yes']) {
+        assert.ok(readFileSync(unit, 'utf8').split('\n').includes(d), d);
+      }
+    });
     await t.test('caddy validate', (tt) => {
       if (!hasCaddy) return tt.skip('caddy is not installed (apt-get install caddy)');
       const v = spawnSync('caddy', ['validate', '--adapter', 'caddyfile', '--config', caddyfile], {
