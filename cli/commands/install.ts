@@ -7,7 +7,6 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
 import { tenErr } from '../../core/errors.ts';
 import type { Plan, Step } from '../install/plan.ts';
-import { execArg } from '../install/unit.ts';
 import { BaseCommand } from './base.ts';
 
 /** Default folders: the administrator's units (systemd.unit(5), "Unit File Load Path") and the
@@ -17,8 +16,10 @@ const CADDYFILE = '/etc/caddy/Caddyfile';
 /** How long one command may run (systemctl stop waits for ten serve to stop every app). */
 const STEP_TIMEOUT_MS = 15 * 60_000;
 
-/** A step as a shell line (quoted for reading, never run through a shell). */
-const shown = (argv: string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : execArg(a))).join(' ');
+/** A step as a POSIX shell command line, which a reader may paste into a shell (never run through
+ *  one here): an argument that is not plain goes in single quotes, where nothing is special but
+ *  `'` itself, written '\'' (POSIX.1-2017 Shell Command Language §2.2.2). Not systemd's escaping. */
+export const shown = (argv: string[]) => argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 
 /** Why systemd cannot be driven here, or null when it can (sd_booted(3): /run/systemd/system
  *  exists only when systemd is the running init; systemctl must be on PATH). */
@@ -98,7 +99,7 @@ export class InstallCommand extends SystemdCommand {
     category: 'Server',
     description: 'Install ten serve as a systemd service (and Caddy in front for HTTPS)',
     details: `
-      Writes a hardened systemd unit, \`tenement.service\`, that runs \`ten serve --config <this config> --domain D\` from this copy of tenement with this node, then starts it and enables it at boot: \`systemctl daemon-reload\`, \`systemctl enable --now\`. The unit explains each of its settings in a comment; docs/deployment.md (Running under systemd) explains the choices: \`KillMode=process\` with \`Delegate=yes\` so that a crash of ten serve leaves the apps running for the next one to adopt, \`TimeoutStopSec\` computed from \`drain_timeout\` and the longest \`stop_timeout\`, \`ProtectSystem=strict\` with the data dir the one writable path.
+      Writes a hardened systemd unit, \`tenement.service\`, that runs \`ten serve --config <this config> --domain D\` from this copy of tenement with this node, then starts it and enables it at boot: \`systemctl daemon-reload\`, \`systemctl enable --now\`. The unit explains each of its settings in a comment; docs/deployment.md (Running under systemd) explains the choices: \`KillMode=process\` with \`Delegate=yes\` so that a crash of ten serve leaves the apps running for the next one to adopt, \`TimeoutStopSec\` computed from \`drain_timeout\` and the longest \`stop_timeout\`, \`ProtectSystem=strict\` with the data dir (and a Unix-socket \`api_listen\`'s folder) the only writable paths, \`ProtectHome\` and \`PrivateTmp\` relaxed only when a path ten serve or its apps reach (config, data dir, workdirs, TLS files, plugin files, and their symlink targets) lies under a home folder or /tmp. The steps \`--dry-run\` prints are shell command lines, quoted for a POSIX shell.
 
       The config is read and checked as \`ten config\` reads it (\`--config\`, \`$TENEMENT_CONFIG\` or ./tenement.toml); the unit names its absolute path. \`--user\` runs ten serve as that user instead of root (then every app runs as that user too; see docs/isolation.md); the data dir is given to it.
 

@@ -10,6 +10,7 @@ import { tenErr } from '../../core/errors.ts';
 import { trustList } from '../../core/forward/trust.ts';
 import type { TenementConfig } from '../../core/types.ts';
 import { CADDY_MARKER, renderCaddyfile } from './caddyfile.ts';
+import { HOMES, neededPaths, TMPS, under } from './paths.ts';
 import { renderUnit, UNIT_MARKER, WROTE_PREFIX, type UnitSpec } from './unit.ts';
 
 /** One step: write a file (mode, octal) or run a command (argv, never a shell). `optional`: a
@@ -31,10 +32,6 @@ export interface Plan {
 export const UNIT_NAME = 'tenement.service';
 /** Seconds TimeoutStopSec= leaves beyond drain_timeout + the longest stop_timeout. */
 const STOP_MARGIN = 10;
-/** Where ProtectHome=yes hides everything (systemd.exec(5)). */
-const HOMES = ['/home', '/root', '/run/user'];
-/** What PrivateTmp=yes replaces (systemd.exec(5)). */
-const TMPS = ['/tmp', '/var/tmp'];
 /** Suffix of a Caddyfile that install moved aside (uninstall puts it back). */
 export const BEFORE = '.before-tenement';
 
@@ -89,20 +86,14 @@ export function planInstall(o: InstallOptions): Plan {
   }
   const port = o.port ?? s.port;
   const api = s.api_listen === undefined ? undefined : parseApiListen(s.api_listen, dirname(c.path));
-  const writable = [s.data_dir];
-  if (api !== undefined && typeof api !== 'string' && api.path !== undefined && !api.path.startsWith(`${s.data_dir}/`)) writable.push(dirname(api.path));
 
-  // ProtectHome=yes hides /home, /root and /run/user entirely: read-only when anything the
-  // service runs or reads lies there
+  // everything ten serve and its apps reach (paths.ts): ProtectHome=yes would hide what lies under a
+  // home folder, PrivateTmp=yes what lies in the host's /tmp; ReadWritePaths= gets what is written
   const services = Object.values(c.services);
-  const needed: Array<[string, string]> = [
-    ['node', process.execPath], ['tenement', root], ['the config', c.path], ['data_dir', s.data_dir],
-    ...services.map((v): [string, string] => [`service ${v.name}'s workdir`, v.workdir]),
-  ];
-  const under = (dirs: string[]) => needed.find(([, p]) => dirs.some((h) => p === h || p.startsWith(`${h}/`)));
-  const inHome = under(HOMES);
-  // PrivateTmp=yes gives the service a /tmp and /var/tmp of its own: what lies in the host's would vanish
-  const inTmp = under(TMPS);
+  const needed = neededPaths(c, root, api);
+  const writable = [...new Set(needed.filter((n) => n.write).map((n) => n.path))];
+  const inHome = under(needed, HOMES).map((n) => `${n.what} ${n.path}`);
+  const inTmp = under(needed, TMPS).map((n) => `${n.what} ${n.path}`);
 
   const longest = services.reduce<{ name: string | null; t: number }>((m, v) => (v.stop_timeout > m.t ? { name: v.name, t: v.stop_timeout } : m), { name: null, t: 0 });
   const drain = s.drain_timeout;
@@ -130,17 +121,25 @@ export function planInstall(o: InstallOptions): Plan {
     }
   }
 
+  // loopback only (127.0.0.0/8, ::1; RFC 1122 §3.2.1.3, RFC 4291 §2.5.3) and nothing in front: the
+  // unit would serve a domain that no other host can reach
+  if (!o.caddy && (s.listen.startsWith('127.') || s.listen === '::1')) {
+    notes.push(`ten serve listens on ${s.listen}:${port} only, and no --caddy: nothing outside this host reaches ${o.domain}. Set listen = "0.0.0.0" (or "::") in [settings] of ${c.path} to serve it directly, put a reverse proxy that listens publicly in front of it, or run ten install --caddy for Caddy with HTTPS`);
+  }
+
   const unit: UnitSpec = {
     domain: o.domain, port: o.port, execStart, workdir: dirname(c.path), writable,
-    protectHome: inHome ? 'read-only' : 'yes', protectHomeWhy: inHome ? `${inHome[0]} is under a home folder (${inHome[1]})` : undefined,
-    privateTmpWhy: inTmp ? `${inTmp[0]} is under ${inTmp[1].startsWith('/var/tmp') ? '/var/tmp' : '/tmp'} (${inTmp[1]})` : undefined,
+    protectHome: inHome.length > 0 ? 'read-only' : 'yes', protectHomeWhy: inHome, privateTmpWhy: inTmp,
     user, bindLowPort: user !== undefined && port < 1024,
     stopTimeout: { seconds: drain + longest.t + STOP_MARGIN, drain, longestStop: longest.t, longestService: longest.name, margin: STOP_MARGIN },
     wrote, docs: pathToFileURL(join(root, 'docs', 'deployment.md')).href,
   };
 
-  steps.push({ kind: 'run', argv: ['install', '-d', '-m', '0711', s.data_dir], why: 'the data dir must exist: it is the one writable path (ReadWritePaths=)' });
+  steps.push({ kind: 'run', argv: ['install', '-d', '-m', '0711', s.data_dir], why: 'the data dir must exist: systemd fails the start when a ReadWritePaths= folder does not (systemd.exec(5))' });
   if (user) steps.push({ kind: 'run', argv: ['chown', '-R', `${user}:`, s.data_dir], why: `ten serve runs as ${user}: the data dir (store, logs, token, instances' data) must be its own` });
+  for (const d of writable.filter((w) => w !== s.data_dir && !w.startsWith(`${s.data_dir}/`) && !existsSync(w))) {
+    steps.push({ kind: 'run', argv: ['install', '-d', '-m', '0755', ...(user ? ['-o', user] : []), d], why: 'the api_listen socket\'s folder must exist too (ReadWritePaths=)' });
+  }
   steps.push({ kind: 'write', path: unitPath, mode: 0o644, content: renderUnit(unit), why: 'the systemd unit' });
   if (o.caddy && caddyText !== undefined) {
     const existing = existsSync(o.caddy.path) ? readFileSync(o.caddy.path, 'utf8') : undefined;
@@ -163,8 +162,9 @@ export function planInstall(o: InstallOptions): Plan {
   } else {
     notes.push('ten serve runs as root: each app runs as its service\'s user, `nobody` by default (docs/isolation.md#users-and-file-modes)');
   }
-  notes.push(`apps see the file system read-only except ${s.data_dir} (their DATA_DIR is in it)${inTmp ? '' : ' and a private /tmp'}: ProtectSystem=strict`);
-  if (inTmp) notes.push(`${inTmp[0]} is in ${inTmp[1]}: PrivateTmp is off, and the host may clean /tmp at boot (tmpfiles.d(5)); a folder such as /srv or /var/lib suits a server better`);
+  notes.push(`apps see the file system read-only except ${writable.join(', ')} (their DATA_DIR is in ${writable.length > 1 ? s.data_dir : 'it'})${inTmp.length > 0 ? '' : ' and a private /tmp'}: ProtectSystem=strict`);
+  if (inHome.length > 0) notes.push(`ProtectHome=read-only, not yes: ${inHome.join('; ')} ${inHome.length > 1 ? 'are' : 'is'} under /home, /root or /run/user; a folder such as /srv, /etc or /var/lib lets the unit hide the home folders`);
+  if (inTmp.length > 0) notes.push(`PrivateTmp=no: ${inTmp.join('; ')} ${inTmp.length > 1 ? 'are' : 'is'} in /tmp or /var/tmp, and the host may clean /tmp at boot (tmpfiles.d(5)); a folder such as /srv or /var/lib suits a server better`);
   notes.push(`logs: journalctl -u ${UNIT_NAME.replace('.service', '')}; reload the config: systemctl reload ${UNIT_NAME.replace('.service', '')} (or ten reload)`);
   return { unit: unitPath, steps, notes };
 }
@@ -174,7 +174,7 @@ export function readInstalled(text: string): { wrote: string[]; dataDir: string 
   if (!text.startsWith(UNIT_MARKER)) return null;
   const wrote = text.split('\n').filter((l) => l.startsWith(WROTE_PREFIX)).map((l) => l.slice(WROTE_PREFIX.length));
   const rw = /^ReadWritePaths=("(?:[^"\\]|\\.)*"|\S+)/m.exec(text)?.[1];
-  const dataDir = rw === undefined ? null : (rw.startsWith('"') ? rw.slice(1, -1).replace(/\\(.)/g, '$1') : rw).replace(/%%/g, '%').replace(/\$\$/g, '$');
+  const dataDir = rw === undefined ? null : (rw.startsWith('"') ? rw.slice(1, -1).replace(/\\(.)/g, '$1') : rw).replace(/%%/g, '%'); // pathArg's escaping undone
   return { wrote, dataDir };
 }
 

@@ -5,8 +5,8 @@
 // on-demand TLS question, on a real ten serve. Acceptance 2 of issue 12.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { captureCli } from './cli-helper.ts';
@@ -104,6 +104,11 @@ describe('ten install --dry-run', () => {
     assert.match(plan.steps[1]!.content!, /^TimeoutStopSec=45$/m);
     assert.match(plan.steps[1]!.content!, /^KillMode=process$/m);
     assert.match(plan.steps[1]!.content!, /^Delegate=yes$/m);
+    // the fixture listens on 127.0.0.1 and there is no --caddy: nothing outside reaches it
+    const notes = (JSON.parse(json.stdout) as { notes: string[] }).notes;
+    assert.ok(notes.some((n) => n.startsWith('ten serve listens on 127.0.0.1:8080 only, and no --caddy: nothing outside this host reaches example.com. Set listen = "0.0.0.0"')), notes.join('\n'));
+    // with --caddy, loopback is what it should be: no such note
+    assert.doesNotMatch(caddy.stdout, /nothing outside this host reaches/);
   });
 
   test('touches nothing: no unit, no Caddyfile, no data dir', async () => {
@@ -153,6 +158,19 @@ describe('the unit and the Caddyfile it writes', () => {
       assert.equal(v.status, 0, v.stderr);
       assert.equal(v.stderr, '', 'no warning either (an unknown or misspelt directive is only a warning)');
     });
+    await t.test('systemd-analyze security --offline: the hardening settings count', (tt) => {
+      if (!hasVerify) return tt.skip('systemd-analyze is not installed (apt-get install systemd)');
+      const v = spawnSync('systemd-analyze', ['security', '--offline=yes', unit], { encoding: 'utf8', timeout: 60_000 });
+      if (/unrecognized option|unknown option/i.test(v.stderr)) return tt.skip('this systemd-analyze has no --offline (systemd < 250)');
+      const score = /Overall exposure level for tenement\.service: ([\d.]+)/.exec(v.stdout)?.[1];
+      assert.ok(score !== undefined, v.stdout + v.stderr);
+      // 8.0 EXPOSED before SystemCallArchitectures=, SystemCallFilter=, RestrictAddressFamilies=,
+      // CapabilityBoundingSet=~, PrivateMounts= and UMask= (systemd 252); 5.8 with them
+      assert.ok(Number(score) <= 6.0, `exposure ${score}`);
+      for (const d of ['SystemCallArchitectures=native', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK', 'UMask=0027', 'PrivateMounts=yes']) {
+        assert.ok(readFileSync(unit, 'utf8').split('\n').includes(d), d);
+      }
+    });
     await t.test('caddy validate', (tt) => {
       if (!hasCaddy) return tt.skip('caddy is not installed (apt-get install caddy)');
       const v = spawnSync('caddy', ['validate', '--adapter', 'caddyfile', '--config', caddyfile], {
@@ -193,6 +211,104 @@ describe('the unit and the Caddyfile it writes', () => {
       assert.equal(v.status, 0, v.stderr);
       assert.equal(v.stderr, '');
     }
+  });
+});
+
+/** The unit's text from `ten install --dry-run --json` with these options. */
+async function unitOf(...args: string[]): Promise<{ unit: string; plan: { steps: Array<{ kind: string; argv?: string[]; content?: string }>; notes: string[] } }> {
+  const r = await ten('install', '--domain', 'example.com', ...args, '--dry-run', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const plan = JSON.parse(r.stdout) as { steps: Array<{ kind: string; argv?: string[]; content?: string }>; notes: string[] };
+  return { unit: plan.steps.find((s) => s.kind === 'write')!.content!, plan };
+}
+
+describe('what the sandbox lets through', () => {
+  test('TLS files (and their symlink targets), plugin files and a Unix api_listen under a home folder: ProtectHome=read-only, the socket folder writable', async (t) => {
+    const home = homedir();
+    if (!/^\/(home|root)(\/|$)/.test(home)) return t.skip(`the home folder ${home} is not under /home or /root: nothing to put under it`);
+    if (!existsSync('/usr/bin/openssl')) return t.skip('needs /usr/bin/openssl to make the certificate (apt install openssl)');
+    let mine: string;
+    try { mine = mkdtempSync(join(home, '.ten-install-test-')); } catch (err) { return t.skip(`cannot write in ${home}: ${(err as Error).message}`); }
+    dirs.push(mine);
+    // certbot's layout: live/NAME/cert.pem is a symlink into archive/NAME/ (here: live/ outside the home, archive/ in it)
+    mkdirSync(join(mine, 'archive'));
+    spawnSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'key.pem', '-out', 'cert1.pem', '-days', '2', '-subj', '/CN=example.com'], { cwd: join(mine, 'archive'), stdio: 'ignore' });
+    writeFileSync(join(mine, 'plugin.js'), 'export default { name: "audit", create() { return {}; } };\n');
+    const { dir } = configCopy();
+    mkdirSync(join(dir, 'live'));
+    symlinkSync(join(mine, 'archive', 'cert1.pem'), join(dir, 'live', 'cert.pem'));
+    const config = join(dir, 'paths.toml');
+    writeFileSync(config, [
+      '[settings]', 'data_dir = "/var/lib/tenement-install-test"', `api_listen = "unix:${mine}/run/ten.sock"`,
+      '[settings.tls]', `cert = "${dir}/live/cert.pem"`, `key = "${mine}/archive/key.pem"`,
+      '[service.api]', 'command = "node server.js"', 'workdir = "/srv"',
+      '[[plugins.extra]]', `use = "${mine}/plugin.js"`, '',
+    ].join('\n'));
+    const { unit, plan } = await unitOf('--config', config);
+    assert.match(unit, /^ProtectHome=read-only$/m, unit);
+    for (const line of [
+      `#   the TLS certificate (real path) ${mine}/archive/cert1.pem`,
+      `#   the TLS key ${mine}/archive/key.pem`,
+      `#   the api_listen socket's folder ${mine}/run`,
+      `#   plugin ${mine}/plugin.js (plugins.extra[0]) ${mine}/plugin.js`,
+    ]) assert.ok(unit.split('\n').includes(line), `${line} in\n${unit}`);
+    assert.match(unit, new RegExp(`^ReadWritePaths=/var/lib/tenement-install-test ${mine}/run$`, 'm'), 'the socket\'s folder is written');
+    // the symlink itself lies in /tmp (this test's folder): PrivateTmp=no names it
+    assert.ok(unit.split('\n').includes(`#   the TLS certificate ${dir}/live/cert.pem`), unit);
+    assert.match(unit, /^PrivateTmp=no$/m);
+    assert.ok(plan.steps.some((s) => s.argv?.join(' ') === `install -d -m 0755 ${mine}/run`), 'the socket folder is made: ReadWritePaths= needs it to exist');
+    assert.ok(plan.notes.some((n) => n.startsWith('ProtectHome=read-only, not yes: ')), plan.notes.join('\n'));
+  });
+
+  test('nothing under a home folder or /tmp: ProtectHome=yes, PrivateTmp=yes', async (t) => {
+    const moved = [ROOT, process.execPath].find((p) => MOVED.test(p));
+    if (moved) return t.skip(`${moved} is under a home folder or /tmp`);
+    const { unit } = await unitOf('--config', FIXTURE);
+    assert.match(unit, /^ProtectHome=yes$/m);
+    assert.match(unit, /^PrivateTmp=yes$/m);
+  });
+});
+
+describe('escaping: each setting its own rule, a shell command line for the reader', () => {
+  test('a folder with space, %, $ and \' : ReadWritePaths keeps $, WorkingDirectory and ExecStart escape as systemd reads them; the printed command runs in sh', async (t) => {
+    const dir = join(tempDir(), "my app %n $HOME 'q'");
+    mkdirSync(dir);
+    const config = join(dir, 'tenement.toml');
+    writeFileSync(config, '[settings]\ndata_dir = "./da ta%i"\n[service.api]\ncommand = "node server.js"\n');
+    const data = join(dir, 'da ta%i');
+    const sd = (p: string) => p.replace(/%/g, '%%');
+    const { unit } = await unitOf('--config', config);
+    // systemd.exec(5): a path list quotes, expands specifiers (%%), and has no $ substitution
+    assert.ok(unit.split('\n').includes(`ReadWritePaths="${sd(data)}"`), unit);
+    // systemd.exec(5) WorkingDirectory=: the rest of the line, specifiers only
+    assert.ok(unit.split('\n').includes(`WorkingDirectory=${sd(dir)}`), unit);
+    // systemd.service(5) "Command lines": $$ is one $
+    assert.ok(unit.includes(` --config "${sd(config).replace(/\$/g, '$$$$')}" `), unit);
+
+    // the human dry run: a command line a shell runs as printed
+    const human = await ten('install', '--domain', 'example.com', '--config', config, '--dry-run');
+    const line = /^## 1\. run: (.*)$/m.exec(human.stdout)![1]!;
+    assert.equal(line, `install -d -m 0711 '${data.replace(/'/g, "'\\''")}'`);
+    const sh = spawnSync('sh', ['-c', line], { encoding: 'utf8', env: { ...process.env, HOME: '/nonexistent' } });
+    assert.equal(sh.status, 0, sh.stderr);
+    assert.ok(statSync(data).isDirectory(), 'the shell made exactly the data dir');
+    rmSync(data, { recursive: true });
+
+    // written for real (--files-only), read back by uninstall: the same data dir
+    const units = tempDir();
+    const r = await ten('install', '--domain', 'example.com', '--config', config, '--unit-dir', units, '--files-only');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(`[1/2] install -d -m 0711 '${data.replace(/'/g, "'\\''")}'`), r.stdout);
+    assert.ok(statSync(data).isDirectory());
+    await t.test('systemd-analyze verify', (tt) => {
+      if (!hasVerify) return tt.skip('systemd-analyze is not installed (apt-get install systemd)');
+      const v = spawnSync('systemd-analyze', ['verify', join(units, 'tenement.service')], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(v.status, 0, v.stderr);
+      assert.equal(v.stderr, '');
+    });
+    const u = await ten('uninstall', '--unit-dir', units, '--files-only');
+    assert.equal(u.code, 0, u.stderr);
+    assert.ok(u.stdout.includes(`kept the data dir ${data} (`), u.stdout);
   });
 });
 
