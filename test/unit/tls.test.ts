@@ -100,4 +100,15 @@ describe('[settings.tls] in the config: the files read as a pair, with their key
     openssl('genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.pem');
     assert.equal(refused(() => parse('cert = "cert.pem"\nkey = "other.pem"')).code, 'TEN_ERR_TLS_KEY_MISMATCH');
   });
+
+  test('a file of the other kind says what it holds: a key given as cert (or the reverse) asks whether they are swapped; DER is named', () => {
+    assert.match(refused(() => parse('cert = "key.pem"\nkey = "key.pem"')).message,
+      /the certificate .*key\.pem cannot be used: it holds a PRIVATE KEY, not a CERTIFICATE: are cert and key swapped\? \(tenement\.toml:4\)$/);
+    assert.match(refused(() => parse('cert = "cert.pem"\nkey = "cert.pem"')).message,
+      /the private key .*cert\.pem cannot be used: it holds a CERTIFICATE, not a PRIVATE KEY: are cert and key swapped\? \(tenement\.toml:5\)$/);
+    openssl('req', '-new', '-key', 'key.pem', '-out', 'req.csr', '-subj', '/CN=x');
+    assert.match(refused(() => parse('cert = "req.csr"\nkey = "key.pem"')).message, /it holds a CERTIFICATE REQUEST, not a CERTIFICATE \(/);
+    openssl('x509', '-in', 'cert.pem', '-outform', 'der', '-out', 'cert.der');
+    assert.match(refused(() => parse('cert = "cert.der"\nkey = "key.pem"')).message, /it is DER \(binary\), not PEM: convert it with openssl x509 -inform der/);
+  });
 });
