@@ -133,7 +133,7 @@ export const ERRORS = {
   TEN_ERR_STORE_DAMAGED: def(500, 'the store %s %s, but this data_dir has been used before (%s): starting would forget every instance, weight and token', 'restore a backup (ten restore BACKUP --config …), or, to start empty on purpose, move the data_dir aside'),
   TEN_ERR_STORE_BACKUP_INVALID: def(500, 'the backup %s %s: nothing was restored', 'give a file made by ten backup (and check its path)'),
   TEN_ERR_SERVE_DATA_DIR_LOCKED: def(500, 'data_dir %s is in use by another ten serve (%s)', 'stop that ten serve first, or give this one another data_dir'),
-  TEN_ERR_SERVE_LISTEN_FAILED: def(500, 'cannot listen on %s: %s', 'pick another --port, or stop whatever holds it'),
+  TEN_ERR_SERVE_LISTEN_FAILED: def(500, '%s: cannot listen on %s: %s', 'change %s, or stop whatever holds that address'),
   TEN_ERR_METRICS_LISTEN_FAILED: def(500, 'the metrics listener cannot listen on %s: %s', 'pick another `listen` address under [plugins.metrics], or stop whatever holds it'),
   // TLS in the listener ([settings.tls]: core/tls.ts, core/tls-watch.ts)
   TEN_ERR_TLS_CERT_INVALID: def(500, 'the certificate %s cannot be used: %s', 'point [settings.tls] cert at a PEM file ten serve can read: the certificate, then its intermediates'),

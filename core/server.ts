@@ -158,7 +158,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     }) });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));
+      server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', ['--port / [settings] port', `${settings.listen}:${settings.port}`, err.message])));
       server.listen(settings.port, settings.listen, resolve);
     });
     const port = (server.address() as { port: number }).port;
@@ -169,7 +169,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
       const tls = listener.tls;
       const where = `${settings.listen}:${settings.tls.port}`;
       await new Promise<void>((resolve, reject) => {
-        tls.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [where, err.message])));
+        tls.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', ['[settings.tls] port', where, err.message])));
         tls.listen(settings.tls!.port, settings.listen, resolve);
       });
       https = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${(tls.address() as { port: number }).port}`;

@@ -197,5 +197,11 @@ describe('HTTPS with [settings.tls]', { skip }, () => {
     assert.equal(serve.code, 1);
     assert.match(serve.stderr, /error TEN_ERR_TLS_KEY_MISMATCH: the private key .*renewed\.key does not match the certificate .*first\.pem \(tenement\.toml:7\)/);
     assert.match(serve.stderr, /hint: install the key the certificate was issued for/);
+    // the HTTPS port taken (by the ten serve above): the message and the hint name [settings.tls] port, not --port
+    writeFileSync(file, `${toml('first.pem', 'first.key')}port = ${httpsPort}\n`);
+    const taken = await runCli(['serve', '--config', file, '--port', String(await freePort(new Set()))], {}, certs);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, new RegExp(`error TEN_ERR_SERVE_LISTEN_FAILED: \\[settings\\.tls\\] port: cannot listen on 127\\.0\\.0\\.1:${httpsPort}: .*EADDRINUSE`));
+    assert.match(taken.stderr, /hint: change \[settings\.tls\] port, or stop whatever holds that address/);
   });
 });
