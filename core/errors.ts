@@ -138,6 +138,9 @@ export const ERRORS = {
   // TLS in the listener ([settings.tls]: core/tls.ts, core/tls-watch.ts)
   TEN_ERR_TLS_CERT_INVALID: def(500, 'the certificate %s cannot be used: %s', 'point [settings.tls] cert at a PEM file ten serve can read: the certificate, then its intermediates'),
   TEN_ERR_TLS_KEY_INVALID: def(500, 'the private key %s cannot be used: %s', 'point [settings.tls] key at an unencrypted PEM private key that ten serve can read (its user needs read access)'),
+  TEN_ERR_TLS_CERT_EXPIRED: def(500, 'the certificate %s expired on %s', 'write a renewed certificate and its key over the files: ten serve picks them up without a restart (while the certificate in force is valid, an expired renewal is refused and it stays)'),
+  TEN_ERR_TLS_CERT_NOT_YET_VALID: def(500, 'the certificate %s is not valid before %s', 'check this host\'s clock (timedatectl); while the certificate in force is valid, ten serve keeps it and tries this one again once it is valid'),
+  TEN_ERR_TLS_CERT_NAMES: def(500, 'the certificate %s does not cover %s', 'get a certificate whose names include them: {domain}, *.{domain} (or each {service}.{domain}) and *.{service}.{domain} for the instances of each service (a wildcard covers exactly one label: RFC 6125 §6.4.3)'),
   TEN_ERR_TLS_KEY_MISMATCH: def(500, 'the private key %s does not match the certificate %s', 'install the key the certificate was issued for; a renewal writes both files (until a matching pair is on disk, ten serve keeps the one in force)'),
 } as const satisfies Record<string, ErrorDef>;
 

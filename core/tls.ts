@@ -17,7 +17,8 @@ export interface KeyPair {
   key: Buffer;
   /** The leaf's serial number (hex, as OpenSSL prints it). */
   serial: string;
-  /** The leaf's notAfter, as an ISO 8601 date-time. */
+  /** The leaf's notBefore and notAfter (RFC 5280 §4.1.2.5), as ISO 8601 date-times. */
+  notBefore: string;
   notAfter: string;
   /** The leaf's subjectAltName entries, e.g. `DNS:*.api.example.com` (the subject CN when there are none). */
   names: string[];
@@ -98,9 +99,21 @@ export function readKeyPair(certPath: string, keyPath: string): KeyPair | Teneme
     return certBad((err as NodeJS.ErrnoException).code === 'ERR_OSSL_PEM_NO_START_LINE' ? notA('CERTIFICATE', cert, err) : reason(err));
   }
   return {
-    cert, key, serial: leaf.serialNumber, notAfter: new Date(leaf.validTo).toISOString(),
+    cert, key, serial: leaf.serialNumber, notBefore: new Date(leaf.validFrom).toISOString(), notAfter: new Date(leaf.validTo).toISOString(),
     names: leaf.subjectAltName?.split(', ') ?? [leaf.subject.replace(/\n/g, ', ')], fingerprint: leaf.fingerprint256,
   };
+}
+
+/**
+ * Whether `pair` (read from `certPath`) is inside its validity period (RFC 5280 §4.1.2.5) at `now`
+ * (ms since the epoch): undefined, or TEN_ERR_TLS_CERT_EXPIRED / TEN_ERR_TLS_CERT_NOT_YET_VALID.
+ * Neither refuses a certificate at start (the caller warns); a renewal that is not valid is refused
+ * while the pair in force is (tls-watch.ts).
+ */
+export function notValidAt(pair: Pick<KeyPair, 'notBefore' | 'notAfter'>, certPath: string, now: number): TenementError | undefined {
+  if (Date.parse(pair.notAfter) < now) return new TenementError('TEN_ERR_TLS_CERT_EXPIRED', [certPath, pair.notAfter]);
+  if (Date.parse(pair.notBefore) > now) return new TenementError('TEN_ERR_TLS_CERT_NOT_YET_VALID', [certPath, pair.notBefore]);
+  return undefined;
 }
 
 /**
