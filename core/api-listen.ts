@@ -56,7 +56,7 @@ export function formatApiAddress(a: ApiAddress): string {
  */
 export async function listenApi(server: http.Server, a: ApiAddress): Promise<() => void> {
   const where = formatApiAddress(a);
-  const failed = (why: string) => new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`api_listen ${where}`, why]);
+  const failed = (why: string) => new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', ['[settings] api_listen', where, why]);
   const listen = (opts: net.ListenOptions) => new Promise<void>((ok, fail) => {
     const onError = (err: Error) => fail(failed(err.message));
     server.once('error', onError);

@@ -133,11 +133,14 @@ export const ERRORS = {
   TEN_ERR_STORE_DAMAGED: def(500, 'the store %s %s, but this data_dir has been used before (%s): starting would forget every instance, weight and token', 'restore a backup (ten restore BACKUP --config …), or, to start empty on purpose, move the data_dir aside'),
   TEN_ERR_STORE_BACKUP_INVALID: def(500, 'the backup %s %s: nothing was restored', 'give a file made by ten backup (and check its path)'),
   TEN_ERR_SERVE_DATA_DIR_LOCKED: def(500, 'data_dir %s is in use by another ten serve (%s)', 'stop that ten serve first, or give this one another data_dir'),
-  TEN_ERR_SERVE_LISTEN_FAILED: def(500, 'cannot listen on %s: %s', 'pick another --port, or stop whatever holds it'),
+  TEN_ERR_SERVE_LISTEN_FAILED: def(500, '%s: cannot listen on %s: %s', 'change %s, or stop whatever holds that address'),
   TEN_ERR_METRICS_LISTEN_FAILED: def(500, 'the metrics listener cannot listen on %s: %s', 'pick another `listen` address under [plugins.metrics], or stop whatever holds it'),
   // TLS in the listener ([settings.tls]: core/tls.ts, core/tls-watch.ts)
   TEN_ERR_TLS_CERT_INVALID: def(500, 'the certificate %s cannot be used: %s', 'point [settings.tls] cert at a PEM file ten serve can read: the certificate, then its intermediates'),
   TEN_ERR_TLS_KEY_INVALID: def(500, 'the private key %s cannot be used: %s', 'point [settings.tls] key at an unencrypted PEM private key that ten serve can read (its user needs read access)'),
+  TEN_ERR_TLS_CERT_EXPIRED: def(500, 'the certificate %s expired on %s', 'write a renewed certificate and its key over the files: ten serve picks them up without a restart (while the certificate in force is valid, an expired renewal is refused and it stays)'),
+  TEN_ERR_TLS_CERT_NOT_YET_VALID: def(500, 'the certificate %s is not valid before %s', 'check this host\'s clock (timedatectl); while the certificate in force is valid, ten serve keeps it and tries this one again once it is valid'),
+  TEN_ERR_TLS_CERT_NAMES: def(500, 'the certificate %s does not cover %s', 'get a certificate whose names include them: {domain}, *.{domain} (or each {service}.{domain}) and *.{service}.{domain} for the instances of each service (a wildcard covers exactly one label: RFC 6125 §6.4.3)'),
   TEN_ERR_TLS_KEY_MISMATCH: def(500, 'the private key %s does not match the certificate %s', 'install the key the certificate was issued for; a renewal writes both files (until a matching pair is on disk, ten serve keeps the one in force)'),
 } as const satisfies Record<string, ErrorDef>;
 

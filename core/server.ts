@@ -28,6 +28,7 @@ import { Router } from './router.ts';
 import { Store } from './store.ts';
 import { Supervisor } from './supervisor.ts';
 import { readKeyPair } from './tls.ts';
+import { certWarnings, servedNames } from './tls-names.ts';
 import { CertWatcher } from './tls-watch.ts';
 import { Tokens } from './tokens.ts';
 import type { Containment } from './process.ts';
@@ -158,7 +159,7 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
     }) });
     const server = listener.server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [`${settings.listen}:${settings.port}`, err.message])));
+      server.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', ['--port / [settings] port', `${settings.listen}:${settings.port}`, err.message])));
       server.listen(settings.port, settings.listen, resolve);
     });
     const port = (server.address() as { port: number }).port;
@@ -169,15 +170,16 @@ export async function startServer(config: TenementConfig, builtins: Builtins, op
       const tls = listener.tls;
       const where = `${settings.listen}:${settings.tls.port}`;
       await new Promise<void>((resolve, reject) => {
-        tls.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', [where, err.message])));
+        tls.once('error', (err) => reject(new TenementError('TEN_ERR_SERVE_LISTEN_FAILED', ['[settings.tls] port', where, err.message])));
         tls.listen(settings.tls!.port, settings.listen, resolve);
       });
       https = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${(tls.address() as { port: number }).port}`;
       const { cert, key, redirect } = settings.tls;
-      certs = new CertWatcher({ cert, key, current: keyPair, hooks, log, apply: (p) => tls.setSecureContext({ cert: p.cert, key: p.key }) });
-      const expired = Date.parse(keyPair.notAfter) < Date.now() ? ' (EXPIRED: renew it)' : '';
-      log.info({ https, redirect, cert, serial: keyPair.serial, not_after: keyPair.notAfter, names: keyPair.names }, `tls: certificate serial ${keyPair.serial}, valid until ${keyPair.notAfter}${expired}`);
-      if (expired) log.warn({ cert, not_after: keyPair.notAfter }, 'tls: the certificate has expired: clients will refuse it until a renewal is written to its file');
+      const served = () => servedNames(live.current.settings.domain, Object.keys(live.current.services));
+      certs = new CertWatcher({ cert, key, current: keyPair, served, hooks, log, apply: (p) => tls.setSecureContext({ cert: p.cert, key: p.key }) });
+      log.info({ https, redirect, cert, serial: keyPair.serial, not_after: keyPair.notAfter, names: keyPair.names }, `tls: certificate serial ${keyPair.serial}, valid until ${keyPair.notAfter}`);
+      // accepted all the same (refusing would keep HTTPS down), said with their code
+      for (const w of certWarnings(keyPair, cert, served(), Date.now())) log.warn({ code: w.code, cert, ...w.details }, `tls: ${w.message}: ${w.hint}`);
     }
     // api_listen was checked with the config: parsed again here for its parts
     const apiAddress = settings.api_listen === undefined ? undefined : parseApiListen(settings.api_listen, config.dir);

@@ -17,7 +17,8 @@ export interface KeyPair {
   key: Buffer;
   /** The leaf's serial number (hex, as OpenSSL prints it). */
   serial: string;
-  /** The leaf's notAfter, as an ISO 8601 date-time. */
+  /** The leaf's notBefore and notAfter (RFC 5280 §4.1.2.5), as ISO 8601 date-times. */
+  notBefore: string;
   notAfter: string;
   /** The leaf's subjectAltName entries, e.g. `DNS:*.api.example.com` (the subject CN when there are none). */
   names: string[];
@@ -33,6 +34,25 @@ const reason = (err: unknown): string => {
   if (e.code === 'ERR_OSSL_PEM_NO_START_LINE') return 'no PEM block found (expected -----BEGIN …-----)';
   return e.message ?? String(err);
 };
+
+/** The labels of the PEM blocks in `pem` (RFC 7468 §2: `-----BEGIN label-----`), in order. */
+export function pemLabels(pem: Buffer): string[] {
+  return [...pem.toString('latin1').matchAll(/-----BEGIN ([\x21-\x2c\x2e-\x7e]+(?:[ -][\x21-\x2c\x2e-\x7e]+)*)-----/g)].map((m) => m[1]);
+}
+
+/**
+ * Why `file` is not the `want` it should be (`want`: 'CERTIFICATE' or 'PRIVATE KEY'), from what it
+ * holds: PEM blocks of another kind (a key given as `cert`, or the reverse: "swapped?"), DER
+ * (binary ASN.1: a SEQUENCE, 0x30, X.690 §8.9), or nothing PEM at all; `err`'s reason otherwise.
+ */
+function notA(want: 'CERTIFICATE' | 'PRIVATE KEY', file: Buffer, err: unknown): string {
+  const labels = pemLabels(file);
+  const other = want === 'CERTIFICATE' ? labels.find((l) => l.endsWith('PRIVATE KEY')) : labels.find((l) => l.endsWith('CERTIFICATE'));
+  if (other) return `it holds a ${other}, not a ${want}: are cert and key swapped?`;
+  if (labels.length > 0 && !labels.some((l) => l.endsWith(want))) return `it holds ${labels.map((l) => `a ${l}`).join(', ')}, not a ${want}`;
+  if (labels.length === 0 && file[0] === 0x30) return `it is DER (binary), not PEM: convert it with openssl ${want === 'CERTIFICATE' ? 'x509' : 'pkey'} -inform der -in FILE -out FILE.pem`;
+  return `not a PEM ${want === 'CERTIFICATE' ? 'certificate' : 'private key'}: ${reason(err)}`;
+}
 
 /**
  * Read `certPath` (PEM: the certificate, then its intermediates) and `keyPath` (a PEM private key,
@@ -56,7 +76,7 @@ export function readKeyPair(certPath: string, keyPath: string): KeyPair | Teneme
   try {
     leaf = new X509Certificate(cert); // the first certificate of the file: the leaf
   } catch (err) {
-    return certBad(`not a PEM certificate: ${reason(err)}`);
+    return certBad(notA('CERTIFICATE', cert, err));
   }
   let key: Buffer;
   try {
@@ -70,18 +90,30 @@ export function readKeyPair(certPath: string, keyPath: string): KeyPair | Teneme
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    return keyBad(`not a PEM private key: ${reason(err)}`);
+    return keyBad(notA('PRIVATE KEY', key, err));
   }
   if (!leaf.checkPrivateKey(privateKey)) return new TenementError('TEN_ERR_TLS_KEY_MISMATCH', [keyPath, certPath], { key: 'key', args: [keyPath, certPath] });
   try {
     tls.createSecureContext({ cert, key }); // what the listener will do with them (a chain OpenSSL refuses, a weak key)
-  } catch (err) {
-    return certBad(reason(err));
+  } catch (err) { // (X509Certificate reads DER too; the listener wants PEM)
+    return certBad((err as NodeJS.ErrnoException).code === 'ERR_OSSL_PEM_NO_START_LINE' ? notA('CERTIFICATE', cert, err) : reason(err));
   }
   return {
-    cert, key, serial: leaf.serialNumber, notAfter: new Date(leaf.validTo).toISOString(),
+    cert, key, serial: leaf.serialNumber, notBefore: new Date(leaf.validFrom).toISOString(), notAfter: new Date(leaf.validTo).toISOString(),
     names: leaf.subjectAltName?.split(', ') ?? [leaf.subject.replace(/\n/g, ', ')], fingerprint: leaf.fingerprint256,
   };
+}
+
+/**
+ * Whether `pair` (read from `certPath`) is inside its validity period (RFC 5280 §4.1.2.5) at `now`
+ * (ms since the epoch): undefined, or TEN_ERR_TLS_CERT_EXPIRED / TEN_ERR_TLS_CERT_NOT_YET_VALID.
+ * Neither refuses a certificate at start (the caller warns); a renewal that is not valid is refused
+ * while the pair in force is (tls-watch.ts).
+ */
+export function notValidAt(pair: Pick<KeyPair, 'notBefore' | 'notAfter'>, certPath: string, now: number): TenementError | undefined {
+  if (Date.parse(pair.notAfter) < now) return new TenementError('TEN_ERR_TLS_CERT_EXPIRED', [certPath, pair.notAfter]);
+  if (Date.parse(pair.notBefore) > now) return new TenementError('TEN_ERR_TLS_CERT_NOT_YET_VALID', [certPath, pair.notBefore]);
+  return undefined;
 }
 
 /**

@@ -41,7 +41,7 @@ export class ConfigCommand extends BaseCommand {
     details: `
       Loads tenement.toml (from \`--config\`, \`$TENEMENT_CONFIG\`, or the working directory) exactly as \`ten serve\` would: the file is parsed and checked, then every plugin it names (and each default) is imported, its options are validated against its schema and its \`create()\` runs, and every service's \`isolation\` level must be served. Prints a summary, with defaults filled in and paths made absolute, or the whole resolved config with \`--json\`. Does not contact the server and writes nothing.
 
-      On an invalid config prints the error (with its line) and exits 1.
+      On an invalid config prints the error (with its line) and exits 1. What \`ten serve\` would only warn about at start (a \`[settings.tls]\` certificate that has expired, or whose names leave some of the served names uncovered) is printed on stderr as \`warning CODE: …\`; the exit code stays 0.
     `,
     examples: [
       ['Check ./tenement.toml', '$0 config'],
@@ -57,6 +57,16 @@ export class ConfigCommand extends BaseCommand {
     ]);
     const config = loadConfig({ path: this.config, cwd: process.cwd(), env: process.env });
     const plugins = await preparePlugins(config, BUILTINS); // the same verdict as ten serve
+    // [settings.tls]: the pair was read with the config; what would only be warned about at start
+    // (an expired certificate, names it does not cover: core/tls-names.ts) is said here too, on stderr
+    const t = config.settings.tls;
+    if (t) {
+      const [{ readKeyPair }, { certWarnings, servedNames }] = await Promise.all([import('../../core/tls.ts'), import('../../core/tls-names.ts')]);
+      const pair = readKeyPair(t.cert, t.key);
+      if (!(pair instanceof Error)) {
+        for (const w of certWarnings(pair, t.cert, servedNames(config.settings.domain, Object.keys(config.services)), Date.now())) this.context.stderr.write(`warning ${w.code}: ${w.message}\n  hint: ${w.hint}\n`);
+      }
+    }
     if (this.json) this.outJson({ ...config, loaded: plugins.map((p) => ({ name: p.def.name, slot: p.slot ?? null, use: p.use, options: p.options })) });
     else this.context.stdout.write(summarizeConfig(config, plugins));
   }

@@ -77,7 +77,9 @@ export interface DoctorReport {
     ok: boolean;
   }>;
   /** [settings.tls]'s certificate (null without one): ok while it has not expired. */
-  tls: (Check & { cert: string; serial: string; not_after: string; days_left: number; names: string[] }) | null;
+  tls: (Check & { cert: string; serial: string; not_after: string; days_left: number; names: string[];
+    /** The names tenement serves that the certificate does not cover (a warning: `ten serve` starts), and the warning. */
+    uncovered: string[]; uncovered_why: string | null }) | null;
   /** What the config asks for and this host lacks, as `ten serve` would report it. */
   problems: Array<{ code: ErrorCode; message: string; hint: string; services: string[] }>;
 }
@@ -217,16 +219,22 @@ export async function diagnose(configPath: string | undefined): Promise<DoctorRe
     services.push({ name: svc.name, isolation: svc.isolation, user, group, limits, idle_action: svc.idle_action, ok: !bad.has(svc.name) });
   }
 
-  // [settings.tls]: how long the certificate has left (the pair itself was checked with the config)
+  // [settings.tls]: how long the certificate has left (the pair itself was checked with the config),
+  // and the names it leaves uncovered (core/tls-names.ts: a warning, not a problem, as at start)
   let tls: DoctorReport['tls'] = null;
   const t = config.settings.tls;
   const pair = t ? (await import('../../core/tls.ts')).readKeyPair(t.cert, t.key) : undefined;
   if (t && pair && !(pair instanceof TenementError)) {
-    const days = Math.floor((Date.parse(pair.notAfter) - Date.now()) / 86_400_000);
-    const expired = days < 0 ? new TenementError('TEN_ERR_TLS_CERT_INVALID', [t.cert, `it expired on ${pair.notAfter}`]) : undefined;
-    if (expired) problem(expired.code, [t.cert, `it expired on ${pair.notAfter}`]);
-    tls = { ok: !expired, why: expired?.message ?? null, fix: expired ? 'write the renewed certificate and key over these files: ten serve picks them up without a restart' : null,
-      cert: t.cert, serial: pair.serial, not_after: pair.notAfter, days_left: days, names: pair.names };
+    const { certWarnings, servedNames } = await import('../../core/tls-names.ts');
+    const now = Date.now();
+    const days = Math.floor((Date.parse(pair.notAfter) - now) / 86_400_000);
+    const warnings = certWarnings(pair, t.cert, servedNames(config.settings.domain, Object.keys(config.services)), now);
+    const dates = warnings.find((w) => w.code !== 'TEN_ERR_TLS_CERT_NAMES');
+    const names = warnings.find((w) => w.code === 'TEN_ERR_TLS_CERT_NAMES');
+    if (dates) problem(dates.code, [t.cert, dates.code === 'TEN_ERR_TLS_CERT_EXPIRED' ? pair.notAfter : pair.notBefore]);
+    tls = { ok: !dates, why: dates?.message ?? null, fix: dates?.hint ?? null,
+      cert: t.cert, serial: pair.serial, not_after: pair.notAfter, days_left: days, names: pair.names,
+      uncovered: (names?.details.uncovered as string[] | undefined) ?? [], uncovered_why: names?.message ?? null };
   }
 
   return {
@@ -353,7 +361,12 @@ export function formatDoctor(r: DoctorReport): string {
 
   if (r.tls) {
     out.push('', 'tls ([settings.tls])');
-    line(r.tls, 'certificate', `${r.tls.cert}: serial ${r.tls.serial}, valid until ${r.tls.not_after} (${r.tls.days_left} day${r.tls.days_left === 1 ? '' : 's'} left), ${r.tls.names.join(', ')}`);
+    const d = r.tls.days_left;
+    const ago = -d - 1; // whole days since notAfter (days_left is floored)
+    const left = d >= 0 ? `${d} day${d === 1 ? '' : 's'} left` : ago === 0 ? 'expired less than a day ago' : `expired ${ago} day${ago === 1 ? '' : 's'} ago`;
+    line(r.tls, 'certificate', `${r.tls.cert}: serial ${r.tls.serial}, valid until ${r.tls.not_after} (${left}), ${r.tls.names.join(', ')}`);
+    if (r.tls.uncovered_why) out.push(`  !!  names       not covered: ${r.tls.uncovered.join(', ')}`, `               why: ${r.tls.uncovered_why}`,
+      '               fix: a certificate with these names too (a wildcard covers exactly one label: RFC 6125 §6.4.3); ten serve starts without them');
   }
 
   out.push('', r.ok ? 'everything the config asks for works on this host'

@@ -32,9 +32,10 @@ function makeCa(): void {
 
 /** A new key and a wildcard certificate for *.api.localhost + api.localhost signed by the test CA,
  *  with serial `serial`: the PEM texts and the serial as X509Certificate prints it. */
-function issue(name: string, serial: number): { cert: string; key: string; serial: string } {
+function issue(name: string, serial: number, o: { days?: number; san?: string } = {}): { cert: string; key: string; serial: string } {
   openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=*.api.localhost');
-  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial), '-days', '1', '-extfile', 'ext.cnf', '-out', `${name}.pem`);
+  if (o.san) writeFileSync(join(certs, `${name}.cnf`), `subjectAltName=${o.san}\nbasicConstraints=CA:FALSE\n`);
+  openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial), '-days', String(o.days ?? 1), '-extfile', o.san ? `${name}.cnf` : 'ext.cnf', '-out', `${name}.pem`);
   const cert = readFileSync(join(certs, `${name}.pem`), 'utf8');
   return { cert, key: readFileSync(join(certs, `${name}.key`), 'utf8'), serial: new X509Certificate(cert).serialNumber };
 }
@@ -177,12 +178,62 @@ describe('HTTPS with [settings.tls]', { skip }, () => {
     assert.equal((await get('a.api.localhost')).serial, renewed.serial);
   });
 
+  test('a renewal that is expired while the certificate in force is valid is refused: kept, said once at warn with its code and an event', async () => {
+    const stale = issue('stale', 1004, { days: 0 }); // notAfter = now: expired by the time it is read
+    writeFileSync(KEY, stale.key);
+    writeFileSync(CERT, stale.cert);
+    await waitFor('the refused expired renewal in the log', () => ten.output().includes('"code":"TEN_ERR_TLS_CERT_EXPIRED"'), 20_000);
+    const lines = ten.output().split('\n').filter((l) => l.includes('"code":"TEN_ERR_TLS_CERT_EXPIRED"'));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.equal(JSON.parse(lines[0]).level, 40);
+    assert.match(lines[0], new RegExp(`tls: certificate not reloaded: the certificate .*cert\\.pem expired on .*; the certificate in force \\(serial ${renewed.serial}\\) stays`));
+    assert.equal((await get('a.api.localhost')).serial, renewed.serial);
+    const events = await ten.api('GET', '/api/logs?stream=event&limit=50');
+    assert.ok(events.body.includes(`certificate not reloaded: TEN_ERR_TLS_CERT_EXPIRED: the certificate ${CERT} expired on`), events.body.slice(0, 2000));
+    assert.ok(!events.body.includes(`certificate reloaded: serial ${stale.serial}`));
+    writeFileSync(KEY, renewed.key);
+    writeFileSync(CERT, renewed.cert);
+  });
+
+  test('a renewal that covers none of the names served is refused while the one in force covers them; at start the uncovered ones were warned about', async () => {
+    // at start: the certificate names *.api.localhost and api.localhost, not localhost (the dashboard and the API)
+    assert.match(ten.output(), /"level":40,[^\n]*"code":"TEN_ERR_TLS_CERT_NAMES"[^\n]*the certificate [^\n]*cert\.pem does not cover localhost \(the dashboard and the API\)/);
+    const other = issue('other', 1005, { san: 'DNS:*.other.test,DNS:other.test' });
+    writeFileSync(KEY, other.key);
+    writeFileSync(CERT, other.cert);
+    await waitFor('the refused renewal for other names', () => ten.output().includes('does not cover any name tenement serves'), 20_000);
+    const line = ten.output().split('\n').find((l) => l.includes('does not cover any name tenement serves'))!;
+    assert.equal(JSON.parse(line).code, 'TEN_ERR_TLS_CERT_NAMES');
+    assert.equal(JSON.parse(line).level, 40);
+    assert.match(line, /localhost \(the dashboard and the API\), api\.localhost \(service api\), \*\.api\.localhost \(\{id\}\.api\.localhost: the instances of api\) \(its names: DNS:\*\.other\.test, DNS:other\.test\)/);
+    assert.equal((await get('a.api.localhost')).serial, renewed.serial);
+    writeFileSync(KEY, renewed.key);
+    writeFileSync(CERT, renewed.cert);
+  });
+
   test('ten doctor shows the certificate in force on disk and how long it has left', async () => {
     const r = await runCli(['doctor', '--json', '--config', ten.configPath], {}, ten.dir);
     const tls = JSON.parse(r.stdout).tls;
     assert.deepEqual({ ...tls, not_after: undefined }, {
       ok: true, why: null, fix: null, cert: CERT, serial: renewed.serial, not_after: undefined, days_left: 0, names: ['DNS:*.api.localhost', 'DNS:api.localhost'],
+      uncovered: ['localhost'], uncovered_why: `the certificate ${CERT} does not cover localhost (the dashboard and the API)`,
     });
+  });
+
+  test('ten doctor on an expired certificate: "expired less than a day ago", TEN_ERR_TLS_CERT_EXPIRED; a wildcard of the domain only leaves {id} hosts uncovered (warned by doctor and ten config)', async () => {
+    issue('gone', 1006, { days: 0, san: 'DNS:*.localhost.test,DNS:localhost.test' });
+    const file = join(certs, 'doctor.toml');
+    writeFileSync(file, `[settings]\ndomain = "localhost.test"\ndata_dir = "./data-doctor"\n\n[settings.tls]\ncert = "gone.pem"\nkey = "gone.key"\n\n${fixtureService('api')}`);
+    const r = await runCli(['doctor', '--config', file], {}, certs);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /no {2}certificate .*gone\.pem: serial 03EE, valid until \S+ \(expired less than a day ago\), DNS:\*\.localhost\.test, DNS:localhost\.test\n/);
+    assert.doesNotMatch(r.stdout, /-1 days/);
+    assert.match(r.stdout, /!! {2}names {7}not covered: \*\.api\.localhost\.test\n/);
+    assert.match(r.stderr, /error TEN_ERR_TLS_CERT_EXPIRED: the certificate .*gone\.pem expired on /);
+    const config = await runCli(['config', '--config', file], {}, certs);
+    assert.equal(config.code, 0, config.stderr);
+    assert.match(config.stderr, /warning TEN_ERR_TLS_CERT_EXPIRED: the certificate .*gone\.pem expired on /);
+    assert.match(config.stderr, /warning TEN_ERR_TLS_CERT_NAMES: the certificate .*gone\.pem does not cover \*\.api\.localhost\.test \(\{id\}\.api\.localhost\.test: the instances of api\)\n {2}hint: get a certificate whose names include them/);
   });
 
   test('a missing file or a mismatched pair is refused at start with its code and line', async () => {
@@ -197,5 +248,11 @@ describe('HTTPS with [settings.tls]', { skip }, () => {
     assert.equal(serve.code, 1);
     assert.match(serve.stderr, /error TEN_ERR_TLS_KEY_MISMATCH: the private key .*renewed\.key does not match the certificate .*first\.pem \(tenement\.toml:7\)/);
     assert.match(serve.stderr, /hint: install the key the certificate was issued for/);
+    // the HTTPS port taken (by the ten serve above): the message and the hint name [settings.tls] port, not --port
+    writeFileSync(file, `${toml('first.pem', 'first.key')}port = ${httpsPort}\n`);
+    const taken = await runCli(['serve', '--config', file, '--port', String(await freePort(new Set()))], {}, certs);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, new RegExp(`error TEN_ERR_SERVE_LISTEN_FAILED: \\[settings\\.tls\\] port: cannot listen on 127\\.0\\.0\\.1:${httpsPort}: .*EADDRINUSE`));
+    assert.match(taken.stderr, /hint: change \[settings\.tls\] port, or stop whatever holds that address/);
   });
 });

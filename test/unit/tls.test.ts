@@ -3,7 +3,7 @@
 // certificate and key files at config load (a self-signed certificate made with openssl).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,8 @@ import { after, describe, test } from 'node:test';
 import { parseConfig } from '../../core/config.ts';
 import { TenementError } from '../../core/errors.ts';
 import { parseHost } from '../../core/router.ts';
-import { httpsRedirect, isLoopback, readKeyPair } from '../../core/tls.ts';
+import { certWarnings, servedNames, uncoveredNames } from '../../core/tls-names.ts';
+import { httpsRedirect, isLoopback, notValidAt, readKeyPair } from '../../core/tls.ts';
 import type { RequestContext } from '../../core/types.ts';
 
 const OPENSSL = '/usr/bin/openssl';
@@ -99,5 +100,63 @@ describe('[settings.tls] in the config: the files read as a pair, with their key
     assert.match(locked.message, /it is encrypted \(ten serve asks for no passphrase\) \(tenement\.toml:5\)$/);
     openssl('genpkey', '-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.pem');
     assert.equal(refused(() => parse('cert = "cert.pem"\nkey = "other.pem"')).code, 'TEN_ERR_TLS_KEY_MISMATCH');
+  });
+
+  test('a file of the other kind says what it holds: a key given as cert (or the reverse) asks whether they are swapped; DER is named', () => {
+    assert.match(refused(() => parse('cert = "key.pem"\nkey = "key.pem"')).message,
+      /the certificate .*key\.pem cannot be used: it holds a PRIVATE KEY, not a CERTIFICATE: are cert and key swapped\? \(tenement\.toml:4\)$/);
+    assert.match(refused(() => parse('cert = "cert.pem"\nkey = "cert.pem"')).message,
+      /the private key .*cert\.pem cannot be used: it holds a CERTIFICATE, not a PRIVATE KEY: are cert and key swapped\? \(tenement\.toml:5\)$/);
+    openssl('req', '-new', '-key', 'key.pem', '-out', 'req.csr', '-subj', '/CN=x');
+    assert.match(refused(() => parse('cert = "req.csr"\nkey = "key.pem"')).message, /it holds a CERTIFICATE REQUEST, not a CERTIFICATE \(/);
+    openssl('x509', '-in', 'cert.pem', '-outform', 'der', '-out', 'cert.der');
+    assert.match(refused(() => parse('cert = "cert.der"\nkey = "key.pem"')).message, /it is DER \(binary\), not PEM: convert it with openssl x509 -inform der/);
+  });
+
+  /** A self-signed certificate with these subjectAltName DNS names (none: the CN only); its PEM. */
+  const withNames = (name: string, dns: string[], cn = 'tenement'): Buffer => {
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '1', '-subj', `/CN=${cn}`,
+      ...(dns.length ? ['-addext', `subjectAltName=${dns.map((d) => `DNS:${d}`).join(',')}`] : []));
+    return readFileSync(join(dir, `${name}.pem`));
+  };
+  const left = (cert: Buffer, domain = 'example.com', services = ['api', 'web']) => uncoveredNames(cert, servedNames(domain, services)).map((n) => n.name);
+
+  test('servedNames: {domain}, and {service}.{domain} and *.{service}.{domain} per service, with what each is for', () => {
+    assert.deepEqual(servedNames('Example.com', ['api']), [
+      { name: 'example.com', what: 'the dashboard and the API' },
+      { name: 'api.example.com', what: 'service api' },
+      { name: '*.api.example.com', what: '{id}.api.example.com: the instances of api' },
+    ]);
+  });
+
+  test('uncoveredNames: a wildcard covers exactly one label (RFC 6125 §6.4.3), a list of ids is not *.{service}, *.localhost covers nothing', () => {
+    assert.deepEqual(left(withNames('all', ['example.com', '*.example.com', '*.api.example.com', '*.web.example.com'])), []);
+    // only *.{domain}: the services are covered, their instances' {id}.{service}.{domain} hosts are not
+    assert.deepEqual(left(withNames('dom', ['*.example.com', 'example.com'])), ['*.api.example.com', '*.web.example.com']);
+    // *.{service}.{domain} does not cover {service}.{domain}, nor {domain}; names are matched without case
+    assert.deepEqual(left(withNames('svc', ['*.API.example.com', 'api.example.com'])), ['example.com', 'web.example.com', '*.web.example.com']);
+    // a certificate naming some ids leaves *.{service}.{domain} uncovered (a new id would not be)
+    assert.deepEqual(left(withNames('ids', ['example.com', 'api.example.com', 'a.api.example.com']), 'example.com', ['api']), ['*.api.example.com']);
+    // another domain: none; partial and multi-label wildcards are not accepted, nor *.localhost (clients refuse it)
+    assert.deepEqual(left(withNames('other', ['*.other.test'])).length, 5);
+    assert.deepEqual(left(withNames('partial', ['ap*.example.com', 'example.com']), 'example.com', ['api']), ['api.example.com', '*.api.example.com']);
+    assert.deepEqual(left(withNames('local', ['*.localhost', '*.api.localhost']), 'localhost', ['api']), ['localhost', 'api.localhost']);
+    // no subjectAltName: the subject CN, as Node's clients match it
+    assert.deepEqual(left(withNames('cn', [], '*.example.com'), 'example.com', ['api']), ['example.com', '*.api.example.com']);
+  });
+
+  test('notValidAt and certWarnings: expired, not yet valid, and the uncovered names, each with its code', () => {
+    const dates = { notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-04-01T00:00:00.000Z' };
+    assert.equal(notValidAt(dates, 'c.pem', Date.parse('2026-02-01T00:00:00Z')), undefined);
+    assert.equal(notValidAt(dates, 'c.pem', Date.parse('2026-04-01T00:00:01Z'))?.message, 'the certificate c.pem expired on 2026-04-01T00:00:00.000Z');
+    assert.equal(notValidAt(dates, 'c.pem', Date.parse('2025-12-31T23:59:59Z'))?.code, 'TEN_ERR_TLS_CERT_NOT_YET_VALID');
+    withNames('warn', ['*.example.com']);
+    const pair = readKeyPair(join(dir, 'warn.pem'), join(dir, 'warn.key'));
+    assert.ok(!(pair instanceof TenementError));
+    const later = Date.parse(pair.notAfter) + 1000;
+    assert.deepEqual(certWarnings(pair, 'warn.pem', servedNames('example.com', ['api']), later).map((w) => [w.code, w.message]), [
+      ['TEN_ERR_TLS_CERT_EXPIRED', `the certificate warn.pem expired on ${pair.notAfter}`],
+      ['TEN_ERR_TLS_CERT_NAMES', 'the certificate warn.pem does not cover example.com (the dashboard and the API), *.api.example.com ({id}.api.example.com: the instances of api)'],
+    ]);
   });
 });
