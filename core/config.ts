@@ -24,6 +24,8 @@ const ENV_FN = (name: string): string => '$' + name;
 
 /** argv from a command line split like a shell would, or why it cannot be without a shell. */
 function splitArgv(cmd: string): string[] | { error: string } {
+  const quoting = quotingError(cmd);
+  if (quoting) return { error: quoting };
   const argv: string[] = [];
   for (const part of parseShell(cmd, ENV_FN)) {
     if (typeof part === 'string') argv.push(part);
@@ -32,6 +34,23 @@ function splitArgv(cmd: string): string[] | { error: string } {
     else return { error: `shell operator "${part.op}" is not supported (commands never run through a shell)` };
   }
   return argv.length === 0 ? { error: 'the command is empty' } : argv;
+}
+
+/** Why `cmd`'s quoting is not complete, as a POSIX shell reads it (XCU 2.2: a backslash quotes the
+ *  next character, single quotes end at the next one, double quotes at the next unescaped one), or
+ *  undefined. shell-quote takes `node 'x` as `node x`; a shell would refuse it, and so do we. */
+function quotingError(cmd: string): string | undefined {
+  let open: { quote: string; at: number } | undefined;
+  for (let i = 0; i < cmd.length; i++) {
+    const c = cmd[i];
+    if (open?.quote === "'") { if (c === "'") open = undefined; continue; }
+    if (c === '\\') {
+      if (i + 1 === cmd.length) return 'it ends with a backslash that quotes nothing';
+      i++;
+    } else if (open && c === '"') open = undefined;
+    else if (!open && (c === "'" || c === '"')) open = { quote: c, at: i + 1 };
+  }
+  return open && `the ${open.quote === "'" ? 'single' : 'double'} quote at character ${open.at} is never closed`;
 }
 
 /** Splits `command` into argv like a shell would, but never runs a shell: operators are errors

@@ -443,6 +443,14 @@ describe('command splitting', () => {
     });
   }
 
+  test('rejects quoting a shell would refuse: an unclosed quote, a trailing backslash (found by the new-user trial)', () => {
+    assert.throws(() => splitCommand(`node 'x`, 'c'), { code: 'TEN_ERR_CONFIG_COMMAND', message: 'c: the single quote at character 6 is never closed' });
+    assert.throws(() => splitCommand(`node "x`, 'c'), { code: 'TEN_ERR_CONFIG_COMMAND', message: 'c: the double quote at character 6 is never closed' });
+    assert.throws(() => splitCommand('node x\\', 'c'), { code: 'TEN_ERR_CONFIG_COMMAND', message: 'c: it ends with a backslash that quotes nothing' });
+    // a quote of the other kind, or a backslash inside single quotes, is only a character
+    assert.deepEqual(splitCommand(`node "it's" 'say "hi"' 'a\\'`, 'c'), ['node', "it's", 'say "hi"', 'a\\']);
+  });
+
   test('rejects globs, comments and empty commands; in a file the error has the line', () => {
     assert.throws(() => splitCommand('ls *.js', 'c'), /glob "\*\.js"/);
     assert.throws(() => splitCommand('run # note', 'c'), /comment/);
