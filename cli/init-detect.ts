@@ -36,6 +36,11 @@ export interface AppPlan {
   notes: string[];
   /** Manifests found but not used. */
   also: Manifest[];
+  /** `user` for the service, and why (ten init sets it when ten serve's default user cannot
+   *  read the app's folder but its owner, not root, can). */
+  user?: { name: string; why: string };
+  /** What stops the file from running as is: written as comments and printed on stderr. */
+  warnings?: string[];
 }
 
 /** What one manifest says, or why it says nothing runnable (a string). */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { splitCommand } from '../../core/config.ts';
 import { TenementError, tenErr } from '../../core/errors.ts';
+import { blockedMessage, canUseDir, dirBlocked, nameOf } from '../../core/run-as.ts';
 import { commandPlan, detectApp, type AppPlan } from '../init-detect.ts';
 import { BOOT_IDS, planCommand, renderConfig } from '../init-toml.ts';
 import { validateName } from '../instance-ref.ts';
@@ -29,6 +30,29 @@ export interface InitReport {
   also: string[];
   /** The instances ten serve starts at boot. */
   instances: string[];
+  /** `user` written for the service (see runAs), or null. */
+  user: string | null;
+  /** What stops the file from running as is (printed on stderr too). */
+  warnings: string[];
+}
+
+/**
+ * Who the apps of the service in `workdir` run as, when ten serve's default would fail: as root,
+ * ten serve runs them as `nobody` (core/process.ts appUser), and tenement-init refuses to start an
+ * app whose user cannot read and enter its workdir (core/run-as.ts), e.g. an app under a 0700
+ * home. Then the folder's owner runs them (`user`) when it is not root and can; else a warning
+ * says what to do (move the app, chmod, or a user). Nothing when ten serve's default works.
+ */
+function runAs(workdir: string, service: string): Pick<AppPlan, 'user' | 'warnings'> {
+  const root = process.getuid?.() === 0;
+  const blocked = dirBlocked(workdir, root ? 'nobody' : null);
+  if (!blocked) return {};
+  const owner = fs.statSync(workdir).uid;
+  const name = nameOf('passwd', owner) ?? String(owner);
+  if (root && owner !== 0 && canUseDir(workdir, name) === true) {
+    return { user: { name, why: `${blocked.user} (ten serve's default user as root) cannot read and enter ${workdir}; its owner ${name} can` } };
+  }
+  return { warnings: [`ten serve cannot start ${service} as written: ${blockedMessage(blocked, root)}`] };
 }
 
 export class InitCommand extends BaseCommand {
@@ -68,7 +92,7 @@ export class InitCommand extends BaseCommand {
     const plan = this.command === undefined ? detectApp(cwd, name) : commandPlan(cwd, splitCommand(this.command, '--command'), name);
     // the app's folder as seen from the file's, when --config puts the file elsewhere
     const rel = path.relative(path.dirname(file), path.resolve(cwd, plan.workdir ?? '.'));
-    const written: AppPlan = { ...plan, workdir: rel === '' ? undefined : rel };
+    const written: AppPlan = { ...plan, workdir: rel === '' ? undefined : rel, ...runAs(path.resolve(cwd, plan.workdir ?? '.'), plan.name) };
     try {
       fs.writeFileSync(file, renderConfig(written, { port, data_dir: DATA_DIR }), { flag: 'wx' });
     } catch (e) {
@@ -78,9 +102,11 @@ export class InitCommand extends BaseCommand {
     const report: InitReport = {
       file, service: plan.name, source: plan.source, argv: plan.argv, env: plan.env, workdir: written.workdir ?? null,
       health: plan.health, port, notes: plan.notes, also: plan.also, instances: BOOT_IDS.map((id) => `${plan.name}:${id}`),
+      user: written.user?.name ?? null, warnings: written.warnings ?? [],
     };
     if (this.json) this.outJson(report);
-    else this.context.stdout.write(summary(report, shownPath(cwd, file), plan));
+    else this.context.stdout.write(summary(report, shownPath(cwd, file), written));
+    for (const w of report.warnings) this.context.stderr.write(`warning: ${w}\n`);
   }
 }
 
@@ -96,6 +122,7 @@ function summary(r: InitReport, shownFile: string, plan: AppPlan): string {
     `detected   ${r.source}`,
     `service    ${r.service}: ${planCommand(plan)}${r.workdir ? ` (in ${r.workdir})` : ''}`,
     `health     ${r.health ? `GET ${r.health}` : 'no health path found: the probe connects to the port (set health in the file)'}`,
+    ...(r.user ? [`user       ${r.user}: ${plan.user?.why ?? ''}`] : []),
     ...r.notes.map((n) => `note       ${n}`),
     ...(r.also.length > 0 ? [`also       ${r.also.join(', ')} (not used: the first found decides)`] : []),
     `wrote      ${shownFile}`,

@@ -4,7 +4,7 @@
 // finds nothing.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../core/config.ts';
@@ -15,6 +15,8 @@ import { renderConfig } from '../../cli/init-toml.ts';
 import { PassThrough } from 'node:stream';
 import { Cli } from 'clipanion';
 import { runCli } from '../../cli/index.ts';
+import { INIT_PATH } from '../../core/process.ts';
+import { lookup } from '../../core/run-as.ts';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -226,5 +228,44 @@ describe('ten init, the command', () => {
     const file = join(dir, '../conf/tenement.toml');
     assert.ok(ok.stdout.includes(`ten serve --config ${file}`), 'outside the working directory: the absolute path');
     assert.equal(parseConfig(readFileSync(file, 'utf8'), file).services['my-app']!.workdir, dir);
+  });
+});
+
+describe('ten init as root: the folder must be open to the user the apps run as', () => {
+  const why = process.getuid?.() !== 0 ? 'needs root (ten serve runs apps as nobody only as root)'
+    : !existsSync(INIT_PATH) ? 'needs tenement-init (npm ci builds it): it answers what nobody can enter'
+      : lookup('passwd', 'nobody') === null || lookup('passwd', 'daemon') === null ? 'needs the users nobody and daemon' : undefined;
+
+  test('under a 0700 folder of root: written, with a warning that names the folder and what to do; ten config says it too', { skip: why }, async () => {
+    const dir = app({ 'package.json': pkg({ name: 'shut', scripts: { start: 'node server.js' } }), 'server.js': '' });
+    const parent = join(dir, '..'); // mkdtemp: 0700, root's
+    chmodSync(parent, 0o700);
+    const r = await runTen(['init', '--json'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const warning = `ten serve cannot start shut as written: its apps run as nobody, who cannot read and enter its workdir ${dir} (${parent} is closed to nobody): move the app to a folder nobody can read (such as /srv/my-app), run chmod o+x ${parent}, or set user = "..." to a user who can`;
+    assert.equal(r.stderr, `warning: ${warning}\n`);
+    assert.deepEqual([JSON.parse(r.stdout).warnings, JSON.parse(r.stdout).user], [[warning], null]);
+    assert.ok(readFileSync(join(dir, 'tenement.toml'), 'utf8').includes(`# WARNING: ${warning}\n`));
+    const config = await runTen(['config'], { cwd: dir });
+    assert.equal(config.code, 0, config.stderr);
+    assert.match(config.stderr, new RegExp(`^warning: ten serve cannot start service\\.shut: its apps run as nobody, who cannot read and enter its workdir ${dir} \\(${parent} is closed`));
+    chmodSync(parent, 0o711);
+    assert.equal((await runTen(['config'], { cwd: dir })).stderr, '', 'open: no warning');
+  });
+
+  test('in a folder of another user than root that nobody cannot reach: the owner runs the apps (user)', { skip: why }, async () => {
+    const dir = app({ 'package.json': pkg({ name: 'home', scripts: { start: 'node server.js' } }), 'server.js': '' });
+    const parent = join(dir, '..');
+    const daemon = lookup('passwd', 'daemon')!;
+    chownSync(parent, daemon, daemon);
+    chownSync(dir, daemon, daemon);
+    chmodSync(parent, 0o700);
+    const r = await runTen(['init'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, new RegExp(`^user {7}daemon: nobody \\(ten serve's default user as root\\) cannot read and enter ${dir}; its owner daemon can$`, 'm'));
+    const file = join(dir, 'tenement.toml');
+    assert.equal(parseConfig(readFileSync(file, 'utf8'), file).services.home!.user, 'daemon');
+    assert.equal((await runTen(['config'], { cwd: dir })).stderr, '', 'ten config: nothing stops it');
   });
 });
