@@ -18,6 +18,8 @@ export interface InitReport {
   /** Absolute path of the file written. */
   file: string;
   service: string;
+  /** Where the service's name comes from: `--name`, `package.json name "shop"`, `the folder "x"`. */
+  name_from: string;
   /** What decided the command (`package.json scripts.start "node server.js"`, `--command`, ...). */
   source: string;
   argv: string[];
@@ -88,7 +90,10 @@ export class InitCommand extends BaseCommand {
       throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `invalid --port ${JSON.stringify(this.port)}: must be a whole number from 1 to 65535`);
     }
     const file = path.resolve(cwd, this.config ?? 'tenement.toml');
-    if (fs.existsSync(file)) throw new TenementError('TEN_ERR_INIT_EXISTS', [shownPath(cwd, file)], { file });
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+      throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `--config ${this.config} is a folder: give the file to write, such as --config ${path.join(this.config ?? '.', 'tenement.toml')}`);
+    }
+    if (fs.lstatSync(file, { throwIfNoEntry: false })) throw new TenementError('TEN_ERR_INIT_EXISTS', [shownPath(cwd, file)], { file });
     const plan = this.command === undefined ? detectApp(cwd, name) : commandPlan(cwd, splitCommand(this.command, '--command'), name);
     // the app's folder as seen from the file's, when --config puts the file elsewhere
     const rel = path.relative(path.dirname(file), path.resolve(cwd, plan.workdir ?? '.'));
@@ -100,7 +105,7 @@ export class InitCommand extends BaseCommand {
       throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `cannot write ${shownPath(cwd, file)}: ${(e as Error).message}`);
     }
     const report: InitReport = {
-      file, service: plan.name, source: plan.source, argv: plan.argv, env: plan.env, workdir: written.workdir ?? null,
+      file, service: plan.name, name_from: plan.nameFrom, source: plan.source, argv: plan.argv, env: plan.env, workdir: written.workdir ?? null,
       health: plan.health, port, notes: plan.notes, also: plan.also, instances: BOOT_IDS.map((id) => `${plan.name}:${id}`),
       user: written.user?.name ?? null, warnings: written.warnings ?? [],
     };
@@ -110,10 +115,11 @@ export class InitCommand extends BaseCommand {
   }
 }
 
-/** `file` relative to the working directory when it is under it, else absolute. */
+/** `file` relative to the working directory when it is under it (`.` for that folder itself),
+ *  else absolute. */
 function shownPath(cwd: string, file: string): string {
   const rel = path.relative(cwd, file);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
 }
 
 function summary(r: InitReport, shownFile: string, plan: AppPlan): string {
@@ -121,6 +127,8 @@ function summary(r: InitReport, shownFile: string, plan: AppPlan): string {
   const lines = [
     `detected   ${r.source}`,
     `service    ${r.service}: ${planCommand(plan)}${r.workdir ? ` (in ${r.workdir})` : ''}`,
+    // where the name comes from, when it is not the manifest that decided the command
+    ...(r.name_from === '--name' || r.name_from.startsWith(`${r.source.split(' ')[0]} `) ? [] : [`name       ${r.service}, from ${r.name_from}`]),
     `health     ${r.health ? `GET ${r.health}` : 'no health path found: the probe connects to the port (set health in the file)'}`,
     ...(r.user ? [`user       ${r.user}: ${plan.user?.why ?? ''}`] : []),
     ...r.notes.map((n) => `note       ${n}`),

@@ -4,7 +4,7 @@
 // finds nothing.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../core/config.ts';
@@ -176,7 +176,44 @@ describe('nothing to run, bad manifests, names', () => {
     code(() => detectApp(app({ 'pyproject.toml': '[project\n', 'app.py': '' })), 'TEN_ERR_INIT_MANIFEST', /^cannot read pyproject\.toml/);
   });
 
+  test('a manifest that is there but is no file (a folder, a dangling symlink) is named with what is wrong with it', () => {
+    const folder = app({});
+    mkdirSync(join(folder, 'package.json'));
+    code(() => detectApp(folder), 'TEN_ERR_INIT_NOTHING_FOUND', /: package\.json is a folder, not a file$/);
+    const dangling = app({});
+    symlinkSync('nowhere.json', join(dangling, 'package.json'));
+    code(() => detectApp(dangling), 'TEN_ERR_INIT_NOTHING_FOUND', /: package\.json is a symlink to nowhere\.json, which does not exist$/);
+    writeFileSync(join(dangling, 'Procfile'), 'web: node web.js\n');
+    assert.deepEqual(detectApp(dangling).notes, ['package.json is a symlink to nowhere.json, which does not exist: not read'], 'another decides: a note');
+  });
+
+  test('a package.json that is JSON but no object: TEN_ERR_INIT_MANIFEST saying what it is', () => {
+    for (const [text, what] of [['[]', 'an array'], ['"str"', 'a string'], ['null', 'null'], ['42', 'a number']]) {
+      code(() => detectApp(app({ 'package.json': text })), 'TEN_ERR_INIT_MANIFEST', new RegExp(`^cannot read package\\.json: it is ${what}, not a JSON object$`));
+    }
+  });
+
+  test('a UTF-8 byte order mark is skipped, as npm skips it: package.json, Procfile, pyproject.toml', () => {
+    const bom = '\uFEFF';
+    assert.deepEqual(detect({ 'package.json': bom + pkg({ name: 'shop', scripts: { start: 'node a.js' } }) }).svc.argv, ['node', 'a.js']);
+    assert.deepEqual(detect({ Procfile: `${bom}web: node web.js\r\n` }).svc.argv, ['node', 'web.js']);
+    assert.equal(detect({ 'pyproject.toml': `${bom}[project]\nname = "py"\n`, 'app.py': '' }).plan.name, 'py');
+  });
+
+  test('the name: the deciding manifest\'s, else another manifest\'s (a Procfile has none), else the folder\'s; nameFrom says which', () => {
+    const procfile = detect({ Procfile: 'web: node web.js\n', 'package.json': pkg({ name: 'shop' }) });
+    assert.deepEqual([procfile.plan.name, procfile.plan.nameFrom], ['shop', 'package.json name "shop"']);
+    const cargo = detect({ Procfile: 'web: ./run\n', 'Cargo.toml': '[package]\nname = "rusty_api"\n' });
+    assert.deepEqual([cargo.plan.name, cargo.plan.nameFrom], ['rusty-api', 'Cargo.toml [package] name "rusty_api"']);
+    const folder = detect({ Procfile: 'web: node web.js\n' });
+    assert.deepEqual([folder.plan.name, folder.plan.nameFrom], ['my-app', 'the folder "my-app"']);
+    const accents = detectApp(app({ Procfile: 'web: node web.js\n' }, 'Mon App été'));
+    assert.deepEqual([accents.name, accents.nameFrom], ['mon-app-ete', 'the folder "Mon App été"']);
+  });
+
   test('toLabel', () => {
+    assert.equal(toLabel('Mon App été'), 'mon-app-ete', 'accents dropped (NFKD, combining marks removed), not turned into -');
+    assert.equal(toLabel('Ｃafé_ﬁne'), 'cafe-fine', 'compatibility forms too (fullwidth, ligatures)');
     assert.equal(toLabel('@scope/My App!'), 'my-app');
     assert.equal(toLabel('---'), '');
     assert.equal(toLabel('x'.repeat(80)).length, 63);
@@ -215,6 +252,17 @@ describe('ten init, the command', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /^detected {3}--command\nservice {4}worker: \.\/bin\/serve --fast\n/);
     assert.deepEqual(parseConfig(readFileSync(join(dir, 'tenement.toml'), 'utf8'), join(dir, 'tenement.toml')).services.worker!.argv, ['./bin/serve', '--fast']);
+  });
+
+  test('--config naming a folder: said so, with the file to give instead', async () => {
+    const dir = app({ Procfile: 'web: node web.js\n', 'package.json': pkg({ name: 'shop' }) });
+    const r = await runTen(['init', '--config', dir], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.split('\n')[0], `error TEN_ERR_CLI_INVALID_ARGUMENT: --config ${dir} is a folder: give the file to write, such as --config ${join(dir, 'tenement.toml')}`);
+    const ok = await runTen(['init', '--json'], { cwd: dir });
+    assert.deepEqual([JSON.parse(ok.stdout).service, JSON.parse(ok.stdout).name_from], ['shop', 'package.json name "shop"']);
+    const text = await runTen(['init', '--config', 'other.toml'], { cwd: dir });
+    assert.match(text.stdout, /^service {4}shop: node web\.js\nname {7}shop, from package\.json name "shop"\n/m);
   });
 
   test('--config elsewhere: the service gets the app folder as its workdir', async () => {
