@@ -12,11 +12,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { TenementError } from '../core/errors.ts';
+import { exists, isObject, manifestError, manifestName, MANIFESTS, oddity, read, type Manifest } from './init-manifest.ts';
 import { splitScript } from './init-script.ts';
 import { shown } from './output.ts';
 
-export const MANIFESTS = ['Procfile', 'package.json', 'pyproject.toml', 'requirements.txt', 'go.mod', 'Cargo.toml'] as const;
-export type Manifest = (typeof MANIFESTS)[number];
+export { MANIFESTS, type Manifest } from './init-manifest.ts';
 
 /** What `ten init` writes for one app: the [service.NAME] table and what to tell the user. */
 export interface AppPlan {
@@ -24,6 +24,8 @@ export interface AppPlan {
   source: string;
   /** Service name: a DNS label (from the manifest's name, else the folder's). */
   name: string;
+  /** Where the name comes from: `--name`, `package.json name "shop"`, `the folder "Mon App"`. */
+  nameFrom: string;
   argv: string[];
   env: Record<string, string>;
   /** Working directory relative to the config file's folder, when not that folder. */
@@ -36,26 +38,24 @@ export interface AppPlan {
   notes: string[];
   /** Manifests found but not used. */
   also: Manifest[];
+  /** `user` for the service, and why (ten init sets it when ten serve's default user cannot
+   *  read the app's folder but its owner, not root, can). */
+  user?: { name: string; why: string };
+  /** What stops the file from running as is: written as comments and printed on stderr. */
+  warnings?: string[];
 }
 
 /** What one manifest says, or why it says nothing runnable (a string). */
-type Found = Omit<AppPlan, 'name' | 'also' | 'health'> & { name?: string; entry?: string; viaShell?: boolean };
+type Found = Omit<AppPlan, 'name' | 'nameFrom' | 'also' | 'health'> & { entry?: string; viaShell?: boolean };
 
-/** A DNS label made from `s`: lowercased, an npm scope dropped, other characters turned into `-`,
- *  at most 63 characters; '' when nothing is left. */
+/** A DNS label made from `s`: lowercased, accents dropped (Unicode NFKD, then the combining marks
+ *  removed: `été` → `ete`), an npm scope dropped, other characters turned into `-`, at most 63
+ *  characters; '' when nothing is left. */
 export function toLabel(s: string): string {
-  return s.toLowerCase().replace(/^@[^/]*\//, '').replace(/[^a-z0-9]+/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+  const plain = s.normalize('NFKD').replace(/\p{M}+/gu, '');
+  return plain.toLowerCase().replace(/^@[^/]*\//, '').replace(/[^a-z0-9]+/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
 }
 
-const exists = (dir: string, f: string) => fs.statSync(path.join(dir, f), { throwIfNoEntry: false })?.isFile() ?? false;
-
-function read(dir: string, f: string): string {
-  return fs.readFileSync(path.join(dir, f), 'utf8');
-}
-
-function manifestError(file: string, why: string): TenementError {
-  return new TenementError('TEN_ERR_INIT_MANIFEST', [file, why], { file });
-}
 
 /** The plan for the app in `dir`; `name` (a DNS label) wins over the manifest's. Throws
  *  TEN_ERR_INIT_MANIFEST for a manifest it cannot parse, TEN_ERR_INIT_NOTHING_FOUND (saying what
@@ -63,10 +63,16 @@ function manifestError(file: string, why: string): TenementError {
 export function detectApp(dir: string, name?: string): AppPlan {
   const present = MANIFESTS.filter((m) => exists(dir, m));
   const lacks: string[] = [];
-  for (const m of present) {
+  // there but no file (a folder, a dangling symlink): said in the error, or as a note
+  const odd = MANIFESTS.flatMap((m) => { const why = oddity(dir, m); return why ? [`${m} ${why}`] : []; });
+  for (const m of MANIFESTS) {
+    if (!present.includes(m)) {
+      lacks.push(...odd.filter((o) => o.startsWith(`${m} `)));
+      continue;
+    }
     const found = DETECT[m](dir);
     if (typeof found === 'string') lacks.push(`${m} ${found}`);
-    else return plan(dir, found, name, present.filter((x) => x !== m));
+    else return plan(dir, { ...found, notes: [...odd.map((o) => `${o}: not read`), ...found.notes] }, name, m, present.filter((x) => x !== m));
   }
   const looked = lacks.length > 0 ? lacks.join('; ') : `none of ${MANIFESTS.join(', ')} is there`;
   throw new TenementError('TEN_ERR_INIT_NOTHING_FOUND', [dir, looked], { dir });
@@ -76,14 +82,28 @@ export function detectApp(dir: string, name?: string): AppPlan {
 export function commandPlan(dir: string, argv: string[], name?: string): AppPlan {
   const also = MANIFESTS.filter((m) => exists(dir, m));
   const entry = argv.slice(1).find((a) => /\.(m?js|cjs|ts|py)$/.test(a));
-  return plan(dir, { source: '--command', argv, env: {}, notes: [], entry }, name, also);
+  return plan(dir, { source: '--command', argv, env: {}, notes: [], entry }, name, undefined, also);
 }
 
-function plan(dir: string, f: Found, name: string | undefined, also: Manifest[]): AppPlan {
-  const { entry, name: own, viaShell: _shell, ...rest } = f;
+/** The plan from what manifest `by` (undefined: --command) found. The name: `name`, else the
+ *  first name a manifest gives (`by`'s first, then the others in MANIFESTS order: a Procfile has
+ *  none, its package.json may), else the folder's, else `app`. */
+function plan(dir: string, f: Found, name: string | undefined, by: Manifest | undefined, also: Manifest[]): AppPlan {
+  const { entry, viaShell: _shell, ...rest } = f;
   const health = entry ? healthPath(path.join(dir, f.workdir ?? '.', entry)) : null;
-  return { ...rest, name: name ?? (toLabel(own ?? '') || toLabel(path.basename(dir)) || 'app'), health, also };
+  return { ...rest, ...chooseName(dir, name, [...(by ? [by] : []), ...also]), health, also };
 }
+
+function chooseName(dir: string, name: string | undefined, manifests: Manifest[]): Pick<AppPlan, 'name' | 'nameFrom'> {
+  if (name !== undefined) return { name, nameFrom: '--name' };
+  for (const m of manifests) {
+    const own = manifestName(dir, m);
+    if (own && toLabel(own.value)) return { name: toLabel(own.value), nameFrom: `${m} ${own.key} ${JSON.stringify(own.value)}` };
+  }
+  const folder = path.basename(dir);
+  return toLabel(folder) ? { name: toLabel(folder), nameFrom: `the folder ${JSON.stringify(folder)}` } : { name: 'app', nameFrom: 'no name found' };
+}
+
 
 /** `"/health"` or `"/healthz"` when the file has it as a quoted string, else null. */
 function healthPath(file: string): string | null {
@@ -101,28 +121,29 @@ const DETECT: Record<Manifest, (dir: string) => Found | string> = {
     return fromScript(dir, 'Procfile web:', script, ['sh', '-c', script], 'Heroku runs Procfile lines with a shell too');
   },
   'package.json'(dir) {
-    let pkg: { name?: unknown; main?: unknown; scripts?: { start?: unknown } };
-    try { pkg = JSON.parse(read(dir, 'package.json')); } catch (e) { throw manifestError('package.json', (e as Error).message); }
-    const name = typeof pkg.name === 'string' ? pkg.name : undefined;
-    const start = pkg.scripts?.start;
+    let pkg: unknown;
+    const text = read(dir, 'package.json');
+    try { pkg = JSON.parse(text); } catch (e) { throw manifestError('package.json', (e as Error).message); }
+    if (!isObject(pkg)) throw manifestError('package.json', `it is ${pkg === null ? 'null' : Array.isArray(pkg) ? 'an array' : `a ${typeof pkg}`}, not a JSON object`);
+    const start = isObject(pkg.scripts) ? pkg.scripts.start : undefined;
     if (typeof start === 'string' && start.trim() !== '') {
       const f = fromScript(dir, 'package.json scripts.start', start, ['npm', 'start'], 'npm runs scripts with sh');
       // npm puts node_modules/.bin on the PATH of a script (docs.npmjs.com, cli/using-npm/scripts)
       const bin = f.argv[0]!;
       if (!f.viaShell && !bin.includes('/') && exists(dir, `node_modules/.bin/${bin}`)) f.argv[0] = `node_modules/.bin/${bin}`;
-      return { ...f, name };
+      return f;
     }
     const main = exists(dir, 'server.js') ? 'server.js' : typeof pkg.main === 'string' && exists(dir, pkg.main) ? pkg.main : undefined;
     if (!main) return 'has no scripts.start, no server.js and no main file';
     const why = main === 'server.js' ? 'no scripts.start: npm start\'s default, server.js' : 'no scripts.start: its main';
-    return { source: `package.json (${why})`, argv: ['node', main], env: {}, notes: [], entry: main, name };
+    return { source: `package.json (${why})`, argv: ['node', main], env: {}, notes: [], entry: main };
   },
   'pyproject.toml'(dir) {
-    let doc: { project?: { name?: unknown; scripts?: Record<string, unknown> }; tool?: { poetry?: { name?: unknown; scripts?: Record<string, unknown> } } };
-    try { doc = parseToml(read(dir, 'pyproject.toml')) as typeof doc; } catch (e) { throw manifestError('pyproject.toml', (e as Error).message.split('\n')[0]!); }
-    const name = [doc.project?.name, doc.tool?.poetry?.name].find((n) => typeof n === 'string') as string | undefined;
+    let doc: { project?: { scripts?: Record<string, unknown> }; tool?: { poetry?: { scripts?: Record<string, unknown> } } };
+    const text = read(dir, 'pyproject.toml');
+    try { doc = parseToml(text) as typeof doc; } catch (e) { throw manifestError('pyproject.toml', (e as Error).message.split('\n')[0]!); }
     const main = python(dir, 'pyproject.toml');
-    if (typeof main !== 'string') return { ...main, name };
+    if (typeof main !== 'string') return main;
     const scripts = Object.entries({ ...doc.tool?.poetry?.scripts, ...doc.project?.scripts }).filter(([, v]) => typeof v === 'string') as Array<[string, string]>;
     const ref = scripts.length > 0 ? /^\s*([\w.]+)\s*:\s*([\w.]+)\s*$/.exec(scripts[0]![1]) : null;
     if (!ref) return `${main} and no [project.scripts] entry "module:function"`;
@@ -130,7 +151,7 @@ const DETECT: Record<Manifest, (dir: string) => Found | string> = {
     const head = fn!.split('.')[0]!;
     const src = fs.statSync(path.join(dir, 'src'), { throwIfNoEntry: false })?.isDirectory();
     return {
-      source: `pyproject.toml [project.scripts] ${scripts[0]![0]}`, name,
+      source: `pyproject.toml [project.scripts] ${scripts[0]![0]}`,
       argv: [pythonBin(dir), '-u', '-c', `import sys; from ${mod} import ${head}; sys.exit(${fn}())`],
       env: src ? { PYTHONPATH: 'src' } : {},
       notes: [`runs the entry point ${scripts[0]![1]} without installing the package${scripts.length > 1 ? ` (the first of ${scripts.length}: ${scripts.map(([k]) => k).join(', ')})` : ''}`],
@@ -141,19 +162,20 @@ const DETECT: Record<Manifest, (dir: string) => Found | string> = {
     return python(dir, 'requirements.txt');
   },
   'go.mod'(dir) {
-    const mod = /^module\s+(\S+)/m.exec(read(dir, 'go.mod'))?.[1];
+    read(dir, 'go.mod'); // readable (its module names the service: manifestName)
     return {
-      source: 'go.mod', argv: ['go', 'run', '.'], env: {}, startup_timeout: 300, name: mod?.split('/').pop(),
+      source: 'go.mod', argv: ['go', 'run', '.'], env: {}, startup_timeout: 300,
       notes: ['go run compiles at each start: for production build once (go build -o app .) and set command = "./app"'],
       entry: exists(dir, 'main.go') ? 'main.go' : undefined,
     };
   },
   'Cargo.toml'(dir) {
     let doc: { package?: { name?: unknown } };
-    try { doc = parseToml(read(dir, 'Cargo.toml')) as typeof doc; } catch (e) { throw manifestError('Cargo.toml', (e as Error).message.split('\n')[0]!); }
+    const text = read(dir, 'Cargo.toml');
+    try { doc = parseToml(text) as typeof doc; } catch (e) { throw manifestError('Cargo.toml', (e as Error).message.split('\n')[0]!); }
     const name = typeof doc.package?.name === 'string' ? doc.package.name : undefined;
     return {
-      source: 'Cargo.toml', argv: ['cargo', 'run', '--release'], env: {}, startup_timeout: 600, name,
+      source: 'Cargo.toml', argv: ['cargo', 'run', '--release'], env: {}, startup_timeout: 600,
       notes: [`cargo run builds at each start: for production build once (cargo build --release) and set command = "target/release/${name ?? 'NAME'}"`],
       entry: exists(dir, 'src/main.rs') ? 'src/main.rs' : undefined,
     };

@@ -42,6 +42,8 @@ export function renderConfig(plan: AppPlan, s: InitSettings): string {
       : line(`args = [${plan.argv.map(str).join(', ')}]`, 'the argv, as is'),
   ];
   if (plan.workdir !== undefined) out.push(line(`workdir = ${str(plan.workdir)}`, 'relative to this file\'s folder'));
+  if (plan.user) out.push(`# ${plan.user.why}`, line(`user = ${str(plan.user.name)}`, 'who the apps run as'));
+  for (const w of plan.warnings ?? []) out.push(`# WARNING: ${w}`);
   if (plan.health) out.push(line(`health = ${str(plan.health)}`, 'GET it: 2xx or 3xx is healthy'));
   else out.push(line('# health = "/health"', 'no health path found: the probe connects to PORT; set a path that answers 2xx'));
   if (plan.startup_timeout !== undefined) out.push(line(`startup_timeout = ${plan.startup_timeout}`, 'seconds to accept connections: it compiles first'));

@@ -33,6 +33,18 @@ function summarizeConfig(c: TenementConfig, loaded: ReadonlyArray<{ def: { name:
   return lines.join('\n') + '\n';
 }
 
+/** What the config asks of this host that it cannot give, though the file is valid (exit 0): a
+ *  workdir the apps' user cannot read and enter (core/run-as.ts, the check ten doctor and
+ *  tenement-init make), which would fail every start of the service under ten serve. */
+async function hostWarnings(c: TenementConfig): Promise<string[]> {
+  const { blockedMessage, workdirBlocked } = await import('../../core/run-as.ts');
+  const root = process.getuid?.() === 0;
+  return Object.values(c.services).flatMap((svc) => {
+    const b = workdirBlocked(svc, c.settings, root);
+    return b ? [`ten serve cannot start service.${svc.name}: ${blockedMessage(b, root)}`] : [];
+  });
+}
+
 export class ConfigCommand extends BaseCommand {
   static paths = [['config']];
   static usage = Command.Usage({
@@ -41,7 +53,7 @@ export class ConfigCommand extends BaseCommand {
     details: `
       Loads tenement.toml (from \`--config\`, \`$TENEMENT_CONFIG\`, or the working directory) exactly as \`ten serve\` would: the file is parsed and checked, then every plugin it names (and each default) is imported, its options are validated against its schema and its \`create()\` runs, and every service's \`isolation\` level must be served. Prints a summary, with defaults filled in and paths made absolute, or the whole resolved config with \`--json\`. Does not contact the server and writes nothing.
 
-      On an invalid config prints the error (with its line) and exits 1. What \`ten serve\` would only warn about at start (a \`[settings.tls]\` certificate that has expired, or whose names leave some of the served names uncovered) is printed on stderr as \`warning CODE: …\`; the exit code stays 0.
+      On an invalid config prints the error (with its line) and exits 1. What \`ten serve\` would only warn about at start (a \`[settings.tls]\` certificate that has expired, or whose names leave some of the served names uncovered) is printed on stderr as \`warning CODE: …\`; a valid config that this host cannot run as is (a service's workdir its apps' user cannot read and enter, as \`ten doctor\` checks) gets a \`warning:\` line (and \`warnings\` in \`--json\`). The exit code stays 0.
     `,
     examples: [
       ['Check ./tenement.toml', '$0 config'],
@@ -67,7 +79,9 @@ export class ConfigCommand extends BaseCommand {
         for (const w of certWarnings(pair, t.cert, servedNames(config.settings.domain, Object.keys(config.services)), Date.now())) this.context.stderr.write(`warning ${w.code}: ${w.message}\n  hint: ${w.hint}\n`);
       }
     }
-    if (this.json) this.outJson({ ...config, loaded: plugins.map((p) => ({ name: p.def.name, slot: p.slot ?? null, use: p.use, options: p.options })) });
+    const warnings = await hostWarnings(config);
+    if (this.json) this.outJson({ ...config, loaded: plugins.map((p) => ({ name: p.def.name, slot: p.slot ?? null, use: p.use, options: p.options })), warnings });
     else this.context.stdout.write(summarizeConfig(config, plugins));
+    for (const w of warnings) this.context.stderr.write(`warning: ${w}\n`);
   }
 }

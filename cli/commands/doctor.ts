@@ -3,8 +3,7 @@
 // users apps run as — probed the way ten serve probes them (core/cgroup.ts, linux-isolation's
 // support.ts), and checked against what the config's services ask for. Starts no app and needs no
 // ten serve. docs/isolation.md explains each line.
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'clipanion';
 import type { CgroupSupport, Controller, Hierarchy } from '../../core/cgroup.ts';
@@ -118,9 +117,9 @@ export class DoctorCommand extends BaseCommand {
 
 /** Probe this host for the config at `configPath` (or the one ten serve would find). */
 export async function diagnose(configPath: string | undefined): Promise<DoctorReport> {
-  const [{ findConfigPath, loadConfig, parseConfig }, { resolvePlugins }, { BUILTINS }, { cgroupTag, probeCgroups }, { INIT_PATH }, support] = await Promise.all([
+  const [{ findConfigPath, loadConfig, parseConfig }, { resolvePlugins }, { BUILTINS }, { cgroupTag, probeCgroups }, { INIT_PATH }, support, { blockedMessage, lookup, workdirBlocked }] = await Promise.all([
     import('../../core/config.ts'), import('../../core/loader.ts'), import('../../plugins/index.ts'), import('../../core/cgroup.ts'),
-    import('../../core/process.ts'), import('../../plugins/linux-isolation/support.ts'),
+    import('../../core/process.ts'), import('../../plugins/linux-isolation/support.ts'), import('../../core/run-as.ts'),
   ]);
   const found = findConfigPath({ path: configPath, cwd: process.cwd(), env: process.env });
   const config: TenementConfig = found === undefined ? parseConfig('', join(process.cwd(), 'tenement.toml')) : loadConfig({ path: found });
@@ -196,14 +195,14 @@ export async function diagnose(configPath: string | undefined): Promise<DoctorRe
     const group = root ? svc.group ?? config.settings.group ?? null : null;
     if (!root && wantsUser) fail('TEN_ERR_ISOLATION_NOT_ROOT', [key, String(uid)]);
     // what tenement-init would fail on at the start (its own words: `user X: no such user`), and
-    // a workdir the app's user cannot enter (the app would start in it and fail to read its code)
+    // a workdir the app's user cannot read and enter (tenement-init refuses to start the app: core/run-as.ts)
     if (user !== null && !/^\d+$/.test(user) && lookup('passwd', user) === null) {
       fail('TEN_ERR_INSTANCE_SPAWN_FAILED', [key, `user ${user}: no such user on this host (${svc.user !== undefined ? `${key}.user` : config.settings.user !== undefined ? 'settings.user' : 'the default user, as ten serve runs as root'})`]);
     } else if (group !== null && !/^\d+$/.test(group) && lookup('group', group) === null) {
       fail('TEN_ERR_INSTANCE_SPAWN_FAILED', [key, `group ${group}: no such group on this host (${svc.group !== undefined ? `${key}.group` : 'settings.group'})`]);
-    } else if (built && !canEnter(INIT_PATH, svc.workdir, user, group)) {
-      const who = user ?? `uid ${uid}`;
-      fail('TEN_ERR_INSTANCE_SPAWN_FAILED', [key, `its apps run as ${who}, who cannot enter its workdir ${svc.workdir}: let that user through every folder above it (chmod o+x)${root ? ', or set user' : ''}`]);
+    } else {
+      const blocked = built ? workdirBlocked(svc, config.settings, root) : null;
+      if (blocked) fail('TEN_ERR_INSTANCE_SPAWN_FAILED', [key, blockedMessage(blocked, root)]);
     }
     const limits: DoctorReport['services'][number]['limits'] = {};
     for (const k of LIMIT_KEYS) {
@@ -281,25 +280,6 @@ function cgroupFolders(tag: string): string[] {
 
 function read(path: string): string {
   try { return readFileSync(path, 'utf8'); } catch { return ''; }
-}
-
-/** The uid (or gid) of a user (or group) from the system's databases (getent, i.e. NSS, as
- *  tenement-init's getpwnam(3) sees them; /etc/passwd or /etc/group without getent); null if none. */
-function lookup(db: 'passwd' | 'group', name: string): number | null {
-  const r = spawnSync('getent', [db, name], { encoding: 'utf8', timeout: 5000 });
-  const line = r.error ? read(`/etc/${db}`).split('\n').find((l) => l.startsWith(`${name}:`)) : r.status === 0 ? r.stdout.split('\n')[0] : undefined;
-  const id = line?.split(':')[2];
-  return id === undefined || id === '' ? null : Number(id);
-}
-
-/** Can `user` (in `group`) enter `dir`? Asked of tenement-init itself (as root it switches to the
- *  user with the same initgroups(3) the app gets); as another user, of this process. */
-function canEnter(init: string, dir: string, user: string | null, group: string | null): boolean {
-  if (user === null) {
-    try { accessSync(dir, constants.X_OK); return true; } catch { return false; }
-  }
-  const r = spawnSync(init, ['--user', user, ...(group !== null ? ['--group', group] : []), '--', '/bin/sh', '-c', 'cd "$1"', 'sh', dir], { stdio: 'ignore', timeout: 10_000 });
-  return r.status === 0;
 }
 
 // ---------------------------------------------------------------- the text

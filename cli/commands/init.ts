@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Command, Option } from 'clipanion';
 import { splitCommand } from '../../core/config.ts';
 import { TenementError, tenErr } from '../../core/errors.ts';
+import { blockedMessage, canUseDir, dirBlocked, nameOf } from '../../core/run-as.ts';
 import { commandPlan, detectApp, type AppPlan } from '../init-detect.ts';
 import { BOOT_IDS, planCommand, renderConfig } from '../init-toml.ts';
 import { validateName } from '../instance-ref.ts';
@@ -17,6 +18,8 @@ export interface InitReport {
   /** Absolute path of the file written. */
   file: string;
   service: string;
+  /** Where the service's name comes from: `--name`, `package.json name "shop"`, `the folder "x"`. */
+  name_from: string;
   /** What decided the command (`package.json scripts.start "node server.js"`, `--command`, ...). */
   source: string;
   argv: string[];
@@ -29,6 +32,29 @@ export interface InitReport {
   also: string[];
   /** The instances ten serve starts at boot. */
   instances: string[];
+  /** `user` written for the service (see runAs), or null. */
+  user: string | null;
+  /** What stops the file from running as is (printed on stderr too). */
+  warnings: string[];
+}
+
+/**
+ * Who the apps of the service in `workdir` run as, when ten serve's default would fail: as root,
+ * ten serve runs them as `nobody` (core/process.ts appUser), and tenement-init refuses to start an
+ * app whose user cannot read and enter its workdir (core/run-as.ts), e.g. an app under a 0700
+ * home. Then the folder's owner runs them (`user`) when it is not root and can; else a warning
+ * says what to do (move the app, chmod, or a user). Nothing when ten serve's default works.
+ */
+function runAs(workdir: string, service: string): Pick<AppPlan, 'user' | 'warnings'> {
+  const root = process.getuid?.() === 0;
+  const blocked = dirBlocked(workdir, root ? 'nobody' : null);
+  if (!blocked) return {};
+  const owner = fs.statSync(workdir).uid;
+  const name = nameOf('passwd', owner) ?? String(owner);
+  if (root && owner !== 0 && canUseDir(workdir, name) === true) {
+    return { user: { name, why: `${blocked.user} (ten serve's default user as root) cannot read and enter ${workdir}; its owner ${name} can` } };
+  }
+  return { warnings: [`ten serve cannot start ${service} as written: ${blockedMessage(blocked, root)}`] };
 }
 
 export class InitCommand extends BaseCommand {
@@ -64,11 +90,14 @@ export class InitCommand extends BaseCommand {
       throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `invalid --port ${JSON.stringify(this.port)}: must be a whole number from 1 to 65535`);
     }
     const file = path.resolve(cwd, this.config ?? 'tenement.toml');
-    if (fs.existsSync(file)) throw new TenementError('TEN_ERR_INIT_EXISTS', [shownPath(cwd, file)], { file });
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+      throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `--config ${this.config} is a folder: give the file to write, such as --config ${path.join(this.config ?? '.', 'tenement.toml')}`);
+    }
+    if (fs.lstatSync(file, { throwIfNoEntry: false })) throw new TenementError('TEN_ERR_INIT_EXISTS', [shownPath(cwd, file)], { file });
     const plan = this.command === undefined ? detectApp(cwd, name) : commandPlan(cwd, splitCommand(this.command, '--command'), name);
     // the app's folder as seen from the file's, when --config puts the file elsewhere
     const rel = path.relative(path.dirname(file), path.resolve(cwd, plan.workdir ?? '.'));
-    const written: AppPlan = { ...plan, workdir: rel === '' ? undefined : rel };
+    const written: AppPlan = { ...plan, workdir: rel === '' ? undefined : rel, ...runAs(path.resolve(cwd, plan.workdir ?? '.'), plan.name) };
     try {
       fs.writeFileSync(file, renderConfig(written, { port, data_dir: DATA_DIR }), { flag: 'wx' });
     } catch (e) {
@@ -76,18 +105,21 @@ export class InitCommand extends BaseCommand {
       throw tenErr('TEN_ERR_CLI_INVALID_ARGUMENT', `cannot write ${shownPath(cwd, file)}: ${(e as Error).message}`);
     }
     const report: InitReport = {
-      file, service: plan.name, source: plan.source, argv: plan.argv, env: plan.env, workdir: written.workdir ?? null,
+      file, service: plan.name, name_from: plan.nameFrom, source: plan.source, argv: plan.argv, env: plan.env, workdir: written.workdir ?? null,
       health: plan.health, port, notes: plan.notes, also: plan.also, instances: BOOT_IDS.map((id) => `${plan.name}:${id}`),
+      user: written.user?.name ?? null, warnings: written.warnings ?? [],
     };
     if (this.json) this.outJson(report);
-    else this.context.stdout.write(summary(report, shownPath(cwd, file), plan));
+    else this.context.stdout.write(summary(report, shownPath(cwd, file), written));
+    for (const w of report.warnings) this.context.stderr.write(`warning: ${w}\n`);
   }
 }
 
-/** `file` relative to the working directory when it is under it, else absolute. */
+/** `file` relative to the working directory when it is under it (`.` for that folder itself),
+ *  else absolute. */
 function shownPath(cwd: string, file: string): string {
   const rel = path.relative(cwd, file);
-  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+  return rel === '' ? '.' : rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
 }
 
 function summary(r: InitReport, shownFile: string, plan: AppPlan): string {
@@ -95,7 +127,10 @@ function summary(r: InitReport, shownFile: string, plan: AppPlan): string {
   const lines = [
     `detected   ${r.source}`,
     `service    ${r.service}: ${planCommand(plan)}${r.workdir ? ` (in ${r.workdir})` : ''}`,
+    // where the name comes from, when it is not the manifest that decided the command
+    ...(r.name_from === '--name' || r.name_from.startsWith(`${r.source.split(' ')[0]} `) ? [] : [`name       ${r.service}, from ${r.name_from}`]),
     `health     ${r.health ? `GET ${r.health}` : 'no health path found: the probe connects to the port (set health in the file)'}`,
+    ...(r.user ? [`user       ${r.user}: ${plan.user?.why ?? ''}`] : []),
     ...r.notes.map((n) => `note       ${n}`),
     ...(r.also.length > 0 ? [`also       ${r.also.join(', ')} (not used: the first found decides)`] : []),
     `wrote      ${shownFile}`,

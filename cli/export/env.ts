@@ -18,6 +18,16 @@ export function looksSecret(name: string, value: string): boolean {
   return SECRET_NAME.test(name) || URL_WITH_PASSWORD.test(value);
 }
 
+/**
+ * `s` as a Kubernetes container `command`/`args` item or EnvVar `value` that the kubelet leaves as
+ * it is: it expands `$(VAR_NAME)` there and reduces `$$` to `$` (Kubernetes API reference, Container
+ * v1 `command`/`args` and EnvVar v1 `value`: "Double $$ are reduced to a single $, which allows for
+ * escaping the $(VAR_NAME) syntax"). tenement never expands, so every `$` is written `$$`.
+ */
+export function k8sLiteral(s: string): string {
+  return s.replaceAll('$', '$$$$'); // in a replacement string, '$$' is one '$'
+}
+
 /** Where the exported container keeps DATA_DIR (an emptyDir volume: deployment.ts). */
 export const DATA_PATH = '/data';
 
@@ -33,7 +43,8 @@ export interface ExportedEnv {
  * The env of instance `id` of `svc` in a pod listening on `port`: the service's env (placeholders
  * filled as tenement fills them; {socket_path} left as written), then PORT and DATA_DIR, which win
  * as they do in instanceEnv. Variables that look secret (looksSecret) become
- * `valueFrom.secretKeyRef {name: secretName, key: NAME}`. ten serve's PATH, HOME, LANG... are not
+ * `valueFrom.secretKeyRef {name: secretName, key: NAME}`. Values are k8sLiteral: the pod sees
+ * tenement's strings, `$(VAR)` and `$$` included. ten serve's PATH, HOME, LANG... are not
  * exported: the image sets its own.
  */
 export function exportEnv(svc: ServiceConfig, id: string, port: number, secretName: string): ExportedEnv {
@@ -48,7 +59,7 @@ export function exportEnv(svc: ServiceConfig, id: string, port: number, secretNa
       secrets.push(name);
       env.push({ name, valueFrom: { secretKeyRef: { name: secretName, key: name } } });
     } else {
-      env.push({ name, value: interpolate(template, vars) });
+      env.push({ name, value: k8sLiteral(interpolate(template, vars)) });
     }
   }
   env.push({ name: 'PORT', value: String(port) }, { name: 'DATA_DIR', value: DATA_PATH });

@@ -7,7 +7,7 @@ import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { IResourceRequirements } from 'kubernetes-models/v1/ResourceRequirements';
 import { Service } from 'kubernetes-models/v1/Service';
 import type { ServiceConfig, Settings } from '../../core/types.ts';
-import { DATA_PATH, exportEnv } from './env.ts';
+import { DATA_PATH, exportEnv, k8sLiteral } from './env.ts';
 import { labels } from './names.ts';
 
 /** The name of the container port (the Service's targetPort and the probes' port). */
@@ -83,8 +83,8 @@ export function workload(p: WorkloadParams): { deployment: Deployment; service: 
           containers: [{
             name: svc.name,
             image: p.image,
-            // argv as tenement runs it (never through a shell), from the same folder
-            command: svc.argv,
+            // argv as tenement runs it (never through a shell, never $(VAR)-expanded), from the same folder
+            command: svc.argv.map(k8sLiteral),
             workingDir: svc.workdir,
             env,
             ports: [{ name: PORT_NAME, containerPort: p.containerPort, protocol: 'TCP' }],

@@ -162,7 +162,12 @@ describe('ten doctor as root', { skip: !root ? 'needs root (the host answers of 
     const dir = configDir('');
     const closed = join(dir, 'closed');
     mkdirSync(closed, { mode: 0o700 });
+    const unreadable = join(dir, 'unreadable'); // enter, not read: tenement-init wants both (R_OK | X_OK)
+    mkdirSync(unreadable, { mode: 0o711 });
     writeFileSync(join(dir, 'tenement.toml'), `[settings]\ndata_dir = "./data"
+[service.peek]
+command = "node server.js"
+workdir = "./unreadable"
 [service.ghost]
 command = "node server.js"
 user = "no-such-user-x"
@@ -175,14 +180,16 @@ command = "node server.js"
     const r = await doctor(dir);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     // the code ten serve fails such a start with (tenement-init's own words for the user)
-    assert.deepEqual(codes(r), ['TEN_ERR_INSTANCE_SPAWN_FAILED', 'TEN_ERR_INSTANCE_SPAWN_FAILED']);
+    assert.deepEqual(codes(r), ['TEN_ERR_INSTANCE_SPAWN_FAILED', 'TEN_ERR_INSTANCE_SPAWN_FAILED', 'TEN_ERR_INSTANCE_SPAWN_FAILED']);
     assert.match(r.stderr, /^error TEN_ERR_INSTANCE_SPAWN_FAILED: could not start service\.ghost: user no-such-user-x: no such user on this host \(service\.ghost\.user\)$/m);
-    assert.match(r.stderr, new RegExp(`^error TEN_ERR_INSTANCE_SPAWN_FAILED: could not start service\\.shut: its apps run as nobody, who cannot enter its workdir ${closed}:`, 'm'));
+    assert.match(r.stderr, new RegExp(`^error TEN_ERR_INSTANCE_SPAWN_FAILED: could not start service\\.shut: its apps run as nobody, who cannot read and enter its workdir ${closed}: move the app .*, run chmod o\\+rx ${closed}, or set user`, 'm'));
+    assert.match(r.stderr, new RegExp(`^error TEN_ERR_INSTANCE_SPAWN_FAILED: could not start service\\.peek: its apps run as nobody, who cannot read and enter its workdir ${unreadable}: .*chmod o\\+rx ${unreadable}`, 'm'));
     assert.match(r.stderr, /^ {2}hint: /m);
     assert.match(r.stdout, /^ {2}no {2}ghost /m);
     assert.match(r.stdout, /^ {2}no {2}shut /m);
     assert.match(r.stdout, /^ {2}ok {2}fine /m);
-    assert.match(r.stdout, /^2 problems: /m);
+    assert.match(r.stdout, /^ {2}no {2}peek /m);
+    assert.match(r.stdout, /^3 problems: /m);
   });
 
   test('--config naming no file: TEN_ERR_CONFIG_NOT_FOUND, exit 1', async () => {

@@ -132,6 +132,22 @@ describe('exportKubernetes', () => {
   });
 });
 
+/** What the kubelet does to a container's command/args and env values (Kubernetes'
+ *  third_party/forked/golang/expansion): `$$` → `$`, `$(NAME)` → NAME's value when it is defined. */
+function kubeletExpand(s: string, vars: Record<string, string>): string {
+  return s.replace(/\$(\$|\(([^)]*)\))/g, (all, what: string, name?: string) => (what === '$' ? '$' : vars[name!] ?? all));
+}
+
+test('$(VAR) and $$ reach the pod as tenement wrote them: every $ is written $$ in command and env', () => {
+  const c = config(`[service.api]\nargs = ["node", "server.js", "--x=$(HOME)", "a$$b", "$"]\n[service.api.env]\nLITERAL = "$(PORT)-x"\nPRICE = "5$"\n`);
+  const ctr = of(exportKubernetes(c, PLUGINS, live([view('api:v1')]), OPTS).objects, 'Deployment', 'api-v1').spec.template.spec.containers[0];
+  assert.deepEqual(ctr.command, ['node', 'server.js', '--x=$$(HOME)', 'a$$$$b', '$$']);
+  assert.deepEqual(ctr.env.filter((e: any) => e.name === 'LITERAL' || e.name === 'PRICE'), [{ name: 'LITERAL', value: '$$(PORT)-x' }, { name: 'PRICE', value: '5$$' }]);
+  const podEnv = { HOME: '/root', PORT: '8080' };
+  assert.deepEqual(ctr.command.map((a: string) => kubeletExpand(a, podEnv)), ['node', 'server.js', '--x=$(HOME)', 'a$$b', '$']);
+  assert.equal(kubeletExpand(ctr.env[0].value, podEnv), '$(PORT)-x');
+});
+
 describe('the Gateway API limits: 16 rules per route, 16 backends per rule', () => {
   const c = config(`[service.api]\ncommand = "node server.js"\n`);
   test('20 instances: 15 targeting rules and the weighted one, then a second route with the other 5', () => {

@@ -4,7 +4,7 @@
 // finds nothing.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../core/config.ts';
@@ -15,6 +15,8 @@ import { renderConfig } from '../../cli/init-toml.ts';
 import { PassThrough } from 'node:stream';
 import { Cli } from 'clipanion';
 import { runCli } from '../../cli/index.ts';
+import { INIT_PATH } from '../../core/process.ts';
+import { lookup } from '../../core/run-as.ts';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -174,7 +176,44 @@ describe('nothing to run, bad manifests, names', () => {
     code(() => detectApp(app({ 'pyproject.toml': '[project\n', 'app.py': '' })), 'TEN_ERR_INIT_MANIFEST', /^cannot read pyproject\.toml/);
   });
 
+  test('a manifest that is there but is no file (a folder, a dangling symlink) is named with what is wrong with it', () => {
+    const folder = app({});
+    mkdirSync(join(folder, 'package.json'));
+    code(() => detectApp(folder), 'TEN_ERR_INIT_NOTHING_FOUND', /: package\.json is a folder, not a file$/);
+    const dangling = app({});
+    symlinkSync('nowhere.json', join(dangling, 'package.json'));
+    code(() => detectApp(dangling), 'TEN_ERR_INIT_NOTHING_FOUND', /: package\.json is a symlink to nowhere\.json, which does not exist$/);
+    writeFileSync(join(dangling, 'Procfile'), 'web: node web.js\n');
+    assert.deepEqual(detectApp(dangling).notes, ['package.json is a symlink to nowhere.json, which does not exist: not read'], 'another decides: a note');
+  });
+
+  test('a package.json that is JSON but no object: TEN_ERR_INIT_MANIFEST saying what it is', () => {
+    for (const [text, what] of [['[]', 'an array'], ['"str"', 'a string'], ['null', 'null'], ['42', 'a number']]) {
+      code(() => detectApp(app({ 'package.json': text })), 'TEN_ERR_INIT_MANIFEST', new RegExp(`^cannot read package\\.json: it is ${what}, not a JSON object$`));
+    }
+  });
+
+  test('a UTF-8 byte order mark is skipped, as npm skips it: package.json, Procfile, pyproject.toml', () => {
+    const bom = '\uFEFF';
+    assert.deepEqual(detect({ 'package.json': bom + pkg({ name: 'shop', scripts: { start: 'node a.js' } }) }).svc.argv, ['node', 'a.js']);
+    assert.deepEqual(detect({ Procfile: `${bom}web: node web.js\r\n` }).svc.argv, ['node', 'web.js']);
+    assert.equal(detect({ 'pyproject.toml': `${bom}[project]\nname = "py"\n`, 'app.py': '' }).plan.name, 'py');
+  });
+
+  test('the name: the deciding manifest\'s, else another manifest\'s (a Procfile has none), else the folder\'s; nameFrom says which', () => {
+    const procfile = detect({ Procfile: 'web: node web.js\n', 'package.json': pkg({ name: 'shop' }) });
+    assert.deepEqual([procfile.plan.name, procfile.plan.nameFrom], ['shop', 'package.json name "shop"']);
+    const cargo = detect({ Procfile: 'web: ./run\n', 'Cargo.toml': '[package]\nname = "rusty_api"\n' });
+    assert.deepEqual([cargo.plan.name, cargo.plan.nameFrom], ['rusty-api', 'Cargo.toml [package] name "rusty_api"']);
+    const folder = detect({ Procfile: 'web: node web.js\n' });
+    assert.deepEqual([folder.plan.name, folder.plan.nameFrom], ['my-app', 'the folder "my-app"']);
+    const accents = detectApp(app({ Procfile: 'web: node web.js\n' }, 'Mon App été'));
+    assert.deepEqual([accents.name, accents.nameFrom], ['mon-app-ete', 'the folder "Mon App été"']);
+  });
+
   test('toLabel', () => {
+    assert.equal(toLabel('Mon App été'), 'mon-app-ete', 'accents dropped (NFKD, combining marks removed), not turned into -');
+    assert.equal(toLabel('Ｃafé_ﬁne'), 'cafe-fine', 'compatibility forms too (fullwidth, ligatures)');
     assert.equal(toLabel('@scope/My App!'), 'my-app');
     assert.equal(toLabel('---'), '');
     assert.equal(toLabel('x'.repeat(80)).length, 63);
@@ -215,6 +254,17 @@ describe('ten init, the command', () => {
     assert.deepEqual(parseConfig(readFileSync(join(dir, 'tenement.toml'), 'utf8'), join(dir, 'tenement.toml')).services.worker!.argv, ['./bin/serve', '--fast']);
   });
 
+  test('--config naming a folder: said so, with the file to give instead', async () => {
+    const dir = app({ Procfile: 'web: node web.js\n', 'package.json': pkg({ name: 'shop' }) });
+    const r = await runTen(['init', '--config', dir], { cwd: dir });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.split('\n')[0], `error TEN_ERR_CLI_INVALID_ARGUMENT: --config ${dir} is a folder: give the file to write, such as --config ${join(dir, 'tenement.toml')}`);
+    const ok = await runTen(['init', '--json'], { cwd: dir });
+    assert.deepEqual([JSON.parse(ok.stdout).service, JSON.parse(ok.stdout).name_from], ['shop', 'package.json name "shop"']);
+    const text = await runTen(['init', '--config', 'other.toml'], { cwd: dir });
+    assert.match(text.stdout, /^service {4}shop: node web\.js\nname {7}shop, from package\.json name "shop"\n/m);
+  });
+
   test('--config elsewhere: the service gets the app folder as its workdir', async () => {
     const dir = app({ 'requirements.txt': '', 'app.py': '' });
     const r = await runTen(['init', '--config', '../conf/tenement.toml'], { cwd: dir });
@@ -226,5 +276,44 @@ describe('ten init, the command', () => {
     const file = join(dir, '../conf/tenement.toml');
     assert.ok(ok.stdout.includes(`ten serve --config ${file}`), 'outside the working directory: the absolute path');
     assert.equal(parseConfig(readFileSync(file, 'utf8'), file).services['my-app']!.workdir, dir);
+  });
+});
+
+describe('ten init as root: the folder must be open to the user the apps run as', () => {
+  const why = process.getuid?.() !== 0 ? 'needs root (ten serve runs apps as nobody only as root)'
+    : !existsSync(INIT_PATH) ? 'needs tenement-init (npm ci builds it): it answers what nobody can enter'
+      : lookup('passwd', 'nobody') === null || lookup('passwd', 'daemon') === null ? 'needs the users nobody and daemon' : undefined;
+
+  test('under a 0700 folder of root: written, with a warning that names the folder and what to do; ten config says it too', { skip: why }, async () => {
+    const dir = app({ 'package.json': pkg({ name: 'shut', scripts: { start: 'node server.js' } }), 'server.js': '' });
+    const parent = join(dir, '..'); // mkdtemp: 0700, root's
+    chmodSync(parent, 0o700);
+    const r = await runTen(['init', '--json'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const warning = `ten serve cannot start shut as written: its apps run as nobody, who cannot read and enter its workdir ${dir} (${parent} is closed to nobody): move the app to a folder nobody can read (such as /srv/my-app), run chmod o+x ${parent}, or set user = "..." to a user who can`;
+    assert.equal(r.stderr, `warning: ${warning}\n`);
+    assert.deepEqual([JSON.parse(r.stdout).warnings, JSON.parse(r.stdout).user], [[warning], null]);
+    assert.ok(readFileSync(join(dir, 'tenement.toml'), 'utf8').includes(`# WARNING: ${warning}\n`));
+    const config = await runTen(['config'], { cwd: dir });
+    assert.equal(config.code, 0, config.stderr);
+    assert.match(config.stderr, new RegExp(`^warning: ten serve cannot start service\\.shut: its apps run as nobody, who cannot read and enter its workdir ${dir} \\(${parent} is closed`));
+    chmodSync(parent, 0o711);
+    assert.equal((await runTen(['config'], { cwd: dir })).stderr, '', 'open: no warning');
+  });
+
+  test('in a folder of another user than root that nobody cannot reach: the owner runs the apps (user)', { skip: why }, async () => {
+    const dir = app({ 'package.json': pkg({ name: 'home', scripts: { start: 'node server.js' } }), 'server.js': '' });
+    const parent = join(dir, '..');
+    const daemon = lookup('passwd', 'daemon')!;
+    chownSync(parent, daemon, daemon);
+    chownSync(dir, daemon, daemon);
+    chmodSync(parent, 0o700);
+    const r = await runTen(['init'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, new RegExp(`^user {7}daemon: nobody \\(ten serve's default user as root\\) cannot read and enter ${dir}; its owner daemon can$`, 'm'));
+    const file = join(dir, 'tenement.toml');
+    assert.equal(parseConfig(readFileSync(file, 'utf8'), file).services.home!.user, 'daemon');
+    assert.equal((await runTen(['config'], { cwd: dir })).stderr, '', 'ten config: nothing stops it');
   });
 });
