@@ -25,20 +25,22 @@ const run = (shell: string, script: string) => execFileSync(shell, ['-c', script
 const ask = {
   bash: (line: string) => {
     const words = line.split(' ');
-    return run('bash', `source <(ten completion bash); COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _ten_bash; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    return run('bash', `source ${bin}/ten.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _ten_bash; printf '%s\\n' "\${COMPREPLY[@]}"`);
   },
   zsh: (line: string) => {
     const words = line.split(' ');
     // outside a completion widget: compadd and _files stand in, printing what they were given
-    return run('zsh', `autoload -U compinit && compinit -u -d ${bin}/zcompdump; source <(ten completion zsh); compadd() { shift; print -l -- "$@"; }; _files() { print -- '<files>'; }; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _ten`);
+    return run('zsh', `autoload -U compinit && compinit -u -d ${bin}/zcompdump; source ${bin}/ten.zsh; compadd() { shift; print -l -- "$@"; }; _files() { print -- '<files>'; }; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _ten`);
   },
-  fish: (line: string) => run('fish', `ten completion fish | source; complete -C '${line}'`).replace(/\t.*$/gm, ''),
+  fish: (line: string) => run('fish', `source ${bin}/ten.fish; complete -C '${line}'`).replace(/\t.*$/gm, ''),
 };
 const lines = (s: string) => s.split('\n').filter(Boolean);
 
 describe('shell completion', () => {
   let ten: Ten;
   before(async () => {
+    // each script written once, as a user's start-up file would hold it (a `ten` per Tab is enough)
+    for (const sh of ['bash', 'zsh', 'fish']) writeFileSync(join(bin, `ten.${sh}`), execFileSync(join(bin, 'ten'), ['completion', sh], { encoding: 'utf8' }));
     ten = await startTen(`${fixtureService('api')}\n[instances]\napi = ["a", "b"]\n`);
     env = { ...env, TENEMENT_SERVER: `http://127.0.0.1:${ten.port}`, TENEMENT_TOKEN: ten.token };
   });

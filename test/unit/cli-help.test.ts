@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildCli } from '../../cli/index.ts';
 import { commandHelp, commandModels, indexHelp } from '../../cli/help.ts';
-import { runTen as ten } from './cli-process.ts';
+import { captureCli } from '../integration/cli-helper.ts';
+
+/** `ten ARGS` in this process (help and usage errors need no server, and a process per run
+ *  would cost a second each). */
+const ten = async (args: string[]) => {
+  const r = await captureCli(args);
+  return { code: r.code, stdout: r.out, stderr: r.err };
+};
 
 const commands = commandModels(buildCli());
 
