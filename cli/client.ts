@@ -154,6 +154,17 @@ export const READ_TIMEOUT_MS = 30_000;
 export const WRITE_TIMEOUT_MS = 120_000;
 
 const timeoutError = (message: string) => Object.assign(new Error(message), { name: 'TimeoutError' });
+const closedError = (message: string) => Object.assign(new Error(message), { name: 'ClosedError' });
+
+/** Calls `onTimeout` with a TimeoutError when `req`'s new connection is not open within `ms` (a
+ *  reused or Unix-socket connection that is already open is not timed). */
+function boundConnect(req: http.ClientRequest, ms: number, onTimeout: (err: Error) => void): void {
+  req.once('socket', (socket) => {
+    if (!socket.connecting) return;
+    const t = setTimeout(() => onTimeout(timeoutError(`no connection within ${seconds(ms)}`)), ms);
+    socket.once('connect', () => clearTimeout(t)).once('close', () => clearTimeout(t));
+  });
+}
 const seconds = (ms: number) => `${+(ms / 1000).toFixed(1)} s`;
 
 /**
@@ -177,7 +188,7 @@ async function exchange(url: string, socketPath: string | undefined, method: str
     };
     const fail = (err: Error) => settle(() => { reject(err); req.destroy(); });
     let answering = false;
-    const closed = () => fail(Object.assign(new Error(answering ? 'the connection closed before the whole answer' : 'the connection closed without an answer'), { name: 'ClosedError' }));
+    const closed = () => fail(closedError(answering ? 'the connection closed before the whole answer' : 'the connection closed without an answer'));
     const req = mod.request(url, { method, socketPath, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
       answering = true;
       const chunks: Buffer[] = [];
@@ -197,13 +208,8 @@ async function exchange(url: string, socketPath: string | undefined, method: str
     });
     // RFC 9110 §15.2.2: a client that did not ask to upgrade has no use for 101; Node would hand
     // the socket to an 'upgrade' listener, and without one the request never settled (exit 13)
-    req.once('upgrade', (_res, socket) => { socket.destroy(); fail(Object.assign(new Error('it answered 101 Switching Protocols'), { name: 'ClosedError' })); });
-    req.once('socket', (socket) => {
-      if (!socket.connecting) return;
-      const t = setTimeout(() => fail(timeoutError(`no connection within ${seconds(limits.connect)}`)), limits.connect);
-      timers.push(t);
-      socket.once('connect', () => clearTimeout(t));
-    });
+    req.once('upgrade', (_res, socket) => { socket.destroy(); fail(closedError('it answered 101 Switching Protocols')); });
+    boundConnect(req, limits.connect, fail);
     timers.push(setTimeout(() => fail(timeoutError(`no answer to ${method} ${new URL(url).pathname} within ${seconds(limits.total)}`)), limits.total));
     if (limits.notice && limits.total > NOTICE_MS) timers.push(setTimeout(() => limits.notice!(NOTICE_MS), NOTICE_MS));
     req.once('error', fail);
@@ -334,7 +340,7 @@ export class Client {
     const url = ep.origin + path;
     const mod = url.startsWith('https:') ? await import('node:https') : http;
     const unreachable = (e: unknown) => new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
-    const closed = (what: string) => unreachable(Object.assign(new Error(what), { name: 'ClosedError' }));
+    const closed = (what: string) => unreachable(closedError(what));
     const { connect } = this.limits('GET', path);
     const headMs = this.opts.timeoutMs ?? 10_000;
     return new Promise<void>((resolve, reject) => {
@@ -387,11 +393,7 @@ export class Client {
         res.once('close', () => resolve());
       });
       const timer = setTimeout(() => req.destroy(timeoutError(`no answer within ${seconds(headMs)}`)), headMs);
-      req.once('socket', (socket) => {
-        if (!socket.connecting) return;
-        const t = setTimeout(() => req.destroy(timeoutError(`no connection within ${seconds(connect)}`)), connect);
-        socket.once('connect', () => clearTimeout(t)).once('close', () => clearTimeout(t));
-      });
+      boundConnect(req, connect, (err) => req.destroy(err));
       req.once('upgrade', (_res, socket) => { socket.destroy(); clearTimeout(timer); reject(closed('it answered 101 Switching Protocols')); });
       req.once('error', (e) => { clearTimeout(timer); if (signal?.aborted) resolve(); else reject(unreachable(e)); });
       // settles nothing that already settled; a connection closed before any answer is a failure
