@@ -2,16 +2,25 @@
 // die with a generic "Invalid option name" instead of reaching parseWeight. normalizeArgv rewrites
 // negative numbers so they arrive as values and the real validators can reject them properly.
 
-/** Options that take a value: `--weight -1` becomes `--weight=-1`. */
-const VALUE_OPTIONS = new Set(['--server', '--token', '--config', '--id', '--weight', '--port', '--domain',
-  '--version', '--timeout', '--batch', '--steps', '--interval', '--max-error-rate', '--max-p99', '--percent', '--limit',
-  '--from', '--to', '--strategy']);
+import type { CommandModel } from './help.ts';
+
+/** Every name (short and long) of every option that takes a value, from the command model, so a
+ *  new option is covered without a list kept by hand: `--weight -1` becomes `--weight=-1`. */
+export function valueOptions(commands: readonly CommandModel[]): Set<string> {
+  return new Set(commands.flatMap((c) => c.options.filter((o) => o.value !== undefined).flatMap((o) => o.names)));
+}
+
 const NEGATIVE_NUMBER = /^-\.?\d/;
 /** Options whose value may be anything, even text starting with "-" (a token someone chose). */
 const ANY_VALUE_OPTIONS = new Set(['--token']);
 
-export function normalizeArgv(argv: readonly string[]): string[] {
+/** argv with each negative number made a value (`--lines=-5`) or moved after `--` (a positional),
+ *  so it reaches the command's validator; `values` is
+ *  what valueOptions() returns. */
+export function normalizeArgv(argv: readonly string[], values: ReadonlySet<string>): string[] {
   const head: string[] = [];
+  // the last token of h is itself the value of a value option (`--id --server`)
+  const isValueOf = (h: string[]): boolean => h.length >= 2 && values.has(h[h.length - 2]!);
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i]!;
     if (tok === '--') return [...head, ...argv.slice(i)];
@@ -25,7 +34,7 @@ export function normalizeArgv(argv: readonly string[]): string[] {
       continue;
     }
     const prev = head[head.length - 1];
-    if (prev !== undefined && VALUE_OPTIONS.has(prev) && !isValueOf(head)) {
+    if (prev !== undefined && values.has(prev) && !isValueOf(head)) {
       head[head.length - 1] = `${prev}=${tok}`;
       continue;
     }
@@ -40,7 +49,7 @@ export function normalizeArgv(argv: readonly string[]): string[] {
       }
       if (t.startsWith('-') && !NEGATIVE_NUMBER.test(t)) {
         head.push(t);
-        if (VALUE_OPTIONS.has(t) && j + 1 < argv.length) head.push(argv[++j]!);
+        if (values.has(t) && j + 1 < argv.length) head.push(argv[++j]!);
       } else {
         tail.push(t);
       }
@@ -48,9 +57,4 @@ export function normalizeArgv(argv: readonly string[]): string[] {
     return [...head, '--', ...tail];
   }
   return head;
-}
-
-/** True when the last token of head is itself the value of a value option (`--id --server`). */
-function isValueOf(head: string[]): boolean {
-  return head.length >= 2 && VALUE_OPTIONS.has(head[head.length - 2]!);
 }

@@ -1,6 +1,6 @@
 // Builds the `ten` CLI: every command registered explicitly. runCli() is what cli/main.ts calls.
 import { Cli, type BaseContext } from 'clipanion';
-import { normalizeArgv } from './argv.ts';
+import { normalizeArgv, valueOptions } from './argv.ts';
 import { BackupCommand, RestoreCommand } from './commands/backup.ts';
 import { CompletionCommand } from './commands/completion.ts';
 import { ConfigCommand } from './commands/config.ts';
@@ -92,7 +92,7 @@ export async function runCli(argv: readonly string[], context: BaseContext = Cli
     context.stdout.write(c ? commandHelp(c) : indexHelp(commands, packageVersion()));
     return 0;
   }
-  const input = normalizeArgv(argv);
+  const input = normalizeArgv(argv, valueOptions(commands));
   let command;
   try {
     command = cli.process(input, context);

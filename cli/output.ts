@@ -17,11 +17,12 @@ function isCoded(e: unknown): e is CodedError {
   return typeof code === 'string' && code.startsWith('TEN_ERR_');
 }
 
-function formatError(err: unknown, debug = false): string {
+function formatError(err: unknown, debug = false, command?: readonly string[]): string {
   let out: string;
   if (isCoded(err)) {
     out = `error ${err.code}: ${err.message}\n`;
-    if (err.hint) out += `  hint: ${err.hint}\n`;
+    // the catalog's generic `ten <command> --help`, made the command that failed
+    if (err.hint) out += `  hint: ${command?.length ? err.hint.replaceAll('ten <command>', `ten ${command.join(' ')}`) : err.hint}\n`;
   } else {
     out = `error: ${err instanceof Error ? err.message : String(err)}\n`;
     if (!debug) out += '  hint: rerun with --debug to see where it happened\n';
@@ -33,8 +34,8 @@ function formatError(err: unknown, debug = false): string {
   return out;
 }
 
-export function printError(stderr: Writable, err: unknown, debug = false): void {
-  stderr.write(formatError(err, debug));
+export function printError(stderr: Writable, err: unknown, debug = false, command?: readonly string[]): void {
+  stderr.write(formatError(err, debug, command));
 }
 
 /** The version field of package.json. */

@@ -15,7 +15,7 @@ export abstract class BaseCommand extends Command {
     try {
       return (await this.perform()) ?? 0;
     } catch (err) {
-      printError(this.context.stderr, err, this.debug);
+      printError(this.context.stderr, err, this.debug, this.path);
       return 1;
     }
   }

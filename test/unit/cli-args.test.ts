@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { TenementError } from '../../core/errors.ts';
 import { closedPort, runTen as ten } from './cli-process.ts';
 import { parseInstanceRef, parseWeight, validateName } from '../../cli/instance-ref.ts';
-import { normalizeArgv } from '../../cli/argv.ts';
+import { normalizeArgv as normalize, valueOptions } from '../../cli/argv.ts';
+import { commandModels } from '../../cli/help.ts';
+import { buildCli } from '../../cli/index.ts';
 import { resolveServer } from '../../cli/client.ts';
 
 function throwsCode(fn: () => unknown, code: string) {
@@ -42,6 +44,9 @@ test('parseWeight: whole numbers 0-100 only', () => {
   }
 });
 
+const values = valueOptions(commandModels(buildCli()));
+const normalizeArgv = (argv: string[]) => normalize(argv, values);
+
 test('normalizeArgv: a --token value may start with "-"', () => {
   assert.deepEqual(normalizeArgv(['ps', '--token', '-abc', '--json']), ['ps', '--token=-abc', '--json']);
   assert.deepEqual(normalizeArgv(['ps', '--token', 'abc']), ['ps', '--token', 'abc']);
@@ -53,6 +58,15 @@ test('normalizeArgv: negative numbers reach the validators', () => {
   assert.deepEqual(normalizeArgv(['weight', 'api:v1', '-1', '--server', 'h:1', '--json']), ['weight', 'api:v1', '--server', 'h:1', '--json', '--', '-1']);
   assert.deepEqual(normalizeArgv(['spawn', 'api:v1', '--weight', '-5']), ['spawn', 'api:v1', '--weight=-5']);
   assert.deepEqual(normalizeArgv(['weight', 'api:v1', '--', '-1']), ['weight', 'api:v1', '--', '-1']);
+});
+
+test('normalizeArgv: every value option of the command model, short names too (was a list kept by hand)', () => {
+  assert.deepEqual(normalizeArgv(['logs', 'api', '-n', '-5']), ['logs', 'api', '-n=-5']);
+  assert.deepEqual(normalizeArgv(['logs', 'api', '--lines', '-5']), ['logs', 'api', '--lines=-5']);
+  assert.deepEqual(normalizeArgv(['ps', '--connect-timeout', '-1']), ['ps', '--connect-timeout=-1']);
+  assert.deepEqual(normalizeArgv(['export', 'kubernetes', '--container-port', '-80']), ['export', 'kubernetes', '--container-port=-80']);
+  for (const name of ['--weight', '--lines', '-n', '--request-timeout', '--since', '--expires', '--max-p99']) assert.ok(values.has(name), name);
+  for (const flag of ['--json', '--follow', '-f', '--wait']) assert.ok(!values.has(flag), flag);
 });
 
 test('resolveServer: flag, env, default; scheme optional', () => {
