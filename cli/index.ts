@@ -143,6 +143,14 @@ function usageError(commands: CommandModel[], input: readonly string[], err: unk
   if (message.startsWith('Command not found') && missing.length > 0) message = `missing ${missing.join(', ')}`;
   else if (message.startsWith('Command not found')) message = `unexpected argument ${JSON.stringify(given[c.positionals.length] ?? '')}`;
   if (message.startsWith('Not enough positional arguments')) message = `missing ${c.positionals.filter((p) => p.startsWith('<')).slice(given.length).join(' ')}`;
+  // clipanion: `Not enough arguments to option --domain.` (also when the value starts with "-")
+  const noValue = /^Not enough arguments to option (\S+?)\.?$/.exec(message);
+  if (noValue) {
+    const o = c.options.find((x) => x.names.includes(noValue[1]!));
+    const next = input[input.indexOf(noValue[1]!) + 1];
+    message = `${noValue[1]} needs a value${o?.value ? ` (${o.value})` : ''}`;
+    if (next?.startsWith('-')) message += `: ${JSON.stringify(next)} reads as an option; write ${noValue[1]}=${next} if it is the value`;
+  }
   const extra = /^Extraneous positional argument \("(.*)"\)/.exec(message);
   if (extra) message = `unexpected argument ${JSON.stringify(extra[1])}`;
   // `ten rollout abortt api`: the first argument was meant as a subcommand

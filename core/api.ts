@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import { checkInstance, installAccess, tenantOf, type RouteEntry } from './access.ts';
-import { serviceOf } from './config-schema.ts';
+import { requireService } from './config-schema.ts';
 import { TenementError } from './errors.ts';
 import type { HealthChecker } from './health.ts';
 import type { Logbook } from './logbook.ts';
@@ -107,6 +107,8 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
     app.get<{ Querystring: Static<typeof ListQuery> }>('/api/instances', { schema: { querystring: ListQuery }, config: { access: 'tenant' } }, async (req) => {
       const tenant = tenantOf(req);
       const list = registry.list(req.query.service);
+      // `ten ps nope`: a service neither defined nor running is a typo, not an empty table
+      if (req.query.service !== undefined && list.length === 0) requireService(d.config, req.query.service);
       return { instances: (tenant === null ? list : list.filter((i) => i.id === tenant)).map(viewInstance) };
     });
 
@@ -114,8 +116,7 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
     app.post<{ Body: Static<typeof SpawnBody> }>('/api/instances', { schema: { body: SpawnBody }, config: { access: 'tenant' } }, async (req, reply) => {
       const b = req.body;
       checkInstance(req, b.service, b.id);
-      const svc = serviceOf(d.config, b.service);
-      if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [b.service]);
+      const svc = requireService(d.config, b.service);
       const inst = registry.create(b.service, b.id, b.weight ?? svc.weight);
       supervisor.start(inst, 'spawned').catch((err) => log.error({ err, instance: inst.key }, 'start failed'));
       return reply.code(201).send(viewInstance(inst));

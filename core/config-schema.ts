@@ -6,6 +6,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { type AST, parseTOML } from 'toml-eslint-parser';
 import { SLOTS } from './plugin.ts';
+import { TenementError } from './errors.ts';
 import { closest } from './suggest.ts';
 import type { ServiceConfig, Settings, TenementConfig } from './types.ts';
 
@@ -189,6 +190,15 @@ export function spawnIdTest(spec: string | readonly string[]): (id: string) => b
 /** The service called `name`, or undefined; never an Object.prototype member (`constructor`). */
 export function serviceOf(config: TenementConfig, name: string): ServiceConfig | undefined {
   return Object.hasOwn(config.services, name) ? config.services[name] : undefined;
+}
+
+/** The service called `name`; TEN_ERR_INSTANCE_UNKNOWN_SERVICE (404) naming the closest defined
+ *  one when there is none (`ten spawn apu:v1` → did you mean api?). */
+export function requireService(config: TenementConfig, name: string): ServiceConfig {
+  const svc = serviceOf(config, name);
+  if (svc) return svc;
+  const guess = closest(name, Object.keys(config.services), 2, true);
+  throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [name, guess ? ` (did you mean ${guess}?)` : '']);
 }
 
 // ---------------------------------------------------------------- lines

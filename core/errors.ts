@@ -60,7 +60,7 @@ export const ERRORS = {
   // instances
   TEN_ERR_INSTANCE_NOT_FOUND: def(404, 'instance %s not found', 'list instances with `ten ps`'),
   TEN_ERR_INSTANCE_EXISTS: def(409, 'instance %s already exists', 'pick another --id, or `ten restart` the existing one'),
-  TEN_ERR_INSTANCE_UNKNOWN_SERVICE: def(404, 'service %s is not defined in tenement.toml', 'add [service.%s] to tenement.toml, or check the spelling'),
+  TEN_ERR_INSTANCE_UNKNOWN_SERVICE: def(404, 'service %s is not defined in tenement.toml%s', 'add [service.%s] to tenement.toml, or check the spelling'),
   TEN_ERR_INSTANCE_RUNNING: def(409, 'instance %s still has a process (it is %s)', 'stop it first, then remove it'),
   TEN_ERR_INSTANCE_SPAWN_FAILED: def(500, 'could not start %s: %s', 'check the service command and workdir, and the instance log'),
   // isolation and containment (docs/isolation.md)

@@ -2,7 +2,7 @@
 // (SIGTERM through tenement-init → stop_timeout → SIGKILL of everything) and restarts crashed or unhealthy
 // instances with exponential backoff per instance, up to max_restarts within restart_window.
 import type { Logger } from 'pino';
-import { serviceOf } from './config-schema.ts';
+import { requireService, serviceOf } from './config-schema.ts';
 import { emitEvent } from './events.ts';
 import { TenementError } from './errors.ts';
 import type { Hooks } from './hooks.ts';
@@ -63,9 +63,7 @@ export class Supervisor implements InstanceControl {
   }
 
   service(inst: Instance): ServiceConfig {
-    const svc = serviceOf(this.d.config, inst.service);
-    if (!svc) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [inst.service]);
-    return svc;
+    return requireService(this.d.config, inst.service);
   }
 
   /**
@@ -320,7 +318,7 @@ export class Supervisor implements InstanceControl {
   /** Add and persist a `stopped` instance of a configured service (the registry checks the name
    *  and the weight; TEN_ERR_INSTANCE_UNKNOWN_SERVICE for a service not in tenement.toml). */
   create(service: string, id: string, weight: number): Instance {
-    if (!serviceOf(this.d.config, service)) throw new TenementError('TEN_ERR_INSTANCE_UNKNOWN_SERVICE', [service]);
+    requireService(this.d.config, service);
     return this.d.registry.create(service, id, weight);
   }
 

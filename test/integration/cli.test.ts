@@ -139,6 +139,12 @@ test('server errors are relayed with their code and hint; answers that are not t
   const unknown = await cli('spawn', 'nope:x');
   assert.equal(unknown.code, 1);
   assert.match(unknown.err, /^error TEN_ERR_INSTANCE_UNKNOWN_SERVICE: service nope is not defined in tenement.toml\n {2}hint: add \[service\.nope\]/);
+  // a typo of a service: a suggestion, for ten ps too (it printed an empty table and exited 0)
+  assert.match((await cli('spawn', 'apu:x')).err, /^error TEN_ERR_INSTANCE_UNKNOWN_SERVICE: service apu is not defined in tenement.toml \(did you mean api\?\)\n/);
+  assert.deepEqual(await cli('ps', 'apu'), {
+    code: 1, out: '', err: 'error TEN_ERR_INSTANCE_UNKNOWN_SERVICE: service apu is not defined in tenement.toml (did you mean api?)\n  hint: add [service.apu] to tenement.toml, or check the spelling\n',
+  });
+  assert.equal((await cli('ps', 'nope', '--json')).code, 1);
   const exists = await cli('spawn', 'api:blue');
   assert.equal(exists.code, 1);
   assert.match(exists.err, /^error TEN_ERR_INSTANCE_EXISTS: instance api:blue already exists\n/);

@@ -69,6 +69,9 @@ test('a typo of a command or an option gets "did you mean", exit 2', async () =>
     [['export', 'kube'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: `ten export` has no command "kube" \(did you mean `ten export kubernetes`\?\)\n/],
     [['expor'], /^error TEN_ERR_CLI_UNKNOWN_COMMAND: unknown command "expor" \(did you mean `ten export kubernetes`\?\)\n/],
     [['rollout', 'abortt', 'api'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: unexpected argument "api" \(did you mean `ten rollout abort`\?\)\n/],
+    // an option without its value (was clipanion's "Not enough arguments to option --domain.")
+    [['install', '--domain', '-x.com', '--dry-run'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: --domain needs a value \(DOMAIN\): "-x\.com" reads as an option; write --domain=-x\.com if it is the value\n  hint: usage: ten install --domain DOMAIN \[options\]/],
+    [['logs', '--since'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: --since needs a value \(TIME\)\n/],
   ];
   for (const [args, want] of cases) {
     const r = await ten(args);
