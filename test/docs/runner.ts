@@ -11,7 +11,13 @@
 //   dir=PATH      the folder the page shows for the session's (`/srv/app`): commands get the real
 //                 one, output shows PATH; it holds for the page's later blocks;
 //   setup="CMDS"  bash run in the session before the block, output not compared (exit 0 needed);
-//   numbers       mask every number of the block's output (counts of a load that varies).
+//   numbers       mask every number of the block's output (counts of a load that varies);
+//                 numbers=TEXT only in the output of commands containing TEXT;
+//   mask=REGEX    what the regular expression matches varies (a random cookie, which of two
+//                 instances a random key lands on): replaced in the output shown and printed;
+//   restart       ten serve is stopped (SIGTERM) and started again in the session before the block;
+//   background="CMD"  CMD runs in the session from this block on (a second terminal's load loop),
+//                 ended with the session or by a later block's `end-background`.
 // In commands, port 8080 is the session's; `/work/main` (the checkout the docs were recorded in)
 // is this repository. In output both are written back. `ten` is bin/ten.js, through a shim on PATH.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -62,16 +68,23 @@ export class PageRun {
     const config = h.config ?? this.session?.key.split('|')[0] ?? 'repo';
     const key = `${config}|${h.copy ?? ''}|${h.serve ?? ''}`;
     if (!this.session || this.session.key !== key || 'fresh' in h) await this.start(key, config, h);
+    else if ('restart' in h) await this.restartServe();
+    if ('end-background' in h) await stopAll(this.session!.background.splice(0));
     if (h.setup) {
       const r = await this.exec(this.real(h.setup), this.session!.cwd);
       if (r.code !== 0) throw new Error(`${this.file}:${block.line}: setup "${h.setup}" exited ${r.code}:\n${r.output}`);
     }
+    if (h.background) {
+      const child = spawn('bash', ['-c', this.real(h.background)], { cwd: this.session!.cwd, env: this.env, detached: true, stdio: 'ignore' });
+      this.session!.background.push(child);
+    }
+    const mask = h.mask ? new RegExp(h.mask, 'g') : undefined;
     const results: StepResult[] = [];
-    for (const step of block.steps) results.push(await this.step(step, 'numbers' in h));
+    for (const step of block.steps) results.push(await this.step(step, h.numbers !== undefined && step.command.includes(h.numbers), mask));
     return results;
   }
 
-  private async step(step: Step, numbers: boolean): Promise<StepResult> {
+  private async step(step: Step, numbers: boolean, mask?: RegExp): Promise<StepResult> {
     const s = this.session!;
     let ran = this.real(step.command);
     const cd = /^cd\s+(\S+)$/.exec(ran);
@@ -99,7 +112,7 @@ export class PageRun {
     this.lastCode = r.code;
     const actual = this.shownText(r.output);
     this.learn(step.expected, actual);
-    return { ...step, ran, actual, ok: matches(step.expected, actual, { numbers }) };
+    return { ...step, ran, actual, ok: matches(step.expected, actual, { numbers, mask }) };
   }
 
   /** Token ids the page shows → the ones this run made: when a command printed as many ids
@@ -116,13 +129,13 @@ export class PageRun {
   private real(text: string): string {
     const s = this.session!;
     for (const [shown, real] of this.ids) text = text.replaceAll(shown, real);
-    return text.replaceAll(this.shown, s.dir).replaceAll(`${dirname(this.shown)}/`, `${dirname(s.dir)}/`).replaceAll(SHOWN_ROOT, ROOT).replace(/\b8080\b/g, String(s.port));
+    return swap(text, [[this.shown, s.dir], [`${dirname(this.shown)}/`, `${dirname(s.dir)}/`], [SHOWN_ROOT, ROOT], [/\b8080\b/, String(s.port)]]);
   }
 
   /** Real paths and port → the shown ones. */
   private shownText(text: string): string {
     const s = this.session!;
-    return text.replaceAll(s.dir, this.shown).replaceAll(`${dirname(s.dir)}/`, `${dirname(this.shown)}/`).replaceAll(ROOT, SHOWN_ROOT).replace(new RegExp(`\\b${s.port}\\b`, 'g'), '8080');
+    return swap(text, [[s.dir, this.shown], [`${dirname(s.dir)}/`, `${dirname(this.shown)}/`], [ROOT, SHOWN_ROOT], [new RegExp(`\\b${s.port}\\b`), '8080']]);
   }
 
   private async start(key: string, config: string, h: Record<string, string>): Promise<void> {
@@ -155,11 +168,22 @@ export class PageRun {
       const r = await this.exec(this.real(h.before), dir);
       if (r.code !== 0) throw new Error(`${this.file}: before "${h.before}" exited ${r.code}:\n${r.output}`);
     }
-    if (config !== 'none' && h.serve !== 'none') {
-      const child = spawn('bash', ['-c', 'exec ten serve > serve.log 2>&1'], { cwd: dir, env: this.env, detached: true, stdio: 'ignore' });
-      this.session.serve = child;
-      await this.ready(child, dir);
-    }
+    if (config !== 'none' && h.serve !== 'none') await this.startServe();
+  }
+
+  /** ten serve in the session's folder, its log appended to serve.log; resolves once it is ready. */
+  private async startServe(): Promise<void> {
+    const s = this.session!;
+    const child = spawn('bash', ['-c', 'exec ten serve >> serve.log 2>&1'], { cwd: s.dir, env: this.env, detached: true, stdio: 'ignore' });
+    s.serve = child;
+    await this.ready(child, s.dir);
+  }
+
+  /** The session's ten serve stopped as systemctl would (SIGTERM), then started again. */
+  private async restartServe(): Promise<void> {
+    const s = this.session!;
+    if (s.serve) await stopAll([s.serve]);
+    await this.startServe();
   }
 
   /** ten serve answers /health on the session's port and none of its instances is starting. */
@@ -192,12 +216,7 @@ export class PageRun {
     const s = this.session;
     if (!s) return;
     this.session = null;
-    await Promise.all([...s.background, ...(s.serve ? [s.serve] : [])].map((child) => new Promise<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      const kill = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 15_000);
-      child.once('exit', () => { clearTimeout(kill); done(); });
-      try { process.kill(-child.pid!, 'SIGTERM'); } catch { done(); }
-    })));
+    await stopAll([...s.background, ...(s.serve ? [s.serve] : [])]);
   }
 
   /** Stops every process of the page and removes its folders. */
@@ -207,4 +226,22 @@ export class PageRun {
     for (const d of this.dataDirs) removeCgroups(cgroupTag(d));
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** SIGTERM to each child's process group, SIGKILL 15 s later; resolves when all have exited. */
+function stopAll(children: ChildProcess[]): Promise<unknown> {
+  return Promise.all(children.map((child) => new Promise<void>((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    const kill = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 15_000);
+    child.once('exit', () => { clearTimeout(kill); done(); });
+    try { process.kill(-child.pid!, 'SIGTERM'); } catch { done(); }
+  })));
+}
+
+/** `text` with each `from` replaced by its `to`, in one pass: what one pair wrote is never
+ *  rewritten by a later one (`/tmp/guide` → `/tmp/ten-docs-x/s1/guide` must not then have its
+ *  `/tmp/` replaced too); where two match at one place, the earlier pair wins. */
+function swap(text: string, pairs: Array<[string | RegExp, string]>): string {
+  const source = pairs.map(([from]) => `(${typeof from === 'string' ? from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : from.source})`).join('|');
+  return text.replace(new RegExp(source, 'g'), (...m: string[]) => pairs[m.slice(1, pairs.length + 1).findIndex((g) => g !== undefined)]![1]);
 }

@@ -18,13 +18,14 @@ export interface Block { line: number; header: Header; steps: Step[] }
 export interface Page { blocks: Block[]; configs: Record<string, string> }
 
 /** The keys of a header comment's body: `skip — reason` (or `skip: reason`) gives `skip`; else
- *  words `key=value`, `key="value with blanks"` or a bare `key` (value ''). */
+ *  words `key=value`, `key="value with blanks"` (in which `\"` and `\\` stand for " and \; other
+ *  backslashes stay, as a regular expression needs them) or a bare `key` (value ''). */
 export function parseHeader(body: string): Header {
   const skip = /^skip\s*(?:—|-|:)\s*(.+)$/s.exec(body.trim());
   if (skip) return { skip: skip[1]!.replace(/\s+/g, ' ').trim() };
   const header: Header = {};
   for (const m of body.matchAll(/([\w-]+)(?:=(?:"((?:[^"\\]|\\.)*)"|(\S+)))?/g)) {
-    header[m[1]!] = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : (m[3] ?? '');
+    header[m[1]!] = m[2] !== undefined ? m[2].replace(/\\(["\\])/g, '$1') : (m[3] ?? '');
   }
   return header;
 }
@@ -81,16 +82,21 @@ function steps(lines: string[], fenceLine: number): Step[] {
   return out;
 }
 
+/** What else varies in a block's output (its header's `numbers` and `mask`). */
+export interface MaskOptions { numbers?: boolean; mask?: RegExp }
+
 /** `text` with what differs between runs replaced: tokens and hex ids, dates, times, durations,
  *  pids (`pid N`, `"pid": N`, `ten ps`'s PID column), numbers of 4 or more digits (ports, byte
  *  counts), runs of blanks (table columns are sized to their cells), trailing blanks and blank
  *  ends. With `numbers`, every number (counts of a load that varies). */
-export function masked(text: string, opts: { numbers?: boolean } = {}): string {
-  let t = text
+export function masked(text: string, opts: MaskOptions = {}): string {
+  let t = (opts.mask ? text.replace(opts.mask, 'X') : text)
     .replace(/\b[0-9a-f]{12}\.[0-9a-f]{64}\b/g, 'TOKEN')
     .replace(/\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{10,}\b/g, 'HEX')
     .replace(/("(?:app_)?pid":\s*|\(pid |pid:? |\b(?:running|starting|stopped|unhealthy|stopping|idle)\s+)\d+/g, '$1N')
     .replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?Z?/g, 'TIME')
+    // an HTTP-date (RFC 9110 §5.6.7): `Sat, 21 Nov 2026 23:54:34 GMT`
+    .replace(/\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\b/g, 'TIME')
     .replace(/\d{4}-\d\d-\d\d/g, 'DATE')
     .replace(/\b\d\d:\d\d:\d\d\b/g, 'TIME')
     .replace(/\b\d+(\.\d+)?(ms|s|m|h|d)\b/g, 'DUR')
@@ -102,7 +108,7 @@ export function masked(text: string, opts: { numbers?: boolean } = {}): string {
 
 /** Whether `actual` shows what `expected` shows, both masked: an expected line that is only `…`
  *  (or `...`) stands for any lines, and `…` / `...` inside a line for any text. */
-export function matches(expected: string, actual: string, opts: { numbers?: boolean } = {}): boolean {
+export function matches(expected: string, actual: string, opts: MaskOptions = {}): boolean {
   const e = masked(expected, opts);
   const a = masked(actual, opts);
   if (!/…|\.\.\./.test(e)) return e === a;
