@@ -15,6 +15,7 @@
 //                 numbers=TEXT only in the output of commands containing TEXT;
 //   mask=REGEX    what the regular expression matches varies (a random cookie, which of two
 //                 instances a random key lands on): replaced in the output shown and printed;
+//   unordered     the output's lines may come in any order (logs of concurrent sources);
 //   restart       ten serve is stopped (SIGTERM) and started again in the session before the block;
 //   background="CMD"  CMD runs in the session from this block on (a second terminal's load loop),
 //                 ended with the session or by a later block's `end-background`.
@@ -28,7 +29,7 @@ import { parse } from 'smol-toml';
 import { cgroupTag } from '../../core/cgroup.ts';
 import { freePort } from '../../core/net.ts';
 import { killLeftovers, removeCgroups, request, ROOT, waitFor } from '../integration/harness.ts';
-import { matches, type Block, type Page, type Step } from './sessions.ts';
+import { matches, type Block, type MaskOptions, type Page, type Step } from './sessions.ts';
 
 /** Where the docs were recorded: shown in them for this repository. */
 const SHOWN_ROOT = '/work/main';
@@ -80,11 +81,11 @@ export class PageRun {
     }
     const mask = h.mask ? new RegExp(h.mask, 'g') : undefined;
     const results: StepResult[] = [];
-    for (const step of block.steps) results.push(await this.step(step, h.numbers !== undefined && step.command.includes(h.numbers), mask));
+    for (const step of block.steps) results.push(await this.step(step, { numbers: h.numbers !== undefined && step.command.includes(h.numbers), mask, unordered: 'unordered' in h }));
     return results;
   }
 
-  private async step(step: Step, numbers: boolean, mask?: RegExp): Promise<StepResult> {
+  private async step(step: Step, opts: MaskOptions): Promise<StepResult> {
     const s = this.session!;
     let ran = this.real(step.command);
     const cd = /^cd\s+(\S+)$/.exec(ran);
@@ -112,7 +113,7 @@ export class PageRun {
     this.lastCode = r.code;
     const actual = this.shownText(r.output);
     this.learn(step.expected, actual);
-    return { ...step, ran, actual, ok: matches(step.expected, actual, { numbers, mask }) };
+    return { ...step, ran, actual, ok: matches(step.expected, actual, opts) };
   }
 
   /** Token ids the page shows → the ones this run made: when a command printed as many ids

@@ -83,7 +83,13 @@ function steps(lines: string[], fenceLine: number): Step[] {
 }
 
 /** What else varies in a block's output (its header's `numbers` and `mask`). */
-export interface MaskOptions { numbers?: boolean; mask?: RegExp }
+export interface MaskOptions {
+  numbers?: boolean;
+  mask?: RegExp;
+  /** Lines compared in any order: output of concurrent sources (an app's stdout beside the
+   *  supervisor's events of the same moment). */
+  unordered?: boolean;
+}
 
 /** `text` with what differs between runs replaced: tokens and hex ids, dates, times, durations,
  *  pids (`pid N`, `"pid": N`, `ten ps`'s PID column), numbers of 4 or more digits (ports, byte
@@ -111,6 +117,8 @@ export function masked(text: string, opts: MaskOptions = {}): string {
 export function matches(expected: string, actual: string, opts: MaskOptions = {}): boolean {
   const e = masked(expected, opts);
   const a = masked(actual, opts);
+  const sorted = (t: string) => t.split('\n').sort().join('\n');
+  if (opts.unordered) return sorted(e) === sorted(a);
   if (!/…|\.\.\./.test(e)) return e === a;
   const source = e.split('\n').map((l) => (/^(…|\.\.\.)$/.test(l.trim())
     ? '(?:[^\\n]*(?:\\n|$))*?'
