@@ -13,7 +13,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { type ErrorCode, TenementError } from './errors.ts';
 import type { PluginEntry, ServiceConfig, TenementConfig } from './types.ts';
 import { type ConfigFile, ConfigFileSchema, DATE, describe, DNS_RULE, formatKey, isDnsLabel, SettingsSchema, spawnIdTest, TomlPositions, type TomlPath } from './config-schema.ts';
-import { addConfigErrors, compileSchema, ErrorList } from './schema.ts';
+import { addConfigErrors, configValidator, ErrorList, compileSchema } from './schema.ts';
 import { parseCidr } from './forward/trust.ts';
 import { formatApiAddress, parseApiListen } from './api-listen.ts';
 import { checkTls } from './tls.ts';
@@ -127,7 +127,7 @@ export function parseConfig(text: string, file: string): TenementConfig {
   for (const k of ['settings', 'service', 'instances']) if (k in doc) doc[k] = hideDates(doc[k]);
   const maxSet = isTable(doc.settings) && doc.settings.backoff_max !== undefined;
 
-  const validate = compileSchema<ConfigFile>(ConfigFileSchema);
+  const validate = configValidator();
   if (!validate(doc)) addConfigErrors(list, validate.errors!, ConfigFileSchema, doc, (p) => at.lineOf(p));
   // Rules the schema cannot say. Where the schema already failed a value (ok() is false) it is not
   // looked at again, and nothing below trusts a type the schema has not confirmed.

@@ -2,10 +2,11 @@
 // Schema (built with TypeBox), checked by the one ajv below. This module compiles schemas once and
 // turns ajv's errors into TenementErrors: all the errors of a config file or an options table at
 // once (ErrorList), or the coded 400 of a request (requestValidator).
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import AjvMod, { type ErrorObject, type ValidateFunction } from 'ajv';
-import { describe, didYouMean, DNS_LABEL, formatKey, type TomlPath } from './config-schema.ts';
+import { type ConfigFile, ConfigFileSchema, describe, didYouMean, DNS_LABEL, formatKey, type TomlPath } from './config-schema.ts';
 import { type ErrorCode, TenementError } from './errors.ts';
 import type { PluginEntry } from './types.ts';
 
@@ -16,8 +17,15 @@ const Ajv = ((AjvMod as unknown as { default?: unknown }).default ?? AjvMod) as 
  *  schema is never kept by its $id (two plugins may reuse one). `verbose`: errors carry the value
  *  and schema that failed. `errorCode` is an annotation: the TEN_ERR_* code a failure of that
  *  value is reported with (see requestValidator). */
-export const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: false, strictNumbers: true, verbose: true, addUsedSchema: false });
-ajv.addKeyword({ keyword: 'errorCode', schemaType: 'string' });
+export const ajv = newAjv();
+
+/** An ajv with the options and keywords of the one above; scripts/build-validators.ts compiles
+ *  the config file's schema ahead of time with one (`extra`: `{ code: { source: true } }`). */
+export function newAjv(extra: Record<string, unknown> = {}): InstanceType<typeof Ajv> {
+  const a = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: false, strictNumbers: true, verbose: true, addUsedSchema: false, ...extra });
+  a.addKeyword({ keyword: 'errorCode', schemaType: 'string' });
+  return a;
+}
 
 /** A service name or instance id in an API request: a DNS label, else 400 TEN_ERR_API_INVALID_NAME
  *  (`kind` names it in the message). Plugins' routes use it too (it is on the public surface). */
@@ -27,11 +35,30 @@ export const WeightSchema = Type.Integer({ minimum: 0, maximum: 100, errorCode: 
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
+/** Makes `validate` (compiled ahead of time from `schema` by an ajv of newAjv()) the validator
+ *  compileSchema returns for `schema`. */
+export function usePrecompiled(schema: object, validate: ValidateFunction): void {
+  compiled.set(schema, validate);
+}
+
 /** Compiles `schema` once (cached by object identity). The validator fills in defaults in place. */
 export function compileSchema<T = unknown>(schema: object): ValidateFunction<T> {
   let v = compiled.get(schema);
   if (!v) compiled.set(schema, v = ajv.compile(schema));
   return v as ValidateFunction<T>;
+}
+
+/** The validator of ConfigFileSchema. In the bundle, the one scripts/build-cli.mjs compiled ahead
+ *  of time next to it (config-validator.cjs): compiling the schema took about 100 ms of every
+ *  start of `ten`. From the TypeScript sources, or without that file, it is compiled here. */
+export function configValidator(): ValidateFunction<ConfigFile> {
+  if (!compiled.has(ConfigFileSchema) && !import.meta.url.endsWith('.ts')) {
+    try {
+      const mod = createRequire(import.meta.url)('./config-validator.cjs') as { default?: ValidateFunction };
+      usePrecompiled(ConfigFileSchema, mod.default ?? (mod as unknown as ValidateFunction));
+    } catch { /* not built: compiled below */ }
+  }
+  return compileSchema<ConfigFile>(ConfigFileSchema);
 }
 
 /** One error of a config file or an options table, as `details.errors` lists them. */

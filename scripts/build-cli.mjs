@@ -13,6 +13,7 @@
 // be a folder directly inside the repository, like dist/: core/version.ts finds ../package.json
 // from it, and the external packages resolve from the repository's node_modules.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, rmSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,4 +55,7 @@ await build({
 // The plugin module hooks run on Node's loader thread from a file of their own (core/import-plugin.ts
 // registers ./module-hooks.mjs next to itself, which in the bundle is this folder).
 copyFileSync(`${root}core/module-hooks.mjs`, `${outdir}/module-hooks.mjs`);
+// The config file's validator, compiled ahead of time (core/schema.ts configValidator loads it).
+const validators = spawnSync(process.execPath, ['--import', 'tsx', `${root}scripts/build-validators.ts`, `${outdir}/config-validator.cjs`], { cwd: root, stdio: 'inherit' });
+if (validators.status !== 0) throw new Error(`build-cli: scripts/build-validators.ts exited ${validators.status}`);
 console.log(`built ${basename(outdir)}/main.js`);
