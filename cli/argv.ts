@@ -17,7 +17,11 @@ const ANY_VALUE_OPTIONS = new Set(['--token']);
 /** argv with each negative number made a value (`--lines=-5`) or moved after `--` (a positional),
  *  so it reaches the command's validator; `values` is
  *  what valueOptions() returns. */
-export function normalizeArgv(argv: readonly string[], values: ReadonlySet<string>): string[] {
+export function normalizeArgv(given: readonly string[], values: ReadonlySet<string>): string[] {
+  // bundled short options (`-fn 3`) one by one, so that the one taking a value gets it (clipanion
+  // reads a bundle as flags only: `-n true`)
+  const end = given.includes('--') ? given.indexOf('--') : given.length;
+  const argv = [...given.slice(0, end).flatMap((t, i) => (/^-[A-Za-z]{2,}$/.test(t) && !values.has(given[i - 1] ?? '') ? [...t.slice(1)].map((l) => `-${l}`) : [t])), ...given.slice(end)];
   const head: string[] = [];
   // the last token of h is itself the value of a value option (`--id --server`)
   const isValueOf = (h: string[]): boolean => h.length >= 2 && values.has(h[h.length - 2]!);

@@ -29,7 +29,7 @@ import { TokenCreateCommand, TokenListCommand, TokenRevokeCommand } from './comm
 import { TopCommand } from './commands/top.ts';
 import { VersionCommand } from './commands/version.ts';
 import { WeightCommand } from './commands/weight.ts';
-import { commandHelp, commandModels, findCommand, indexHelp, subcommands, suggestOption, suggestSubcommand, type CommandModel } from './help.ts';
+import { commandHelp, commandModels, findCommand, indexHelp, NEGATED_OPTIONS, subcommands, suggestOption, suggestSubcommand, type CommandModel } from './help.ts';
 import { packageVersion, printError } from './output.ts';
 import { tenErr } from '../core/errors.ts';
 
@@ -129,6 +129,28 @@ function usageError(commands: CommandModel[], input: readonly string[], err: unk
     return `error TEN_ERR_CLI_INVALID_ARGUMENT: \`ten ${input[0]}\` ${what}${guess ? ` (did you mean ${guess}?)` : ''}\n  hint: the commands are ${group.map((g) => `\`ten ${g.path.join(' ')}\``).join(', ')} (see \`ten help ${input[0]}\`)\n`;
   }
   let message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  // a value option last, or followed by another option: `ten logs api --since`
+  for (const [i, tok] of input.entries()) {
+    const o = c.options.find((x) => x.value !== undefined && x.names.includes(tok));
+    const next = input[i + 1];
+    if (o && (next === undefined || (next.startsWith('-') && !/^-\.?\d/.test(next)))) {
+      const known = next !== undefined && c.options.some((x) => x.names.includes(next.split('=')[0]!));
+      const why = next === undefined ? '' : known ? `, before ${next}` : `: ${JSON.stringify(next)} reads as an option; write ${tok}=${next} if it is the value`;
+      return `error TEN_ERR_CLI_INVALID_ARGUMENT: ${tok} needs a value (${o.value})${why}\n  hint: usage: ${usageLine(c)} (see \`ten help ${c.path.join(' ')}\`)\n`;
+    }
+  }
+  // clipanion: `Invalid option name ("--json=yes").`: a flag given a value, or `-n5`
+  const invalid = /^Invalid option name \("([^"]+)"\)/.exec(message);
+  if (invalid) {
+    const [name, value] = invalid[1]!.includes('=') ? invalid[1]!.split(/=(.*)/s) : [invalid[1]!.slice(0, 2), invalid[1]!.slice(2)];
+    const o = c.options.find((x) => x.names.includes(name!));
+    if (o && o.value === undefined) message = `${name} is a flag and takes no value (${JSON.stringify(value)})${NEGATED_OPTIONS.has(o.name) ? `: write ${o.name} or --no-${o.name.slice(2)}` : `: write ${name} alone`}`;
+    else if (o) message = `write ${name} ${value}, with a blank (or ${o.name}=${value})`;
+    else {
+      const guess = suggestOption(c, name!);
+      return tenErr('TEN_ERR_CLI_UNKNOWN_OPTION', name!, `\`ten ${c.path.join(' ')}\``, guess ? ` (did you mean ${guess}?)` : '');
+    }
+  }
   // clipanion: `Unsupported option name ("--jsn").`
   const unsupported = /^Unsupported option name \("([^"]+)"\)/.exec(message);
   if (unsupported) {
@@ -136,8 +158,6 @@ function usageError(commands: CommandModel[], input: readonly string[], err: unk
     return tenErr('TEN_ERR_CLI_UNKNOWN_OPTION', unsupported[1]!, `\`ten ${c.path.join(' ')}\``, guess ? ` (did you mean ${guess}?)` : '');
   }
   const given = givenPositionals(c, input);
-  // Options the command requires, written `--to VERSION`.
-  const required = c.options.filter((o) => o.required).map((o) => o.label);
   // clipanion reports a missing required option as "Command not found; did you mean: ...".
   const missing = c.options.filter((o) => o.required && !input.some((tok) => o.names.some((n) => tok === n || tok.startsWith(`${n}=`)))).map((o) => o.label);
   if (message.startsWith('Command not found') && missing.length > 0) message = `missing ${missing.join(', ')}`;
@@ -156,6 +176,10 @@ function usageError(commands: CommandModel[], input: readonly string[], err: unk
   // `ten rollout abortt api`: the first argument was meant as a subcommand
   const meant = given[0] === undefined ? undefined : suggestSubcommand(commands, c.path[0]!, given[0]);
   if (c.path.length === 1 && meant) message += ` (did you mean ${meant}?)`;
-  const usage = ['ten', ...c.path, ...c.positionals, ...required].join(' ');
-  return `error TEN_ERR_CLI_INVALID_ARGUMENT: ${message}\n  hint: usage: ${usage} [options] (see \`ten help ${c.path.join(' ')}\`)\n`;
+  return `error TEN_ERR_CLI_INVALID_ARGUMENT: ${message}\n  hint: usage: ${usageLine(c)} (see \`ten help ${c.path.join(' ')}\`)\n`;
+}
+
+/** `ten logs [service[:id]] [options]`, with the options it requires written out. */
+function usageLine(c: CommandModel): string {
+  return ['ten', ...c.path, ...c.positionals, ...c.options.filter((o) => o.required).map((o) => o.label), '[options]'].join(' ');
 }

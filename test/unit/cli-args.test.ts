@@ -67,6 +67,9 @@ test('normalizeArgv: every value option of the command model, short names too (w
   assert.deepEqual(normalizeArgv(['export', 'kubernetes', '--container-port', '-80']), ['export', 'kubernetes', '--container-port=-80']);
   for (const name of ['--weight', '--lines', '-n', '--request-timeout', '--since', '--expires', '--max-p99']) assert.ok(values.has(name), name);
   for (const flag of ['--json', '--follow', '-f', '--wait']) assert.ok(!values.has(flag), flag);
+  // bundled short options, one taking a value (clipanion read `-fn 3` as -f -n=true)
+  assert.deepEqual(normalizeArgv(['logs', '-fn', '3']), ['logs', '-f', '-n', '3']);
+  assert.deepEqual(normalizeArgv(['ps', '--token', '-abc']), ['ps', '--token=-abc']);
 });
 
 test('resolveServer: flag, env, default; scheme optional', () => {

@@ -72,6 +72,16 @@ test('a typo of a command or an option gets "did you mean", exit 2', async () =>
     // an option without its value (was clipanion's "Not enough arguments to option --domain.")
     [['install', '--domain', '-x.com', '--dry-run'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: --domain needs a value \(DOMAIN\): "-x\.com" reads as an option; write --domain=-x\.com if it is the value\n  hint: usage: ten install --domain DOMAIN \[options\]/],
     [['logs', '--since'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: --since needs a value \(TIME\)\n/],
+    // found by the new-user trial of issue 13: after a positional it was `unexpected argument ""`;
+    // a flag given a value, or a short option with its value attached, was clipanion's
+    // `Invalid option name ("--json=yes").`
+    [['logs', 'api', '--since'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: --since needs a value \(TIME\)\n  hint: usage: ten logs \[service\[:id\]\] \[options\]/],
+    [['ps', 'api', '--server'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: --server needs a value \(URL\)\n/],
+    [['logs', '-nf'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: -n needs a value \(N\), before -f\n/],
+    [['ps', '--json=yes'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: --json is a flag and takes no value \("yes"\): write --json alone\n/],
+    [['spawn', 'api:x', '--wait=no'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: --wait is a flag and takes no value \("no"\): write --wait or --no-wait\n/],
+    [['logs', '-n5'], /^error TEN_ERR_CLI_INVALID_ARGUMENT: write -n 5, with a blank \(or --lines=5\)\n/],
+    [['ps', '--jsn=1'], /^error TEN_ERR_CLI_UNKNOWN_OPTION: unknown option --jsn for `ten ps` \(did you mean --json\?\)\n/],
   ];
   for (const [args, want] of cases) {
     const r = await ten(args);
