@@ -103,11 +103,19 @@ _ten_value_options=${quote(valueOptions.join(' '))}
 function bash(commands: CommandModel[]): string {
   return `# ten completion for bash. Load it with: source <(ten completion bash)
 ${body(commands)}_ten_bash() {
-  local -a reply
-  local _ten_want_files
+  local -a reply COMP_WORDS
+  local _ten_want_files COMP_CWORD line="\${COMP_LINE:0:COMP_POINT}" cur pre=""
+  # bash splits the line at the characters of COMP_WORDBREAKS too, ':' among them (api:v2 is three
+  # words to it): the words again, split on blanks only
+  read -ra COMP_WORDS <<< "$line"
+  [[ -z "$line" || "$line" == *[[:space:]] ]] && COMP_WORDS+=("")
+  COMP_CWORD=$((\${#COMP_WORDS[@]} - 1))
   _ten_complete
-  COMPREPLY=("\${reply[@]}")
-  ((_ten_want_files)) && COMPREPLY+=($(compgen -f -- "\${COMP_WORDS[COMP_CWORD]}"))
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  # and it replaces only what follows the last of them in the word: the candidates without it
+  [[ "$cur" == *:* && "$COMP_WORDBREAKS" == *:* ]] && pre="\${cur%"\${cur##*:}"}"
+  COMPREPLY=("\${reply[@]#"$pre"}")
+  ((_ten_want_files)) && COMPREPLY+=($(compgen -f -- "$cur"))
   return 0
 }
 complete -F _ten_bash ten

@@ -24,8 +24,12 @@ const run = (shell: string, script: string) => execFileSync(shell, ['-c', script
 /** What each shell offers after typing `line` (the last word is the one being completed). */
 const ask = {
   bash: (line: string) => {
-    const words = line.split(' ');
-    return run('bash', `source ${bin}/ten.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _ten_bash; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    // as bash gives them: COMP_LINE and COMP_POINT, and COMP_WORDS split at blanks and at ':' (a
+    // word of its own, as COMP_WORDBREAKS has it); a candidate replaces what follows the last ':'
+    const words = line.split(' ').flatMap((w, i, all) => w.split(/(:)/).filter((x, j, parts) => x !== '' || (i === all.length - 1 && j === parts.length - 1)));
+    const cur = line.slice(line.lastIndexOf(' ') + 1);
+    const shown = run('bash', `source ${bin}/ten.bash; COMP_LINE='${line}'; COMP_POINT=${line.length}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _ten_bash; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    return lines(shown).map((c) => `${cur.slice(0, cur.lastIndexOf(':') + 1)}${c}`).join('\n');
   },
   zsh: (line: string) => {
     const words = line.split(' ');
@@ -58,6 +62,8 @@ describe('shell completion', () => {
       assert.deepEqual(lines(ask[shell]('ten completion ')).sort(), ['bash', 'fish', 'zsh']);
       // instances from the running ten serve
       assert.deepEqual(lines(ask[shell]('ten stop api:')), ['api:a', 'api:b']);
+      // bash split `api:b` at the ':' and offered nothing (found by the issue 13 trial)
+      assert.deepEqual(lines(ask[shell]('ten stop api:b')), ['api:b']);
       // a file for --config
       const files = lines(ask[shell]('ten ps --config package.j'));
       assert.ok(files.includes('package.json') || files.includes('<files>'), files.join(','));
