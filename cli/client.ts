@@ -144,10 +144,12 @@ interface Answer { status: number; ok: boolean; headers: http.IncomingHttpHeader
 
 /** How long one exchange may take, in ms: `connect` until the connection is open, `total` for the
  *  whole exchange; `notice(ms)` is called once when no answer has come after NOTICE_MS. */
-interface Limits { connect: number; total: number; notice?: (ms: number) => void }
+interface Limits { connect: number; total: number; notice?: (ms: number, connecting: boolean) => void }
 
 /** After this long without an answer, a command says it is waiting (issue 13: a silent `ten` for 120 s). */
 export const NOTICE_MS = 2000;
+/** An event stream with no byte for this long is taken as ended: ten serve pings every 15 s. */
+export const STREAM_IDLE_MS = 35_000;
 /** Defaults of --connect-timeout and --request-timeout (reads; writes get WRITE_TIMEOUT_MS). */
 export const CONNECT_TIMEOUT_MS = 5000;
 export const READ_TIMEOUT_MS = 30_000;
@@ -211,7 +213,7 @@ async function exchange(url: string, socketPath: string | undefined, method: str
     req.once('upgrade', (_res, socket) => { socket.destroy(); fail(closedError('it answered 101 Switching Protocols')); });
     boundConnect(req, limits.connect, fail);
     timers.push(setTimeout(() => fail(timeoutError(`no answer to ${method} ${new URL(url).pathname} within ${seconds(limits.total)}`)), limits.total));
-    if (limits.notice && limits.total > NOTICE_MS) timers.push(setTimeout(() => limits.notice!(NOTICE_MS), NOTICE_MS));
+    if (limits.notice && limits.total > NOTICE_MS) timers.push(setTimeout(() => limits.notice!(NOTICE_MS, req.socket?.connecting ?? true), NOTICE_MS));
     req.once('error', fail);
     req.once('close', closed);
     req.end(body);
@@ -299,10 +301,13 @@ export class Client {
   private limits(method: string, path: string, timeoutMs?: number): Limits {
     const total = this.opts.timeoutMs ?? timeoutMs ?? (method === 'GET' ? READ_TIMEOUT_MS : WRITE_TIMEOUT_MS);
     const notice = this.opts.notice;
+    const connect = this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     return {
-      connect: this.opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      connect,
       total,
-      notice: notice && ((ms) => notice(`waiting for ten serve at ${this.server} to answer ${method} ${path} (${seconds(ms)} so far; gives up after ${seconds(total)}, --request-timeout)`)),
+      notice: notice && ((ms, connecting) => notice(connecting
+        ? `waiting for a connection to ten serve at ${this.server} (${seconds(ms)} so far; gives up after ${seconds(connect)}, --connect-timeout)`
+        : `waiting for ten serve at ${this.server} to answer ${method} ${path} (${seconds(ms)} so far; gives up after ${seconds(total)}, --request-timeout)`)),
     };
   }
 
@@ -348,7 +353,16 @@ export class Client {
       const req = mod.request(url, { headers, signal, socketPath: ep.socketPath }, (res) => {
         answered = true;
         clearTimeout(timer);
-        if (res.statusCode !== 200 || !String(res.headers['content-type']).startsWith('text/event-stream')) {
+        const type = String(res.headers['content-type'] ?? 'none');
+        if (res.statusCode === 200 && !type.startsWith('text/event-stream')) {
+          req.destroy();
+          reject(unreachable(new Error(`HTTP 200 from GET ${path.split('?')[0]} is not an event stream (content-type ${type})`)));
+          return;
+        }
+        if (res.statusCode !== 200) {
+          // an error answer is read within the same bound as the head
+          const body = setTimeout(() => req.destroy(timeoutError(`no whole answer within ${seconds(headMs)}`)), headMs);
+          res.once('close', () => clearTimeout(body));
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (c: Buffer) => {
@@ -364,10 +378,16 @@ export class Client {
           return;
         }
         onOpen?.();
+        // ten serve writes `: ping` after 15 s without an event (core/sse.ts): a stream silent for
+        // two pings and more is a server that stopped (frozen, cut off), ended as if it had closed
+        let idle = setTimeout(() => req.destroy(), STREAM_IDLE_MS);
+        res.once('close', () => clearTimeout(idle));
         // text/event-stream: events end at a blank line; `event:` and `data:` fields (WHATWG HTML)
         let buf = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => {
+          clearTimeout(idle);
+          idle = setTimeout(() => req.destroy(), STREAM_IDLE_MS);
           buf += c;
           let end: number;
           while ((end = buf.indexOf('\n\n')) !== -1) {

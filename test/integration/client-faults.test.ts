@@ -90,6 +90,11 @@ describe('the CLI against a peer that is not a working ten serve', () => {
     failsWith(await ten(port, 'ps'), 'TEN_ERR_CLI_SERVER_UNREACHABLE', /HTTP 200 from GET \/api\/instances is not a ten serve API answer/);
   });
 
+  test('a log stream answered 200 with something else than an event stream, that never ends (ten logs -f hung)', async () => {
+    const port = await peer(onRequest('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-tenement-api: 1\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{\r\n', false));
+    failsWith(await ten(port, 'logs', '-f'), 'TEN_ERR_CLI_SERVER_UNREACHABLE', /HTTP 200 from GET \/api\/logs\/stream is not an event stream \(content-type application\/json\)/);
+  });
+
   test('a listener whose accept queue is full: TEN_ERR_CLI_SERVER_UNREACHABLE at --connect-timeout', async (t) => {
     // A listener with backlog 0 that never accepts, filled by two connections: the kernel drops
     // further SYNs (listen(2)), so a connect neither succeeds nor fails until the client gives up.
@@ -98,7 +103,9 @@ describe('the CLI against a peer that is not a working ten serve', () => {
     const child = spawn('python3', ['-c', py], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => { child.kill('SIGKILL'); });
     const port = Number(await new Promise<string>((r) => child.stdout.once('data', (d) => r(String(d)))));
-    const r = await ten(port, 'ps', '--connect-timeout', '1');
-    failsWith(r, 'TEN_ERR_CLI_SERVER_UNREACHABLE', /no connection within 1 s/);
+    const r = await ten(port, 'ps', '--connect-timeout', '2.5');
+    failsWith(r, 'TEN_ERR_CLI_SERVER_UNREACHABLE', /no connection within 2\.5 s/);
+    // while it connects, the notice names the bound that applies (it named --request-timeout's 30 s)
+    assert.match(r.stderr, /^waiting for a connection to ten serve at http:\/\/127\.0\.0\.1:\d+ \(2 s so far; gives up after 2\.5 s, --connect-timeout\)$/m);
   });
 });
