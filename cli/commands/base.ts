@@ -31,7 +31,7 @@ export abstract class BaseCommand extends Command {
 
 /** A command that talks to ten serve over the management API. */
 export abstract class ApiCommand extends BaseCommand {
-  server = Option.String('--server', { description: 'Address of ten serve (default: $TENEMENT_SERVER or http://localhost:8080)' });
+  server = Option.String('--server', { description: 'Address of ten serve (default: $TENEMENT_SERVER, else api_listen or listen and port of ./tenement.toml, else http://localhost:8080)' });
   token = Option.String('--token', { description: 'API token (default: $TENEMENT_TOKEN or {data_dir}/api_token)' });
 
   connectTimeout = Option.String('--connect-timeout', { description: 'Give up when no connection is open within this long (default: $TENEMENT_CONNECT_TIMEOUT or 5s)' });

@@ -49,7 +49,7 @@ export class LogsCommand extends ApiCommand {
   until = Option.String('--until', { description: 'Only lines before this: a duration back from now or a time' });
   grep = Option.String('--grep', { description: 'Only lines containing this text (any case)' });
   stderr = Option.Boolean('--stderr', false, { description: 'Only stderr' });
-  lines = Option.String('-n,--lines', { description: 'How many of the latest lines (default 100; with -f, 10)' });
+  lines = Option.String('-n,--lines', { description: 'How many of the latest lines (default 100, at most 10000; with -f, 10, at most 1000)' });
   follow = Option.Boolean('-f,--follow', false, { description: 'Keep printing new lines until Ctrl-C' });
   json = Option.Boolean('--json', false, { description: 'One JSON object per line' });
 
