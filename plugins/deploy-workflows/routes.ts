@@ -138,7 +138,10 @@ export function workflowRoutes(e: Engine, counters: Counters, shadows: Shadows):
 
     app.get<{ Querystring: Static<typeof HistoryQuery> }>('/api/workflows/history', { schema: { querystring: HistoryQuery } }, async (req) => {
       const { service: svc, limit } = req.query;
-      return { entries: e.journal.history(svc, limit === undefined ? 100 : Number(limit)).map(viewHistory) };
+      const entries = e.journal.history(svc, limit === undefined ? 100 : Number(limit));
+      // `ten history nope`: nothing for a service that is not defined is a typo, not an empty table
+      if (entries.length === 0 && svc !== undefined) service(svc);
+      return { entries: entries.map(viewHistory) };
     });
   };
 }

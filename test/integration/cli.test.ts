@@ -145,6 +145,9 @@ test('server errors are relayed with their code and hint; answers that are not t
     code: 1, out: '', err: 'error TEN_ERR_INSTANCE_UNKNOWN_SERVICE: service apu is not defined in tenement.toml (did you mean api?)\n  hint: add [service.apu] to tenement.toml, or check the spelling\n',
   });
   assert.equal((await cli('ps', 'nope', '--json')).code, 1);
+  // and for ten logs and ten history (they printed nothing and exited 0: issue 13 trial)
+  assert.match((await cli('logs', 'apu')).err, /^error TEN_ERR_INSTANCE_UNKNOWN_SERVICE: service apu is not defined in tenement.toml \(did you mean api\?\)\n/);
+  assert.match((await cli('history', 'apu')).err, /^error TEN_ERR_INSTANCE_UNKNOWN_SERVICE: service apu is not defined in tenement.toml\n/);
   const exists = await cli('spawn', 'api:blue');
   assert.equal(exists.code, 1);
   assert.match(exists.err, /^error TEN_ERR_INSTANCE_EXISTS: instance api:blue already exists\n/);
