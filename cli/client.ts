@@ -225,6 +225,8 @@ const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 
 export class Client {
   private tokenPromise?: Promise<string>;
+  /** `GET /api/instances`: the last request ten serve answered with success (for TEN_ERR_CLI_BAD_ANSWER). */
+  lastAnswer?: string;
   private endpointPromise?: Promise<Endpoint>;
   private resolved?: Endpoint;
   private readonly given: string;
@@ -294,7 +296,9 @@ export class Client {
       throw new TenementError('TEN_ERR_CLI_SERVER_UNREACHABLE', [this.server, reason(e)], {}, e);
     }
     this.opts.log?.(`${method} ${ep.socketPath === undefined ? url : `${ep.label} ${path}`} -> ${res.status} (${Math.round(performance.now() - t0)} ms)`);
-    return this.answer<T>(res, method, path);
+    const answer = this.answer<T>(res, method, path);
+    this.lastAnswer = `${method} ${path.split('?')[0]}`;
+    return answer;
   }
 
   /** The bounds of one exchange (see request()). */

@@ -72,7 +72,7 @@ export const ERRORS = {
   // routing / proxy
   TEN_ERR_ROUTE_UNKNOWN_SERVICE: def(404, 'no service %s', 'check the host name: {id}.{service}.{domain} or {service}.{domain}'),
   TEN_ERR_ROUTE_UNKNOWN_INSTANCE: def(404, 'no instance %s', 'list instances with `ten ps`'),
-  TEN_ERR_ROUTE_NO_INSTANCE: def(503, 'no running instance of %s', 'spawn one or give one a weight above 0; retry after a moment'),
+  TEN_ERR_ROUTE_NO_INSTANCE: def(503, 'no running instance of %s%s', 'spawn one or give one a weight above 0; retry after a moment'),
   TEN_ERR_ROUTE_UPSTREAM_UNREACHABLE: def(502, 'instance %s did not answer (%s)', 'the app crashed or refused the connection; it is being restarted, retry'),
   TEN_ERR_ROUTE_UPSTREAM_TIMEOUT: def(504, 'instance %s did not respond within %s s', 'raise request_timeout for the service, or make the app respond sooner'),
   TEN_ERR_ROUTE_UPSTREAM_FAILED: def(502, 'instance %s closed the connection before answering (%s)', 'the app crashed or dropped the request; check its log (ten logs <service>:<id>) and retry'),
@@ -108,6 +108,7 @@ export const ERRORS = {
   // CLI
   TEN_ERR_CLI_SERVER_UNREACHABLE: def(1, 'cannot reach ten serve at %s (%s)', 'start it with `ten serve`, or pass --server / set TENEMENT_SERVER'),
   TEN_ERR_CLI_TIMEOUT: def(1, 'ten serve at %s did not answer in time: %s', 'check that the address is ten serve\'s and that it is not stuck (its log shows what it does); on a slow link raise --request-timeout or TENEMENT_REQUEST_TIMEOUT'),
+  TEN_ERR_CLI_BAD_ANSWER: def(1, 'ten serve at %s answered %s with what this ten cannot read (%s)', 'check that ten and ten serve are the same version (`ten version`; GET /health gives the server\'s); --debug shows where it failed'),
   TEN_ERR_CLI_NO_TOKEN: def(1, 'no API token found', 'pass --token, set TENEMENT_TOKEN, or run where {data_dir}/api_token is readable'),
   TEN_ERR_CLI_INVALID_ARGUMENT: def(1, '%s', 'see `ten <command> --help`'),
   TEN_ERR_CLI_UNKNOWN_COMMAND: def(2, 'unknown command %s%s', '`ten help` lists every command'),

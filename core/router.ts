@@ -102,7 +102,10 @@ export class Router {
     if (chosen) return this.mine(chosen, target.service, 'selectInstance');
     const woken = await hooks.wake.promise({ service: target.service, client: this.client(ctx), ctx });
     if (woken) return this.mine(woken, target.service, 'wake');
-    throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [target.service]);
+    // running instances that weight 0 keeps out say so (a 503 that said "no running instance"
+    // about a running one sent users looking in the wrong place)
+    const idle = registry.list(target.service).filter((i) => i.state === 'running' && i.weight === 0).map((i) => i.key);
+    throw new TenementError('TEN_ERR_ROUTE_NO_INSTANCE', [target.service, idle.length === 0 ? '' : ` with a weight above 0 (${idle.slice(0, 3).join(', ')}${idle.length > 3 ? ', …' : ''} ${idle.length === 1 ? 'runs' : 'run'} at weight 0)`]);
   }
 }
 

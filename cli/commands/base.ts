@@ -4,6 +4,7 @@ import { Command, Option } from 'clipanion';
 import { Client } from '../client.ts';
 import { parseDuration } from '../durations.ts';
 import { printError } from '../output.ts';
+import { TenementError } from '../../core/errors.ts';
 
 export abstract class BaseCommand extends Command {
   config = Option.String('--config', { description: 'Path of tenement.toml (default: ./tenement.toml or $TENEMENT_CONFIG)' });
@@ -15,9 +16,14 @@ export abstract class BaseCommand extends Command {
     try {
       return (await this.perform()) ?? 0;
     } catch (err) {
-      printError(this.context.stderr, err, this.debug, this.path);
+      printError(this.context.stderr, this.explain(err), this.debug, this.path);
       return 1;
     }
+  }
+
+  /** The error as printed (ApiCommand names an answer it could not read). */
+  protected explain(err: unknown): unknown {
+    return err;
   }
 
   protected out(line: string): void {
@@ -38,6 +44,14 @@ export abstract class ApiCommand extends BaseCommand {
   requestTimeout = Option.String('--request-timeout', { description: 'Give up when an answer takes longer (default: $TENEMENT_REQUEST_TIMEOUT, else 30s for reads, 2m for changes)' });
 
   private clientInstance?: Client;
+
+  /** A TypeError after an answer of ten serve (`instances.map is not a function`) is an answer of
+   *  another shape than this ten reads: TEN_ERR_CLI_BAD_ANSWER, not a bare JavaScript error. */
+  protected override explain(err: unknown): unknown {
+    const last = this.clientInstance?.lastAnswer;
+    if (!(err instanceof TypeError) || last === undefined) return err;
+    return new TenementError('TEN_ERR_CLI_BAD_ANSWER', [this.clientInstance!.server, last, err.message], {}, err);
+  }
 
   /** Created on first use, i.e. after the arguments have been validated. */
   protected get client(): Client {

@@ -90,6 +90,11 @@ describe('the CLI against a peer that is not a working ten serve', () => {
     failsWith(await ten(port, 'ps'), 'TEN_ERR_CLI_SERVER_UNREACHABLE', /HTTP 200 from GET \/api\/instances is not a ten serve API answer/);
   });
 
+  test('an answer with ten serve\'s headers in another shape: TEN_ERR_CLI_BAD_ANSWER (was `error: instances.map is not a function`)', async () => {
+    const port = await peer(onRequest('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-tenement-api: 0.0.1\r\ncontent-length: 20\r\n\r\n{"instances":"nope"}', true));
+    failsWith(await ten(port, 'ps'), 'TEN_ERR_CLI_BAD_ANSWER', /answered GET \/api\/instances with what this ten cannot read \(.*is not a function\)/);
+  });
+
   test('a log stream answered 200 with something else than an event stream, that never ends (ten logs -f hung)', async () => {
     const port = await peer(onRequest('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-tenement-api: 1\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{\r\n', false));
     failsWith(await ten(port, 'logs', '-f'), 'TEN_ERR_CLI_SERVER_UNREACHABLE', /HTTP 200 from GET \/api\/logs\/stream is not an event stream \(content-type application\/json\)/);

@@ -181,6 +181,9 @@ describe('proxy errors', () => {
       assert.ok(r.headers['retry-after'], `${host}: no retry-after header`);
       assert.match(String(r.headers['retry-after']), /^\d+$/);
     }
+    // a running instance kept out by weight 0 is named (the message said only "no running instance")
+    assert.equal((await ten.get('empty.localhost', '/')).json().message, 'no running instance of empty');
+    assert.equal((await ten.get('zero.localhost', '/')).json().message, 'no running instance of zero with a weight above 0 (zero:z1 runs at weight 0)');
     // the weight-0 instance is still reachable on its own host
     const direct = await ten.get('z1.zero.localhost', '/');
     assert.equal(direct.status, 200, direct.body);
