@@ -10,7 +10,8 @@ export function valueOptions(commands: readonly CommandModel[]): Set<string> {
   return new Set(commands.flatMap((c) => c.options.filter((o) => o.value !== undefined).flatMap((o) => o.names)));
 }
 
-const NEGATIVE_NUMBER = /^-\.?\d/;
+/** A token that is a negative number (`-1`, `-.5`), not an option. */
+export const NEGATIVE_NUMBER = /^-\.?\d/;
 /** Options whose value may be anything, even text starting with "-" (a token someone chose). */
 const ANY_VALUE_OPTIONS = new Set(['--token']);
 

@@ -2,7 +2,7 @@
 // (help.ts), so a new command or option completes without anyone editing a script. Instance names
 // come from the running ten serve through `ten completion --instances` (short timeouts; nothing
 // when it is not reachable).
-import { NEGATED_OPTIONS, type CommandModel } from './help.ts';
+import type { CommandModel } from './help.ts';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -22,7 +22,7 @@ function positionalKind(c: CommandModel): Kind {
 /** The names an option may be typed as: every name (`-o`, `--output`), and `--no-wait` for a
  *  negated flag (as help shows it). */
 function optionWords(c: CommandModel): string[] {
-  return c.options.flatMap((o) => (NEGATED_OPTIONS.has(o.name) ? [`--no-${o.name.slice(2)}`, ...o.names] : o.names));
+  return c.options.flatMap((o) => (o.negation ? [o.negation, ...o.names] : o.names));
 }
 
 const FILE_VALUES = new Set(['PATH', 'FILE', 'DIR']);
@@ -155,7 +155,7 @@ function fish(commands: CommandModel[]): string {
       : `__fish_seen_subcommand_from ${w}; and __fish_seen_subcommand_from ${sub}`;
     if (sub !== undefined) lines.push(`complete -c ten -n ${quote(`__fish_seen_subcommand_from ${w}; and not __fish_seen_subcommand_from ${siblings.join(' ')}`)} -a ${quote(sub)} -d ${quote(c.description)}`);
     for (const o of c.options) {
-      const long = (NEGATED_OPTIONS.has(o.name) ? `--no-${o.name.slice(2)}` : o.name).replace(/^--/, '');
+      const long = (o.negation ?? o.name).replace(/^--/, '');
       const short = o.names.find((n) => /^-[^-]/.test(n));
       lines.push(`complete -c ten -n ${quote(when)} -l ${long}${short ? ` -s ${short.slice(1)}` : ''}${o.value ? (FILE_VALUES.has(o.value) ? ' -r -F' : ' -r') : ''} -d ${quote(o.description)}`);
     }

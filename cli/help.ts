@@ -13,6 +13,8 @@ export interface OptionModel {
   name: string;
   /** Placeholder of its value (`PATH`, `DURATION`), or undefined for a flag. */
   value?: string;
+  /** `--no-wait` for a flag that is on unless turned off (NEGATED_OPTIONS): the form users type. */
+  negation?: string;
   /** How help writes it: `--config PATH`, `-n, --lines N`, `--no-wait`. */
   label: string;
   description: string;
@@ -51,7 +53,7 @@ const VALUE_NAMES: Record<string, string> = {
 
 /** Boolean options that are on unless turned off: help writes them as `--no-NAME`, the form a user
  *  types (clipanion accepts `--no-` before any boolean option's name). */
-export const NEGATED_OPTIONS = new Set(['--wait']);
+const NEGATED_OPTIONS = new Set(['--wait']);
 
 /** Commands in the order `ten help` lists their categories. */
 const CATEGORY_ORDER = ['Server', 'Instances', 'Deploying', 'Access', 'Moving on', 'Shell'];
@@ -80,8 +82,9 @@ function optionModel(definition: string, description: string, required: boolean)
   const names = namesPart.split(',').sort((a, b) => Number(a.startsWith('--')) - Number(b.startsWith('--')));
   const name = names.at(-1)!;
   const value = arity === undefined ? undefined : VALUE_NAMES[name] ?? name.replace(/^-+/, '').replace(/-/g, '_').toUpperCase();
-  const shown = NEGATED_OPTIONS.has(name) ? [`--no-${name.slice(2)}`] : names;
-  return { names, name, value, label: shown.join(', ') + (value ? ` ${value}` : ''), description: description.trim().replace(/\s+/g, ' '), required, common: COMMON_OPTIONS.has(name) };
+  const negation = NEGATED_OPTIONS.has(name) ? `--no-${name.slice(2)}` : undefined;
+  const shown = negation ? [negation] : names;
+  return { names, name, value, negation, label: shown.join(', ') + (value ? ` ${value}` : ''), description: description.trim().replace(/\s+/g, ' '), required, common: COMMON_OPTIONS.has(name) };
 }
 
 /** clipanion's details text (wrapped at 80 columns) as paragraphs, each on one line. */
@@ -189,7 +192,7 @@ export function suggestCommand(commands: CommandModel[], word: string): string |
 
 /** `--json`: the option of `c` an unknown `--jsn` probably meant, or undefined. */
 export function suggestOption(c: CommandModel, typed: string): string | undefined {
-  const names = c.options.flatMap((o) => (NEGATED_OPTIONS.has(o.name) ? [`--no-${o.name.slice(2)}`, o.name] : o.names));
+  const names = c.options.flatMap((o) => (o.negation ? [o.negation, o.name] : o.names));
   return closest(typed, names, 2, true);
 }
 

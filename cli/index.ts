@@ -1,6 +1,6 @@
 // Builds the `ten` CLI: every command registered explicitly. runCli() is what cli/main.ts calls.
 import { Cli, type BaseContext } from 'clipanion';
-import { normalizeArgv, valueOptions } from './argv.ts';
+import { NEGATIVE_NUMBER, normalizeArgv, valueOptions } from './argv.ts';
 import { BackupCommand, RestoreCommand } from './commands/backup.ts';
 import { CompletionCommand } from './commands/completion.ts';
 import { ConfigCommand } from './commands/config.ts';
@@ -29,7 +29,7 @@ import { TokenCreateCommand, TokenListCommand, TokenRevokeCommand } from './comm
 import { TopCommand } from './commands/top.ts';
 import { VersionCommand } from './commands/version.ts';
 import { WeightCommand } from './commands/weight.ts';
-import { commandHelp, commandModels, findCommand, indexHelp, NEGATED_OPTIONS, subcommands, suggestOption, suggestSubcommand, type CommandModel } from './help.ts';
+import { commandHelp, commandModels, findCommand, indexHelp, subcommands, suggestOption, suggestSubcommand, type CommandModel } from './help.ts';
 import { packageVersion, printError } from './output.ts';
 import { tenErr } from '../core/errors.ts';
 
@@ -129,11 +129,12 @@ function usageError(commands: CommandModel[], input: readonly string[], err: unk
     return `error TEN_ERR_CLI_INVALID_ARGUMENT: \`ten ${input[0]}\` ${what}${guess ? ` (did you mean ${guess}?)` : ''}\n  hint: the commands are ${group.map((g) => `\`ten ${g.path.join(' ')}\``).join(', ')} (see \`ten help ${input[0]}\`)\n`;
   }
   let message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-  // a value option last, or followed by another option: `ten logs api --since`
+  // a value option last, or followed by another option: `ten logs api --since` (clipanion: `Not
+  // enough arguments to option --since.`, or a misleading `Command not found`)
   for (const [i, tok] of input.entries()) {
     const o = c.options.find((x) => x.value !== undefined && x.names.includes(tok));
     const next = input[i + 1];
-    if (o && (next === undefined || (next.startsWith('-') && !/^-\.?\d/.test(next)))) {
+    if (o && (next === undefined || (next.startsWith('-') && !NEGATIVE_NUMBER.test(next)))) {
       const known = next !== undefined && c.options.some((x) => x.names.includes(next.split('=')[0]!));
       const why = next === undefined ? '' : known ? `, before ${next}` : `: ${JSON.stringify(next)} reads as an option; write ${tok}=${next} if it is the value`;
       return `error TEN_ERR_CLI_INVALID_ARGUMENT: ${tok} needs a value (${o.value})${why}\n  hint: usage: ${usageLine(c)} (see \`ten help ${c.path.join(' ')}\`)\n`;
@@ -144,7 +145,7 @@ function usageError(commands: CommandModel[], input: readonly string[], err: unk
   if (invalid) {
     const [name, value] = invalid[1]!.includes('=') ? invalid[1]!.split(/=(.*)/s) : [invalid[1]!.slice(0, 2), invalid[1]!.slice(2)];
     const o = c.options.find((x) => x.names.includes(name!));
-    if (o && o.value === undefined) message = `${name} is a flag and takes no value (${JSON.stringify(value)})${NEGATED_OPTIONS.has(o.name) ? `: write ${o.name} or --no-${o.name.slice(2)}` : `: write ${name} alone`}`;
+    if (o && o.value === undefined) message = `${name} is a flag and takes no value (${JSON.stringify(value)})${o.negation ? `: write ${o.name} or ${o.negation}` : `: write ${name} alone`}`;
     else if (o) message = `write ${name} ${value}, with a blank (or ${o.name}=${value})`;
     else {
       const guess = suggestOption(c, name!);
@@ -163,14 +164,6 @@ function usageError(commands: CommandModel[], input: readonly string[], err: unk
   if (message.startsWith('Command not found') && missing.length > 0) message = `missing ${missing.join(', ')}`;
   else if (message.startsWith('Command not found')) message = `unexpected argument ${JSON.stringify(given[c.positionals.length] ?? '')}`;
   if (message.startsWith('Not enough positional arguments')) message = `missing ${c.positionals.filter((p) => p.startsWith('<')).slice(given.length).join(' ')}`;
-  // clipanion: `Not enough arguments to option --domain.` (also when the value starts with "-")
-  const noValue = /^Not enough arguments to option (\S+?)\.?$/.exec(message);
-  if (noValue) {
-    const o = c.options.find((x) => x.names.includes(noValue[1]!));
-    const next = input[input.indexOf(noValue[1]!) + 1];
-    message = `${noValue[1]} needs a value${o?.value ? ` (${o.value})` : ''}`;
-    if (next?.startsWith('-')) message += `: ${JSON.stringify(next)} reads as an option; write ${noValue[1]}=${next} if it is the value`;
-  }
   const extra = /^Extraneous positional argument \("(.*)"\)/.exec(message);
   if (extra) message = `unexpected argument ${JSON.stringify(extra[1])}`;
   // `ten rollout abortt api`: the first argument was meant as a subcommand

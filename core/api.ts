@@ -83,6 +83,12 @@ function installApiBase(app: FastifyInstance, d: ApiDeps): void {
   });
 }
 
+/** `ten ps nope`, `ten logs nope`: a service that is neither defined nor has instances is a typo,
+ *  not an empty answer: TEN_ERR_INSTANCE_UNKNOWN_SERVICE (404) with the closest defined service. */
+export function checkServiceKnown(d: Pick<ApiDeps, 'config' | 'registry'>, service: string | undefined): void {
+  if (service !== undefined && d.registry.list(service).length === 0) requireService(d.config, service);
+}
+
 export function managementApi(d: ApiDeps): FastifyPluginAsync {
   const { registry, supervisor, log } = d;
   const find = (p: Static<typeof InstanceParams>): Instance => registry.require(p.service, p.id);
@@ -107,8 +113,7 @@ export function managementApi(d: ApiDeps): FastifyPluginAsync {
     app.get<{ Querystring: Static<typeof ListQuery> }>('/api/instances', { schema: { querystring: ListQuery }, config: { access: 'tenant' } }, async (req) => {
       const tenant = tenantOf(req);
       const list = registry.list(req.query.service);
-      // `ten ps nope`: a service neither defined nor running is a typo, not an empty table
-      if (req.query.service !== undefined && list.length === 0) requireService(d.config, req.query.service);
+      if (list.length === 0) checkServiceKnown(d, req.query.service);
       return { instances: (tenant === null ? list : list.filter((i) => i.id === tenant)).map(viewInstance) };
     });
 

@@ -4,8 +4,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { checkInstance, tenantOf } from './access.ts';
-import type { ApiDeps } from './api.ts';
-import { requireService } from './config-schema.ts';
+import { checkServiceKnown, type ApiDeps } from './api.ts';
 import { TenementError } from './errors.ts';
 import { LOG_STREAMS, type LogLine, type LogQuery } from './log-store.ts';
 import { NameSchema } from './schema.ts';
@@ -69,22 +68,18 @@ function serialized(l: LogLine): string {
 }
 
 export function logsApi(d: Pick<ApiDeps, 'logbook' | 'version' | 'config' | 'registry'>): FastifyPluginAsync {
-  /** `ten logs nope`: no line of a service that is neither defined nor running is a typo (404
-   *  with the closest defined service), not an empty answer; a removed service's lines still show. */
-  const known = (service: string | undefined) => {
-    if (service !== undefined && d.registry.list(service).length === 0) requireService(d.config, service);
-  };
   return async (app) => {
     app.get<{ Querystring: Static<typeof SearchQuery> }>('/api/logs', { schema: { querystring: SearchQuery }, config: { access: 'tenant' } }, async (req) => {
       const lines = d.logbook.query(toQuery(req, req.query, Number(req.query.limit ?? 100)));
-      if (lines.length === 0) known(req.query.service);
+      // a removed service's lines still show; no line of an unknown one is a typo
+      if (lines.length === 0) checkServiceKnown(d, req.query.service);
       return { lines };
     });
 
     // no HEAD: a stream's head alone says nothing, and the stream would never end for it
     app.get<{ Querystring: Static<typeof FollowQuery> }>('/api/logs/stream', { schema: { querystring: FollowQuery }, config: { access: 'tenant' }, exposeHeadRoute: false }, async (req, reply) => {
       const q = toQuery(req, req.query, Number(req.query.n ?? 0));
-      known(req.query.service);
+      checkServiceKnown(d, req.query.service);
       if (d.logbook.followerCount >= MAX_FOLLOWERS) throw new TenementError('TEN_ERR_LOGS_TOO_MANY_FOLLOWERS', [MAX_FOLLOWERS]);
       const backlog = q.limit > 0 ? d.logbook.query(q) : [];
       const sse = new SseStream(reply, { headers: { [API_HEADER]: d.version } });

@@ -5,9 +5,9 @@
 // (a native addon) and pino / pino-pretty (whose transports find worker files next to their own):
 // resolving and reading several hundred package files cost about a quarter of the start-up CPU
 // (measured on this 2-core host: ten ps 0.85 → 0.62 s, ten serve ready 2.0 → 1.5 s). CommonJS
-// packages call require(), which an ES module lacks: the banner gives each chunk one. bin/ten.js uses it while
-// it is newer than every source file, and falls back to tsx otherwise, so a stale bundle is never
-// run. Run by `npm install` (the `prepare` script); `npm start` and the tests use tsx directly.
+// packages call require(), which an ES module lacks: the banner gives each chunk one. bin/ten.js
+// uses the bundle while it is newer than every source file, and falls back to tsx otherwise, so a
+// stale bundle is never run. Run by `npm install` (the `prepare` script); `npm start` and the tests use tsx directly.
 //
 // `node scripts/build-cli.mjs [outdir]`: another output folder (tests build their own), which must
 // be a folder directly inside the repository, like dist/: core/version.ts finds ../package.json
