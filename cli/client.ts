@@ -383,15 +383,17 @@ export class Client {
         }
         onOpen?.();
         // ten serve writes `: ping` after 15 s without an event (core/sse.ts): a stream silent for
-        // two pings and more is a server that stopped (frozen, cut off), ended as if it had closed
-        let idle = setTimeout(() => req.destroy(), STREAM_IDLE_MS);
+        // two pings and more is a server that stopped (frozen, cut off), ended as if it had closed.
+        // Not timed while this side holds the reading back (a slow reader: `ten logs -f | less`).
+        let idle: NodeJS.Timeout | undefined;
+        const watch = () => { clearTimeout(idle); idle = setTimeout(() => req.destroy(), STREAM_IDLE_MS); };
+        watch();
         res.once('close', () => clearTimeout(idle));
         // text/event-stream: events end at a blank line; `event:` and `data:` fields (WHATWG HTML)
         let buf = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => {
-          clearTimeout(idle);
-          idle = setTimeout(() => req.destroy(), STREAM_IDLE_MS);
+          watch();
           buf += c;
           let end: number;
           while ((end = buf.indexOf('\n\n')) !== -1) {
@@ -406,7 +408,8 @@ export class Client {
             const wait = data.length ? onEvent(event, data.join('\n')) : undefined;
             if (wait) { // the caller is behind: read nothing more until it has caught up
               res.pause();
-              void wait.then(() => res.resume());
+              clearTimeout(idle);
+              void wait.then(() => { res.resume(); watch(); });
             }
           }
           if (buf.length > 4 * 1024 * 1024) req.destroy(new Error('an event larger than 4 MiB'));
